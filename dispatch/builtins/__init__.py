@@ -1,0 +1,1 @@
+"""Builtin commands, one module each: `run(dispatcher, args) -> int`. They always win over plugins."""

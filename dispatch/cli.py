@@ -1,0 +1,347 @@
+"""The host program: host options, routing to builtins or plugins, and the
+one place where failures become exit codes.
+
+`tool foo args` for a plugin is the hot path: it imports only this module,
+`resolve` and `launch`, parses options by hand, and execs. Everything else
+(builtins, error reporting, the enum of exit codes) is imported when used.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from dispatch import resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dispatch.errors import ToolError
+
+from dispatch import __version__
+
+# name -> one-line summary; the implementation is dispatch/builtins/<name>.py.
+BUILTINS = {
+    "help": "show help for tool or for a command",
+    "list": "list the plugins on the search path, with problems",
+    "version": "show the version",
+}
+
+
+class Options:
+    """The host options, given before the command words."""
+
+    __slots__ = ("verbosity", "json", "timeout", "chdir", "no_input", "help", "version")
+
+    def __init__(self) -> None:
+        self.verbosity = 0
+        self.json = False
+        self.timeout: float | None = None
+        self.chdir: str | None = None
+        self.no_input = False
+        self.help = False
+        self.version = False
+
+
+def _usage_error(message: str) -> ToolError:
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+
+    return ToolError(ExitCode.USAGE, message)
+
+
+def parse_timeout(value: str) -> float:
+    """Seconds, optionally with a unit: `30`, `1.5`, `90s`, `2m`, `1h`."""
+    scale = 1.0
+    number = value.strip()
+    if number[-1:] in ("s", "m", "h"):
+        scale = {"s": 1.0, "m": 60.0, "h": 3600.0}[number[-1]]
+        number = number[:-1]
+    try:
+        seconds = float(number) * scale
+    except ValueError:
+        seconds = -1.0
+    if not (0 < seconds < float("inf")):
+        raise _usage_error(
+            f"--timeout needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}"
+        )
+    return seconds
+
+
+_LONG_FLAGS = {
+    "--help": "help",
+    "--version": "version",
+    "--json": "json",
+    "--no-input": "no_input",
+}
+
+
+def parse_options(prog: str, argv: Sequence[str]) -> tuple[Options, list[str]]:
+    """Split host options off the front of argv; the rest starts with the command."""
+    opts = Options()
+    i = 0
+    n = len(argv)
+    while i < n:
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        i += 1
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            if name in _LONG_FLAGS and not eq:
+                setattr(opts, _LONG_FLAGS[name], True)
+            elif name == "--verbose" and not eq:
+                opts.verbosity = max(opts.verbosity, 0) + 1
+            elif name == "--quiet" and not eq:
+                opts.verbosity = -1
+            elif name == "--timeout":
+                if not eq:
+                    if i >= n:
+                        raise _usage_error("option '--timeout' needs a value (seconds)")
+                    value = argv[i]
+                    i += 1
+                opts.timeout = parse_timeout(value)
+            else:
+                raise _usage_error(f"unknown option {name!r}; see '{prog} --help'")
+            continue
+        # A cluster of short flags: -vv, -vq, -C DIR, -CDIR.
+        j = 1
+        while j < len(arg):
+            ch = arg[j]
+            j += 1
+            if ch == "h":
+                opts.help = True
+            elif ch == "V":
+                opts.version = True
+            elif ch == "v":
+                opts.verbosity = max(opts.verbosity, 0) + 1
+            elif ch == "q":
+                opts.verbosity = -1
+            elif ch == "C":
+                if j < len(arg):
+                    opts.chdir = arg[j:]
+                elif i < n:
+                    opts.chdir = argv[i]
+                    i += 1
+                else:
+                    raise _usage_error("option '-C' needs a directory")
+                break
+            else:
+                raise _usage_error(f"unknown option '-{ch}'; see '{prog} --help'")
+    return opts, list(argv[i:])
+
+
+def _env_prefix(prog: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in prog).upper() + "_"
+
+
+class Dispatcher:
+    """A git-style dispatcher: `<prog> foo args` runs `<prog>-foo args` from the plugin path.
+
+    `prog` names the program and the plugin prefix; environment variables
+    use `env_prefix` (by default PROG_ upper-cased: `mycli` -> `MYCLI_`).
+    On POSIX the plugin replaces the host process (exec) unless
+    `use_exec=False`, in which case `main` waits and returns its status.
+    """
+
+    def __init__(
+        self,
+        prog: str = "tool",
+        *,
+        version: str | None = None,
+        env_prefix: str | None = None,
+        description: str | None = None,
+        use_exec: bool | None = None,
+    ) -> None:
+        if resolve.name_problem(prog) is not None:
+            raise ValueError(f"prog must be a valid command name, got {prog!r}")
+        self.prog = prog
+        self.version = version or __version__
+        self.env_prefix = env_prefix if env_prefix is not None else _env_prefix(prog)
+        self.description = description
+        self.windows = os.name == "nt"
+        self.use_exec = (not self.windows) if use_exec is None else use_exec
+        self.verbosity = 0
+
+    # -- the one place where failures become exit codes -------------------
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        if argv is None:
+            argv = sys.argv[1:]
+        try:
+            return self._main(argv)
+        except Exception as e:  # noqa: BLE001 - this is the error handler
+            return self._handle(e)
+        except KeyboardInterrupt:
+            return 130
+
+    def _handle(self, e: BaseException) -> int:
+        from dispatch.errors import ToolError
+        from dispatch.exitcodes import ExitCode
+
+        if isinstance(e, ToolError):
+            self.error(e.message)
+            return e.code
+        if isinstance(e, BrokenPipeError):
+            # Our reader went away (`tool list | head -1`): stop quietly, as
+            # a program killed by SIGPIPE would.
+            _silence_stdout()
+            return ExitCode.SIGNAL_BASE + 13
+        if self.verbosity > 0:
+            import traceback
+
+            traceback.print_exc()
+        self.error(
+            f"internal error: {type(e).__name__}: {e}. This is a bug in {self.prog}; "
+            f"please report it (rerun with -v for the traceback)"
+        )
+        return ExitCode.INTERNAL
+
+    def error(self, message: str) -> None:
+        try:
+            sys.stderr.write(f"{self.prog}: {message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def trace(self, message: str) -> None:
+        if self.verbosity > 0:
+            self.error(message)
+
+    # -- routing -------------------------------------------------------------
+    def _main(self, argv: Sequence[str]) -> int:
+        self.bin = self._host_binary()
+        opts, rest = parse_options(self.prog, argv)
+        self.verbosity = opts.verbosity
+        self.options = opts
+        if opts.chdir is not None:
+            try:
+                os.chdir(opts.chdir)
+            except OSError as e:
+                raise _usage_error(f"cannot change to directory {opts.chdir!r}: {e.strerror}") from None
+        if opts.version:
+            return self.builtin("version", [])
+        if opts.help:
+            return self.builtin("help", rest)
+        if not rest:
+            return self.builtin("help", [])
+        if rest[0] in BUILTINS:
+            return self.builtin(rest[0], rest[1:])
+        return self.run_plugin(rest, os.environ)
+
+    def builtin(self, name: str, args: list[str]) -> int:
+        import importlib
+
+        module = importlib.import_module(f"dispatch.builtins.{name}")
+        result: int = module.run(self, args)
+        return result
+
+    def plugin_path_var(self) -> str:
+        return self.env_prefix + "PLUGIN_PATH"
+
+    def search_path(self, env: Mapping[str, str]) -> resolve.SearchPath:
+        sp = resolve.search_path(env, self.plugin_path_var())
+        if self.verbosity > 0:
+            self.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
+            for var, entry, reason in sp.skipped:
+                self.trace(f"skipped {var} entry {entry!r}: {reason}")
+            for d in sp.dirs:
+                if not os.path.isdir(d):
+                    self.trace(f"skipped {d}: not a directory")
+        return sp
+
+    def pathext(self, env: Mapping[str, str]) -> list[str]:
+        return resolve.pathext_list(env) if self.windows else []
+
+    def lookup(self, rest: Sequence[str], env: Mapping[str, str]) -> tuple[resolve.Found, list[str]]:
+        """The plugin for the command words at the front of `rest`; raises 126/127 when none runs."""
+        words = list(rest[: resolve.command_words(rest)])
+        valid = resolve.lookup_words(words)
+        sp = self.search_path(env)
+        table = resolve.candidates(self.prog, valid, windows=self.windows, pathext=self.pathext(env))
+        if self.verbosity > 0 and table:
+            names = ", ".join(n for _, names in table for n in names)
+            self.trace(f"looking for {names}")
+        found = resolve.find(sp.dirs, table, self.windows)
+        if found is None:
+            raise self._not_found(rest[0] if rest else "", words, valid, sp, table, env)
+        return found, words
+
+    def run_plugin(self, rest: Sequence[str], env: Mapping[str, str]) -> int:
+        found, words = self.lookup(rest, env)
+        args = list(rest[found.nwords :])
+        child_env = dict(env)
+        child_env[self.env_prefix + "BIN"] = self.bin
+        child_env[self.env_prefix + "COMMAND"] = " ".join(words[: found.nwords])
+        self.trace(f"running {found.path}" + (f" with {len(args)} argument(s)" if args else ""))
+        from dispatch import launch
+
+        if self.use_exec:
+            launch.exec_plugin(found.path, args, child_env)
+        return launch.spawn_plugin(found.path, args, child_env)
+
+    def _not_found(
+        self,
+        first: str,
+        words: Sequence[str],
+        valid: Sequence[str],
+        sp: resolve.SearchPath,
+        table: Sequence[tuple[int, Sequence[str]]],
+        env: Mapping[str, str],
+    ) -> Exception:
+        from dispatch.errors import ToolError
+        from dispatch.exitcodes import ExitCode
+
+        if not words:
+            return _usage_error(f"expected a command, got {first!r}; see '{self.prog} --help'")
+        misses = resolve.near_misses(sp.dirs, table)
+        if misses:
+            path, why = misses[0]
+            return ToolError(ExitCode.CANNOT_EXECUTE, f"found {path}, but cannot run it: {why}")
+        problem = resolve.name_problem(words[0])
+        if problem is not None:
+            return ToolError(
+                ExitCode.NOT_FOUND, f"{words[0]!r} is not a {self.prog} command: {problem}"
+            )
+        from dispatch import catalog, suggest
+
+        names = list(BUILTINS) + [p.name for p in catalog.scan(self, sp.dirs, env) if p.runs]
+        close = suggest.closest("-".join(valid), names)
+        message = f"{words[0]!r} is not a {self.prog} command."
+        if len(close) == 1:
+            message += f" Did you mean {close[0]!r}?"
+        elif close:
+            message += " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
+        else:
+            message += f" See '{self.prog} list' for the plugins on the search path."
+        return ToolError(ExitCode.NOT_FOUND, message)
+
+    def _host_binary(self) -> str:
+        """The absolute path of this program, for plugins that call back ($TOOL_BIN)."""
+        argv0 = sys.argv[0] if sys.argv else ""
+        if argv0 and os.path.isfile(argv0) and os.access(argv0, os.X_OK):
+            return os.path.abspath(argv0)
+        # `python -m dispatch`: argv[0] is a .py file; the installed script is the best callback.
+        for d in os.environ.get("PATH", "").split(os.pathsep):
+            if d and os.path.isabs(d):
+                candidate = os.path.join(d, self.prog)
+                if resolve.is_executable(candidate, self.windows):
+                    return candidate
+        return os.path.abspath(argv0) if argv0 else sys.executable
+
+
+def _silence_stdout() -> None:
+    # Point fd 1 at /dev/null so the interpreter's final flush cannot fail
+    # again and print "Exception ignored ... BrokenPipeError".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return Dispatcher("tool").main(argv)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """A failure of the host the user can act on: printed as one `prog:` line, exits with `code`."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

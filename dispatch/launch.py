@@ -1,0 +1,161 @@
+"""Starting a plugin: exec it in place of the host, or spawn it and wait.
+
+Failures to start are explained here, in terms of the file the user has
+to fix: the exit code is 126 (cannot execute) or 127 (gone), never 70.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import NoReturn
+
+_SH = "/bin/sh"
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec, and a
+    # plugin in `tool foo | head` must die of SIGPIPE like it would alone.
+    import _signal
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        signum = getattr(_signal, name, None)
+        if signum is not None:
+            _signal.signal(signum, _signal.SIG_DFL)
+
+
+def preflight(path: str, env: Mapping[str, str]) -> None:
+    """Refuse, with the reason, a script whose `#!/usr/bin/env prog` names a missing prog.
+
+    Once exec'd, env would print its own error and exit 127, which a script
+    would read as "no such command"; this costs one read of the file's head.
+    """
+    from dispatch import shebang
+
+    words = shebang.read(path)
+    if not words:
+        return
+    program = shebang.env_program(words)
+    if program is not None and not shebang.on_path(program, env.get("PATH")):
+        raise _cannot_execute(
+            path,
+            f"its #! line asks for {program!r}, which is not on PATH; "
+            f"install it or change the first line of the file",
+        )
+
+
+def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """Replace the host with the plugin (POSIX), as kubectl and cargo do."""
+    preflight(path, env)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _reset_signals()
+    argv = [path, *args]
+    try:
+        os.execve(path, argv, env)
+    except OSError as e:
+        err = e
+    import errno
+
+    if err.errno == errno.ENOEXEC:
+        # No #! line: run it with sh, as execvp(3) and git do.
+        try:
+            os.execve(_SH, [_SH, path, *args], env)
+        except OSError as e:
+            err = e
+    raise explain(path, err, env)
+
+
+def spawn_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run the plugin as a child on the user's terminal, wait, return its status (128+N for signal N)."""
+    import subprocess
+
+    from dispatch.exitcodes import from_wait_status
+
+    preflight(path, env)
+    argv = [path, *args]
+    try:
+        proc = subprocess.Popen(argv, env=dict(env))
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOEXEC or os.name == "nt":
+            raise explain(path, e, env) from None
+        try:
+            proc = subprocess.Popen([_SH, *argv], env=dict(env))
+        except OSError as e2:
+            raise explain(path, e2, env) from None
+    # Like system(3): the terminal's Ctrl-C reaches the plugin, which decides;
+    # the host just waits for its status.
+    with _ignoring_terminal_signals():
+        returncode = proc.wait()
+    return from_wait_status(returncode)
+
+
+class _ignoring_terminal_signals:
+    def __enter__(self) -> None:
+        import signal
+
+        self._saved = []
+        for name in ("SIGINT", "SIGQUIT"):
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                self._saved.append((signum, signal.signal(signum, signal.SIG_IGN)))
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self._saved:
+            signal.signal(signum, handler)
+
+
+def _cannot_execute(path: str, reason: str) -> Exception:
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+
+    return ToolError(ExitCode.CANNOT_EXECUTE, f"cannot run {path}: {reason}")
+
+
+def explain(path: str, err: OSError, env: Mapping[str, str]) -> Exception:
+    """The ToolError for a plugin that could not be started."""
+    import errno
+
+    from dispatch import shebang
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+
+    code = err.errno
+    if code == errno.ENOENT:
+        if not os.path.lexists(path):
+            return ToolError(
+                ExitCode.NOT_FOUND,
+                f"{path} disappeared before it could be run; run the command again",
+            )
+        interpreter = shebang.missing_interpreter(path, env.get("PATH"))
+        if interpreter is not None:
+            return _cannot_execute(
+                path,
+                f"its #! line names the interpreter {interpreter!r}, which does not exist; "
+                f"install it or fix the first line of the file",
+            )
+        return _cannot_execute(path, "bad interpreter or missing loader (check its #! line)")
+    if code == errno.EACCES:
+        words = shebang.read(path)
+        if words and not os.access(words[0], os.X_OK):
+            return _cannot_execute(
+                path, f"its interpreter {words[0]!r} (from the #! line) is not executable"
+            )
+        return _cannot_execute(
+            path,
+            "permission denied (is it executable, and is its file system mounted without noexec?)",
+        )
+    if code == errno.ENOEXEC:
+        return _cannot_execute(path, "exec format error (a binary for another machine, or a broken #! line)")
+    if code == errno.ETXTBSY:
+        return _cannot_execute(path, "the file is being written right now; try again when it is complete")
+    if code == errno.E2BIG:
+        return _cannot_execute(path, "the argument list is too long")
+    return _cannot_execute(path, err.strerror or str(err))

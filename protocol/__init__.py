@@ -1,0 +1,8 @@
+"""tool's plugin protocol: the wire format, the plugin SDK and test helpers.
+
+Protocol v1 is specified in docs/protocol.md; this package implements it.
+"""
+from __future__ import annotations
+
+# The protocol versions this code speaks, newest last.
+SUPPORTED_VERSIONS = (1,)
