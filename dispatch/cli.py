@@ -183,6 +183,7 @@ class Dispatcher:
 
         if isinstance(e, ToolError):
             self.error(e.message)
+            self._json_failure(e.code, e.message)
             return e.code
         if isinstance(e, BrokenPipeError):
             # Our reader went away (`tool list | head -1`): stop quietly, as
@@ -193,11 +194,32 @@ class Dispatcher:
             import traceback
 
             traceback.print_exc()
-        self.error(
+        message = (
             f"internal error: {type(e).__name__}: {e}. This is a bug in {self.prog}; "
             f"please report it (rerun with -v for the traceback)"
         )
+        self.error(message)
+        self._json_failure(ExitCode.INTERNAL, message)
         return ExitCode.INTERNAL
+
+    def _json_failure(self, code: int, message: str) -> None:
+        """Under --json a failure of the host still ends stdout with the exit line."""
+        opts = getattr(self, "options", None)
+        if opts is None or not opts.json:
+            return
+        import json
+
+        names = {2: "usage_error", 70: "internal_error", 76: "protocol_error", 124: "timeout",
+                 126: "cannot_execute", 127: "not_found"}
+        lines = [
+            {"type": "error", "code": names.get(code, "error"), "message": message},
+            {"type": "exit", "code": code},
+        ]
+        try:
+            sys.stdout.write("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in lines))
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
 
     def error(self, message: str) -> None:
         try:
@@ -272,15 +294,63 @@ class Dispatcher:
     def run_plugin(self, rest: Sequence[str], env: Mapping[str, str]) -> int:
         found, words = self.lookup(rest, env)
         args = list(rest[found.nwords :])
+        prefix = self.env_prefix
         child_env = dict(env)
-        child_env[self.env_prefix + "BIN"] = self.bin
-        child_env[self.env_prefix + "COMMAND"] = " ".join(words[: found.nwords])
-        self.trace(f"running {found.path}" + (f" with {len(args)} argument(s)" if args else ""))
-        from dispatch import launch
+        child_env[prefix + "BIN"] = self.bin
+        child_env[prefix + "COMMAND"] = " ".join(words[: found.nwords])
+        # Set only when this host listens for a hello (a plugin calling back
+        # into tool must not pass its own TOOL_PROTOCOL on to a plain child).
+        child_env.pop(prefix + "PROTOCOL", None)
+        from dispatch import cache, launch
 
-        if self.use_exec:
-            launch.exec_plugin(found.path, args, child_env)
-        return launch.spawn_plugin(found.path, args, child_env)
+        if self.windows:
+            # No protocol session on Windows yet: every plugin runs as a plain one.
+            return launch.spawn_plugin(found.path, args, child_env)
+        cache_dir = cache.cache_dir(env, self.prog)
+        kind = cache.lookup(cache_dir, found.stat)
+        opts = self.options
+        self.trace(
+            f"running {found.path} ({kind or 'kind not known yet'})"
+            + (f" with {len(args)} argument(s)" if args else "")
+        )
+        if kind == cache.PLAIN and not opts.json:
+            # Known plain: run it directly on the user's terminal, as git would.
+            if self.use_exec:
+                launch.exec_plugin(found.path, args, child_env)
+            return launch.spawn_plugin(found.path, args, child_env)
+        listening = kind != cache.PLAIN
+        window = self._handshake_window(env)
+        if listening:
+            from protocol import versions
+
+            child_env[prefix + "PROTOCOL"] = versions.format_offer(versions.SUPPORTED)
+        # Start the plugin first: its start-up overlaps the import of the session machinery.
+        child = launch.spawn_piped(found.path, args, child_env)
+        from dispatch.session import Session
+
+        return Session(
+            self,
+            child,
+            argv=args,
+            env=child_env,
+            listening=listening,
+            window=window,
+            cache_dir=cache_dir,
+            stat=found.stat,
+        ).run()
+
+    def _handshake_window(self, env: Mapping[str, str]) -> float:
+        var = self.env_prefix + "HANDSHAKE_TIMEOUT"
+        value = env.get(var)
+        if not value:
+            return 2.0
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not (0 < seconds < 3600):
+            raise _usage_error(f"{var} must be a number of seconds between 0 and 3600, got {value!r}")
+        return seconds
 
     def _not_found(
         self,

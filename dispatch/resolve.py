@@ -170,23 +170,30 @@ def candidates(
 
 def is_executable(path: str, windows: bool = False) -> bool:
     """A regular file (symlinks followed) this user may execute."""
+    return _stat_if_executable(path, windows) is not None
+
+
+def _stat_if_executable(path: str, windows: bool) -> os.stat_result | None:
     try:
         st = os.stat(path)
     except (OSError, ValueError):
-        return False
+        return None
     if (st.st_mode & 0o170000) != 0o100000:  # S_ISREG without importing stat
-        return False
-    return windows or os.access(path, os.X_OK)
+        return None
+    if windows or os.access(path, os.X_OK):
+        return st
+    return None
 
 
 class Found:
-    """The plugin that runs: its path and how many command words it consumed."""
+    """The plugin that runs: its path, how many command words it consumed, its stat (the cache key)."""
 
-    __slots__ = ("path", "nwords")
+    __slots__ = ("path", "nwords", "stat")
 
-    def __init__(self, path: str, nwords: int) -> None:
+    def __init__(self, path: str, nwords: int, stat: os.stat_result) -> None:
         self.path = path
         self.nwords = nwords
+        self.stat = stat
 
     def __repr__(self) -> str:
         return f"Found({self.path!r}, {self.nwords})"
@@ -203,8 +210,9 @@ def find(
         for d in dirs:
             for name in names:
                 path = join(d, name)
-                if is_executable(path, windows):
-                    return Found(path, nwords)
+                st = _stat_if_executable(path, windows)
+                if st is not None:
+                    return Found(path, nwords, st)
     return None
 
 

@@ -1,0 +1,201 @@
+"""What the user sees of a session: plugin events as text for people, or JSON lines for scripts.
+
+Text mode: `output` bytes verbatim to stdout, logs to stderr filtered by
+verbosity, progress as one live line on a terminal's stderr, the result on
+stdout. JSON mode (`--json`): stdout carries only JSON lines, `output`,
+`result` and `error` messages as the plugin sent them, a plain plugin's
+bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
+"""
+from __future__ import annotations
+
+import binascii
+import json
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_LEVELS = {"debug": 1, "info": 0, "warning": 0, "error": -1}
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _to_utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates from a \\udXXX escape: shown as U+FFFD (documented tolerance).
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
+
+
+class Renderer:
+    def __init__(self, prog: str, verbosity: int, json_mode: bool, stderr_tty: bool) -> None:
+        self.prog = prog
+        self.verbosity = verbosity
+        self.json_mode = json_mode
+        self.progress_enabled = stderr_tty and verbosity >= 0 and os.environ.get("TERM") != "dumb"
+        self._progress_shown = False
+        self._out: list[bytes] = []
+        self._partial = b""  # an incomplete UTF-8 sequence at the end of plain output (JSON mode)
+
+    # -- stdout, buffered per chunk of input ------------------------------------
+    def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._clear_progress()
+            write_all(1, data)
+
+    def _json_line(self, obj: Mapping[str, object]) -> None:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        self._out.append(_to_utf8(text) + b"\n")
+
+    def plain(self, data: bytes) -> None:
+        """Bytes from a plugin that does not speak the protocol."""
+        if not self.json_mode:
+            self._out.append(data)
+            return
+        data = self._partial + data
+        self._partial = b""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.reason == "unexpected end of data" and len(data) - e.start < 4:
+                self._partial = data[e.start :]
+                if e.start == 0:
+                    return
+                data = data[: e.start]
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._base64(data)
+                    return
+            else:
+                self._base64(data)
+                return
+        self._json_line({"type": "output", "text": text})
+
+    def _base64(self, data: bytes) -> None:
+        self._json_line({"type": "output", "base64": binascii.b2a_base64(data, newline=False).decode("ascii")})
+
+    def end_plain(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, b""
+            self._base64(partial)
+
+    def output(self, msg: Mapping[str, object], line: bytes) -> None:
+        if self.json_mode:
+            self._out.append(line + b"\n")
+            return
+        text = msg.get("text")
+        if text is not None:
+            self._out.append(_to_utf8(text))  # type: ignore[arg-type]
+        else:
+            self._out.append(decode_base64(msg["base64"]))  # type: ignore[arg-type]
+
+    def result(self, msg: Mapping[str, object], line: bytes) -> None:
+        if self.json_mode:
+            self._out.append(line + b"\n")
+            return
+        data = msg.get("data")
+        if data is None:
+            return
+        if isinstance(data, str):
+            text = data if data.endswith("\n") else data + "\n"
+        else:
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        self._out.append(_to_utf8(text))
+
+    def error(self, msg: Mapping[str, object], line: bytes) -> None:
+        if self.json_mode:
+            self._out.append(line + b"\n")
+            self.flush()
+        text = f"error: {msg['message']}\n"
+        if msg.get("hint"):
+            text += f"hint: {msg['hint']}\n"
+        self.stderr(text)
+
+    def exit(self, code: int) -> None:
+        if self.json_mode:
+            self.end_plain()
+            self._json_line({"type": "exit", "code": code})
+        self.flush()
+        self._clear_progress()
+
+    def host_error(self, code: str, message: str, exit_code: int) -> None:
+        """A failure of the host itself, in JSON mode: an error line and the exit line."""
+        self._json_line({"type": "error", "code": code, "message": message})
+        self.exit(exit_code)
+
+    # -- stderr -------------------------------------------------------------------
+    def stderr(self, text: str) -> None:
+        self.flush()
+        self._clear_progress()
+        write_all(2, _to_utf8(text))
+
+    def log(self, level: str, message: str) -> None:
+        threshold = _LEVELS.get(level, 0)
+        if self.verbosity < threshold:
+            return
+        prefix = "" if level == "info" or level not in _LEVELS else f"{level}: "
+        self.stderr(prefix + message + ("" if message.endswith("\n") else "\n"))
+
+    def debug(self, message: str) -> None:
+        if self.verbosity >= 2:
+            self.stderr(f"{self.prog}: {message}\n")
+
+    def progress(self, msg: Mapping[str, object]) -> None:
+        if not self.progress_enabled:
+            return
+        self.flush()
+        text = str(msg.get("message") or "")
+        current, total = msg.get("current"), msg.get("total")
+        if current is not None and total:
+            text += f" {_num(current)}/{_num(total)} ({int(100 * current / total)}%)"  # type: ignore[operator]
+        elif current is not None:
+            text += f" {_num(current)}"
+        width = _width()
+        write_all(2, b"\r\x1b[2K" + _to_utf8(text[: width - 1]))
+        self._progress_shown = True
+
+    def _clear_progress(self) -> None:
+        if self._progress_shown:
+            self._progress_shown = False
+            write_all(2, b"\r\x1b[2K")
+
+
+def _num(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _width() -> int:
+    for fd in (2, 1):
+        try:
+            return os.get_terminal_size(fd).columns
+        except OSError:
+            continue
+    return 80
+
+
+def terminal_width(env: Mapping[str, str]) -> int:
+    for fd in (1, 2):
+        try:
+            return os.get_terminal_size(fd).columns
+        except OSError:
+            continue
+    columns = env.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+
+
+def decode_base64(value: str) -> bytes:
+    """Strict base64 (standard alphabet, padding required); raises ValueError."""
+    try:
+        return binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError) as e:
+        raise ValueError(f"invalid base64: {e}") from None

@@ -1,0 +1,197 @@
+"""Every message of protocol v1, its fields, and the one validator that checks them.
+
+A message is a JSON object with a string field `type`. Unknown fields are
+ignored and unknown types pass through unchecked (forward compatibility);
+a known type with a missing or mistyped field is a ProtocolError that says
+exactly which field and why. protocol/schema/v1.json says the same thing
+for other languages; tests/data keeps the two in agreement.
+"""
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class ProtocolError(ValueError):
+    """A message or stream that breaks the protocol.
+
+    `message` says what is wrong; `field` names the offending field when
+    there is one; `line` holds (a prefix of) the offending line.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, line: bytes | None = None) -> None:
+        self.message = message
+        self.field = field
+        self.line = line
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.line is not None:
+            text += f": {quote(self.line)}"
+        return text
+
+
+def quote(line: bytes, limit: int = 80) -> str:
+    """A short, printable rendering of an offending line."""
+    shown = line[:limit].decode("utf-8", "replace")
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    return repr(shown) + (f" ({len(line)} bytes)" if len(line) > limit else "")
+
+
+# Field kinds. A kind is a tuple of accepted Python types, or a frozenset of
+# accepted string values (an enum), or one of the special markers below.
+_STR = (str,)
+_BOOL = (bool,)
+_OBJ = (dict,)
+_ANY = "any"
+_INT = "int"  # an int that is not a bool
+_NUM = "num"  # int or float, not bool, >= 0
+_INT_OR_NULL = "int?"
+_ID = "id"  # int or string
+_STR_LIST = "str[]"
+_INT_LIST = "int[]"
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CANCEL_REASONS = frozenset({"interrupt", "timeout", "terminate"})
+OUTPUT_MODES = frozenset({"text", "json"})
+
+# type -> {field: (kind, required)}
+PLUGIN_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
+    "hello": {"protocol": (_INT_OR_NULL, True), "supported": (_INT_LIST, False), "plugin": (_OBJ, False)},
+    "output": {"text": (_STR, False), "base64": (_STR, False)},
+    "log": {"level": (_STR, True), "message": (_STR, True)},
+    "progress": {"message": (_STR, False), "current": (_NUM, False), "total": (_NUM, False)},
+    "request": {"id": (_ID, True), "method": (_STR, True), "params": (_OBJ, False)},
+    "result": {"data": (_ANY, True)},
+    "error": {"code": (_STR, True), "message": (_STR, True), "hint": (_STR, False)},
+}
+
+HOST_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
+    "run": {
+        "argv": (_STR_LIST, True),
+        "interactive": (_BOOL, True),
+        "output": (OUTPUT_MODES, True),
+        "color": (_BOOL, True),
+        "width": (_INT, True),
+        "verbosity": (_INT, True),
+        "host": (_OBJ, True),
+    },
+    "response": {"id": (_ID, True), "result": (_OBJ, False), "error": (_OBJ, False)},
+    "cancel": {"reason": (CANCEL_REASONS, True)},
+}
+
+# Fields of nested objects, checked the same way.
+_NESTED: dict[tuple[str, str], dict[str, tuple[object, bool]]] = {
+    ("hello", "plugin"): {"name": (_STR, False), "version": (_STR, False), "summary": (_STR, False)},
+    ("response", "error"): {"code": (_STR, True), "message": (_STR, True)},
+    ("run", "host"): {"name": (_STR, True), "version": (_STR, True)},
+}
+
+# request method -> params fields. Unknown methods are answered with an error, not checked.
+REQUEST_PARAMS: dict[str, dict[str, tuple[object, bool]]] = {
+    "prompt": {"message": (_STR, True), "secret": (_BOOL, False), "default": (_STR, False)},
+    "read_input": {"max_bytes": (_INT, False)},
+}
+
+
+def _kind_ok(kind: object, value: object) -> bool:
+    if kind is _ANY:
+        return True
+    if kind is _INT:
+        return type(value) is int
+    if kind is _NUM:
+        return type(value) in (int, float) and value >= 0  # type: ignore[operator]
+    if kind is _INT_OR_NULL:
+        return value is None or type(value) is int
+    if kind is _ID:
+        return type(value) in (int, str)
+    if kind is _STR_LIST:
+        return type(value) is list and all(type(v) is str for v in value)
+    if kind is _INT_LIST:
+        return type(value) is list and all(type(v) is int for v in value)
+    if isinstance(kind, frozenset):
+        return type(value) is str and value in kind
+    return type(value) in kind  # type: ignore[operator]
+
+
+_KIND_NAMES = {
+    _ANY: "any JSON value",
+    _INT: "an integer",
+    _NUM: "a non-negative number",
+    _INT_OR_NULL: "an integer or null",
+    _ID: "an integer or a string",
+    _STR_LIST: "a list of strings",
+    _INT_LIST: "a list of integers",
+    _STR: "a string",
+    _BOOL: "true or false",
+    _OBJ: "an object",
+}
+
+
+def _kind_name(kind: object) -> str:
+    if isinstance(kind, frozenset):
+        return "one of " + ", ".join(repr(v) for v in sorted(kind))
+    return _KIND_NAMES.get(kind, str(kind))  # type: ignore[call-overload, no-any-return]
+
+
+def _check_fields(msg: Mapping[str, object], fields: Mapping[str, tuple[object, bool]], where: str) -> None:
+    for name, (kind, required) in fields.items():
+        if name not in msg:
+            if required:
+                raise ProtocolError(f"{where} has no {name!r} field", field=name)
+            continue
+        value = msg[name]
+        if not _kind_ok(kind, value):
+            raise ProtocolError(
+                f"{where} field {name!r} must be {_kind_name(kind)}, got {_json_type(value)}", field=name
+            )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def check(msg: Mapping[str, object], table: Mapping[str, Mapping[str, tuple[object, bool]]]) -> None:
+    """Raise ProtocolError when a message of a known type has missing or mistyped fields."""
+    mtype = msg.get("type")
+    if type(mtype) is not str:
+        raise ProtocolError("message has no string 'type' field", field="type")
+    fields = table.get(mtype)
+    if fields is None:
+        return  # unknown type: ignored by the receiver
+    where = f"{mtype!r} message"
+    _check_fields(msg, fields, where)
+    for (owner, name), nested in _NESTED.items():
+        if owner == mtype and name in msg:
+            _check_fields(msg[name], nested, f"{where} {name!r} object")  # type: ignore[arg-type]
+    if mtype == "output":
+        if ("text" in msg) == ("base64" in msg):
+            raise ProtocolError("'output' message needs exactly one of 'text' and 'base64'", field="text")
+    elif mtype == "response":
+        if ("result" in msg) == ("error" in msg):
+            raise ProtocolError("'response' message needs exactly one of 'result' and 'error'", field="result")
+    elif mtype == "hello":
+        if msg["protocol"] is None and "supported" not in msg:
+            raise ProtocolError(
+                "'hello' message with protocol null must list the versions it speaks in 'supported'",
+                field="supported",
+            )
+    elif mtype == "request":
+        params_fields = REQUEST_PARAMS.get(msg["method"])  # type: ignore[arg-type]
+        if params_fields is not None:
+            params = msg.get("params", {})
+            _check_fields(params, params_fields, f"{msg['method']!r} request params")  # type: ignore[arg-type]
+
+
+def check_plugin_message(msg: Mapping[str, object]) -> None:
+    check(msg, PLUGIN_MESSAGES)
+
+
+def check_host_message(msg: Mapping[str, object]) -> None:
+    check(msg, HOST_MESSAGES)
