@@ -325,7 +325,7 @@ class Dispatcher:
 
             child_env[prefix + "PROTOCOL"] = versions.format_offer(versions.SUPPORTED)
         # Start the plugin first: its start-up overlaps the import of the session machinery.
-        child = launch.spawn_piped(found.path, args, child_env)
+        child = launch.spawn_piped(found.path, args, child_env, new_group=True)
         from dispatch.session import Session
 
         return Session(

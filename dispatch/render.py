@@ -35,8 +35,10 @@ def _to_utf8(text: str) -> bytes:
 
 
 class Renderer:
-    def __init__(self, prog: str, verbosity: int, json_mode: bool, stderr_tty: bool) -> None:
+    def __init__(self, prog: str, verbosity: int, json_mode: bool, stderr_tty: bool, label: str = "") -> None:
         self.prog = prog
+        self.label = label or prog  # "tool greet", to say whose error it is
+        self.any_output = False
         self.verbosity = verbosity
         self.json_mode = json_mode
         self.progress_enabled = stderr_tty and verbosity >= 0 and os.environ.get("TERM") != "dumb"
@@ -90,6 +92,7 @@ class Renderer:
             self._base64(partial)
 
     def output(self, msg: Mapping[str, object], line: bytes) -> None:
+        self.any_output = True
         if self.json_mode:
             self._out.append(line + b"\n")
             return
@@ -104,7 +107,8 @@ class Renderer:
             self._out.append(line + b"\n")
             return
         data = msg.get("data")
-        if data is None:
+        if data is None or self.any_output:
+            # A plugin that already wrote text for people returns the result for scripts (--json).
             return
         if isinstance(data, str):
             text = data if data.endswith("\n") else data + "\n"
@@ -116,9 +120,9 @@ class Renderer:
         if self.json_mode:
             self._out.append(line + b"\n")
             self.flush()
-        text = f"error: {msg['message']}\n"
+        text = f"{self.label}: error: {msg['message']}\n"
         if msg.get("hint"):
-            text += f"hint: {msg['hint']}\n"
+            text += f"{self.label}: hint: {msg['hint']}\n"
         self.stderr(text)
 
     def exit(self, code: int) -> None:

@@ -61,7 +61,8 @@ class Session:
         self.cache_dir = cache_dir
         self.stat = stat
         self.name = os.path.basename(child.path)
-        self.render = Renderer(dispatcher.prog, opts.verbosity, opts.json, _isatty(2))
+        label = f"{dispatcher.prog} {env.get(dispatcher.env_prefix + 'COMMAND', '')}".rstrip()
+        self.render = Renderer(dispatcher.prog, opts.verbosity, opts.json, _isatty(2), label)
         # poll, not epoll: epoll refuses regular files and /dev/null as the user's stdin.
         self.sel = getattr(selectors, "PollSelector", selectors.SelectSelector)()
         self.status: int | None = None
@@ -79,6 +80,9 @@ class Session:
             self.pidfd = None
         os.set_blocking(child.stdin, False)  # type: ignore[arg-type]
         self.sel.register(child.stdout, selectors.EVENT_READ, "stdout")  # type: ignore[arg-type]
+        self.protocol_active = False
+        self.interrupts = 0
+        self._install_signals()
         if self.pidfd is not None:
             self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
 
@@ -130,6 +134,8 @@ class Session:
                         return _PLAIN, buf
                 elif key.data == "exit":
                     self._reap()
+                elif key.data == "signal":
+                    self._on_signals()
 
     # -- plain plugins ----------------------------------------------------------------
     def _plain(self, buf: bytes, *, remember: bool, watch_late_hello: bool = False) -> int:
@@ -166,6 +172,8 @@ class Session:
                         self.render.flush()
                 elif key.data == "exit":
                     self._reap()
+                elif key.data == "signal":
+                    self._on_signals()
                 elif key.data == "user-stdin":
                     pending = _read(0, _STDIN_CHUNK)
                     self.sel.unregister(0)
@@ -239,6 +247,7 @@ class Session:
         messages.check_plugin_message(hello)
         version = self._negotiate(hello)
         self.version = version
+        self.protocol_active = True
         self.render.debug(f"{self.name} speaks protocol {version}")
         self._send(self._run_message())
         splitter = framing.LineSplitter()
@@ -256,6 +265,8 @@ class Session:
                         raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
                 elif key.data == "exit":
                     self._reap()
+                elif key.data == "signal":
+                    self._on_signals()
                 elif key.data == "plugin-stdin":
                     self._write_plugin()
                 elif key.data == "user-stdin":
@@ -438,6 +449,56 @@ class Session:
         elif not self.to_plugin and registered:
             self.sel.unregister(fd)
 
+    # -- signals: the plugin runs in its own process group, so the host forwards them ----
+    def _install_signals(self) -> None:
+        import signal
+
+        self._saved_handlers: list[tuple[int, object]] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        self._saved_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name)
+            self._saved_handlers.append((signum, signal.signal(signum, _note_signal)))
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "signal")
+
+    def _restore_signals(self) -> None:
+        import signal
+
+        for signum, handler in getattr(self, "_saved_handlers", []):
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._saved_handlers = []
+        if hasattr(self, "_wake_r"):
+            signal.set_wakeup_fd(self._saved_wakeup)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            del self._wake_r
+
+    def _on_signals(self) -> None:
+        try:
+            received = os.read(self._wake_r, 64)
+        except BlockingIOError:
+            return
+        for signum in received:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        """SIGINT: `cancel` to a protocol plugin (a second one kills), the signal to a plain one.
+        SIGTERM/SIGHUP: `cancel` for a protocol plugin and the signal to the group."""
+        if signum == 2:
+            self.interrupts += 1
+            if self.interrupts > 1:
+                self._signal_group(9)
+            elif self.protocol_active:
+                self._send({"type": "cancel", "reason": "interrupt"})
+            else:
+                self._signal_group(2)
+            return
+        if self.protocol_active:
+            self._send({"type": "cancel", "reason": "terminate"})
+        self._signal_group(signum)
+
     # -- process and pipes ----------------------------------------------------------------
     def _read_stdout(self) -> bytes:
         data = _read(self.child.stdout, _CHUNK)  # type: ignore[arg-type]
@@ -481,21 +542,24 @@ class Session:
             self._poll_exit()
         return self.status is not None
 
-    def _stop_plugin(self) -> None:
-        """Stop a plugin that broke the protocol: close its pipes, SIGTERM, then SIGKILL."""
-        if self.status is not None:
-            return
+    def _stop_plugin(self, grace: float = 1.0) -> None:
+        """Stop the plugin and everything it started: close its stdin, SIGTERM its group, then SIGKILL it."""
         self._close_plugin_stdin()
-        for sig, grace in ((15, 1.0), (9, 5.0)):
-            try:
-                os.kill(self.child.pid, sig)
-            except ProcessLookupError:
-                pass
-            end = time.monotonic() + grace
-            while time.monotonic() < end:
-                if self._exited():
-                    return
-                time.sleep(0.01)
+        self._signal_group(15)
+        end = time.monotonic() + grace
+        while time.monotonic() < end and not self._exited():
+            time.sleep(0.01)
+        # Whatever is left of the group (the plugin, or children that ignore SIGTERM) goes now.
+        self._signal_group(9)
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end and not self._exited():
+            time.sleep(0.01)
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def _close_plugin_stdin(self) -> None:
         fd = self.child.stdin
@@ -517,6 +581,9 @@ class Session:
         return code
 
     def _close(self) -> None:
+        if self.status is None:
+            # Never leave a zombie or an orphan behind.
+            self._stop_plugin()
         self.sel.close()
         for fd in (self.child.stdin, self.child.stdout, self.pidfd):
             if fd is not None:
@@ -525,9 +592,12 @@ class Session:
                 except OSError:
                     pass
         self.child.stdin = self.child.stdout = None
-        if self.status is None:
-            # Never leave a zombie or an orphan behind.
-            self._stop_plugin()
+        self._restore_signals()
+
+
+def _note_signal(signum: int, frame: object) -> None:
+    # The signal number reaches the loop through the wakeup fd; nothing to do here.
+    pass
 
 
 def _is_hello(line: bytes) -> bool:

@@ -17,39 +17,56 @@ DEFAULT_MAX_LINE = 16 * 1024 * 1024
 class LineSplitter:
     """Feed it bytes as they arrive; it returns the complete lines."""
 
-    __slots__ = ("_buf", "max_line")
+    __slots__ = ("_parts", "_size", "max_line")
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
-        self._buf = b""
+        # An incomplete line is kept as a list of chunks: joining only once
+        # its newline arrives keeps a long line O(n), not O(n^2).
+        self._parts: list[bytes] = []
+        self._size = 0
         self.max_line = max_line
 
+    def _too_long(self, head: bytes) -> ProtocolError:
+        self._parts = []
+        self._size = 0
+        return ProtocolError(f"line longer than {self.max_line} bytes", line=head[:80])
+
     def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf + data if self._buf else data
         if b"\n" not in data:
-            if len(buf) > self.max_line:
-                self._buf = b""
-                raise ProtocolError(f"line longer than {self.max_line} bytes", line=buf[:80])
-            self._buf = buf
+            if data:
+                self._parts.append(data)
+                self._size += len(data)
+                if self._size > self.max_line:
+                    raise self._too_long(self._parts[0])
             return []
-        parts = buf.split(b"\n")
-        self._buf = parts.pop()
-        if len(self._buf) > self.max_line:
-            raise ProtocolError(f"line longer than {self.max_line} bytes", line=self._buf[:80])
+        if self._parts:
+            self._parts.append(data)
+            data = b"".join(self._parts)
+            self._parts = []
+            self._size = 0
+        parts = data.split(b"\n")
+        rest = parts.pop()
+        if rest:
+            if len(rest) > self.max_line:
+                raise self._too_long(rest)
+            self._parts = [rest]
+            self._size = len(rest)
+        max_line = self.max_line
         lines = []
         for part in parts:
-            if part.endswith(b"\r"):
+            if part[-1:] == b"\r":
                 part = part[:-1]
             if not part:
                 continue
-            if len(part) > self.max_line:
-                raise ProtocolError(f"line longer than {self.max_line} bytes", line=part[:80])
+            if len(part) > max_line:
+                raise self._too_long(part)
             lines.append(part)
         return lines
 
     @property
     def pending(self) -> bytes:
         """An incomplete last line (after EOF this is a truncated message)."""
-        return self._buf
+        return b"".join(self._parts)
 
 
 def _no_constants(name: str) -> object:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# Directories the sh plugins need for their utilities; nothing here is named tool-*.
-SYSTEM_PATH = "/usr/bin:/bin"
+# Directories plugins need for their utilities (sh, cat, the python that has the SDK);
+# nothing here is named tool-*.
+SYSTEM_PATH = f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"
 HANG_BOUND = 60  # seconds: only to turn a hang into a failure, never a speed check
 
 
@@ -91,3 +92,81 @@ def err_line(proc: subprocess.CompletedProcess[bytes]) -> str:
     assert len(lines) == 1, text
     assert lines[0].startswith("tool: "), text
     return lines[0]
+
+
+def python_plugin(env: Env, name: str, body: str, **kw: object) -> Path:
+    """A plugin in Python run by the interpreter that has the SDK installed."""
+    return env.plugin(name, f"#!{sys.executable}\n" + textwrap.dedent(body), **kw)  # type: ignore[arg-type]
+
+
+def raw_plugin(env: Env, name: str, lines: list[str], after: str = "") -> Path:
+    """An sh plugin that writes exactly these lines to stdout, then runs `after`."""
+    quoted = " ".join("'" + line.replace("'", "'\\''") + "'" for line in lines)
+    return env.sh(name, f"printf '%s\\n' {quoted}\n{after}\n")
+
+
+class PtyRun:
+    """The real `tool` on a pseudo-terminal, driven like a person would."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, rows: int = 24, cols: int = 80) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(
+            [TOOL, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.buf = b""
+
+    def read_until(self, marker: bytes, timeout: float = HANG_BOUND) -> bytes:
+        import select
+        import time
+
+        end = time.monotonic() + timeout
+        while marker not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{marker!r} not seen; got {self.buf!r}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise AssertionError(f"{marker!r} not seen before EOF; got {self.buf!r}")
+                self.buf += data
+        return self.buf
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def finish(self, timeout: float = HANG_BOUND) -> tuple[int, bytes]:
+        import select
+        import time
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                self.buf += data
+            elif self.proc.poll() is not None:
+                break
+        code = self.proc.wait(max(1.0, end - time.monotonic()))
+        os.close(self.master)
+        return code, self.buf
+
+
+def in_pty(env: Env, *args: str, extra: dict[str, str] | None = None) -> PtyRun:
+    return PtyRun(list(args), {**env.vars, "TERM": "xterm", **(extra or {})}, env.root)
