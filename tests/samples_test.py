@@ -19,3 +19,43 @@ def test_samples_are_listed_without_warnings(tenv: Env) -> None:
     assert proc.returncode == 0
     assert b"hello" in proc.stdout
     assert b"warning" not in proc.stdout
+
+
+def test_python_sdk_sample(tenv: Env) -> None:
+    proc = tenv.run("greet", "Ada", env={"TOOL_PLUGIN_PATH": str(SAMPLES)})
+    assert (proc.returncode, proc.stdout) == (0, b"Hello, Ada!\n")
+    assert b"preparing a greeting for Ada" in proc.stderr
+
+
+def test_sh_protocol_sample(tenv: Env) -> None:
+    import json
+    import os
+
+    proc = tenv.run("--json", "sysinfo", env={"TOOL_PLUGIN_PATH": str(SAMPLES)})
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [m["type"] for m in lines] == ["output", "result", "exit"]
+    assert lines[1]["data"]["processors"] == os.cpu_count()
+    assert lines[0]["text"].startswith("hello friend\nkernel: ")
+    # Its prompt, without a terminal, falls back to the default with a warning.
+    proc = tenv.run("sysinfo", "--ask", env={"TOOL_PLUGIN_PATH": str(SAMPLES)})
+    assert proc.returncode == 0 and b"cannot ask here" in proc.stderr
+
+
+def test_node_sample_reads_stdin_through_the_protocol(tenv: Env) -> None:
+    import json
+    import shutil
+
+    import pytest
+
+    if shutil.which("node", path=tenv.vars["PATH"]) is None:
+        pytest.skip("node is not installed")
+    data = b"one two three\nfour\n" * 10000
+    proc = tenv.run("--json", "wc", input=data, env={"TOOL_PLUGIN_PATH": str(SAMPLES)})
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert lines[-2]["data"] == {"lines": 20000, "words": 40000, "bytes": len(data)}
+    assert lines[-1] == {"type": "exit", "code": 0}
+
+
+def test_plain_sample_runs_direct_the_second_time(tenv: Env) -> None:
+    env = {"TOOL_PLUGIN_PATH": str(SAMPLES)}
+    assert tenv.run("hello", "x", env=env).stdout == tenv.run("hello", "x", env=env).stdout
