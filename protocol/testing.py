@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from protocol import framing, messages, versions
+from protocol import framing, messages, schema, versions
 from protocol.messages import ProtocolError
 
 TYPE_CHECKING = False
@@ -94,6 +94,9 @@ def run_plugin(
             except ProtocolError as e:
                 e.line = line
                 raise
+            problems = schema.errors(msg, "plugin_message")
+            if problems:
+                raise ProtocolError("message does not match protocol/schema/v1.json: " + "; ".join(problems), line=line)
             return msg
 
         def send(msg: Mapping[str, Any]) -> None:

@@ -123,45 +123,41 @@ class PtyRun:
         os.close(slave)
         self.buf = b""
 
-    def read_until(self, marker: bytes, timeout: float = HANG_BOUND) -> bytes:
+    def _read_some(self, wait: float) -> bytes | None:
+        """Bytes from the terminal; b"" at EOF; None when nothing came within `wait`."""
         import select
+
+        ready, _, _ = select.select([self.master], [], [], max(0.0, wait))
+        if not ready:
+            return None
+        try:
+            data = os.read(self.master, 4096)
+        except OSError:  # EIO: the other side is closed
+            data = b""
+        self.buf += data
+        return data
+
+    def read_until(self, marker: bytes, timeout: float = HANG_BOUND) -> bytes:
         import time
 
         end = time.monotonic() + timeout
         while marker not in self.buf:
-            left = end - time.monotonic()
-            if left <= 0:
+            if time.monotonic() > end:
                 raise AssertionError(f"{marker!r} not seen; got {self.buf!r}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    data = os.read(self.master, 4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    raise AssertionError(f"{marker!r} not seen before EOF; got {self.buf!r}")
-                self.buf += data
+            if self._read_some(end - time.monotonic()) == b"":
+                raise AssertionError(f"{marker!r} not seen before EOF; got {self.buf!r}")
         return self.buf
 
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
 
     def finish(self, timeout: float = HANG_BOUND) -> tuple[int, bytes]:
-        import select
         import time
 
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            ready, _, _ = select.select([self.master], [], [], 0.1)
-            if ready:
-                try:
-                    data = os.read(self.master, 4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                self.buf += data
-            elif self.proc.poll() is not None:
+            data = self._read_some(0.1)
+            if data == b"" or (data is None and self.proc.poll() is not None):
                 break
         code = self.proc.wait(max(1.0, end - time.monotonic()))
         os.close(self.master)

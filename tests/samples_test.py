@@ -59,3 +59,30 @@ def test_node_sample_reads_stdin_through_the_protocol(tenv: Env) -> None:
 def test_plain_sample_runs_direct_the_second_time(tenv: Env) -> None:
     env = {"TOOL_PLUGIN_PATH": str(SAMPLES)}
     assert tenv.run("hello", "x", env=env).stdout == tenv.run("hello", "x", env=env).stdout
+
+
+def test_every_protocol_sample_stream_matches_the_schema(tenv: Env) -> None:
+    # run_plugin checks each message against the message model and protocol/schema/v1.json.
+    import shutil
+    import sys
+
+    from protocol.testing import run_plugin
+
+    t = run_plugin([sys.executable, str(SAMPLES / "tool-greet")], ["Ada"], env=tenv.vars)
+    assert (t.exit_code, t.result) == (0, {"greeted": "Ada"})
+    t = run_plugin([str(SAMPLES / "tool-sysinfo")], ["--ask"], answers={"Your name?": "Lin"}, env=tenv.vars)
+    assert t.exit_code == 0 and t.output.startswith(b"hello Lin\n")
+    if shutil.which("node", path=tenv.vars["PATH"]):
+        t = run_plugin([str(SAMPLES / "tool-wc")], stdin=b"a b\nc\n", env=tenv.vars)
+        assert (t.exit_code, t.result) == (0, {"lines": 2, "words": 3, "bytes": 6})
+
+
+def test_progress_is_shown_on_a_terminal_only(tenv: Env) -> None:
+    from tests.conftest import in_pty
+
+    env = {"TOOL_PLUGIN_PATH": str(SAMPLES)}
+    code, screen = in_pty(tenv, "greet", "Ada", extra=env).finish()
+    assert code == 0
+    assert b"warming up 3/3 (100%)" in screen and b"Hello, Ada!" in screen
+    proc = tenv.run("greet", "Ada", env=env)
+    assert b"warming up" not in proc.stderr + proc.stdout
