@@ -31,12 +31,18 @@ BUILTINS = {
 class Options:
     """The host options, given before the command words."""
 
-    __slots__ = ("verbosity", "json", "timeout", "chdir", "no_input", "help", "version")
+    __slots__ = (
+        "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
+        "max_output", "max_cpu", "max_memory",
+    )
 
     def __init__(self) -> None:
         self.verbosity = 0
         self.json = False
         self.timeout: float | None = None
+        self.max_output: int | None = None
+        self.max_cpu: float | None = None
+        self.max_memory: int | None = None
         self.chdir: str | None = None
         self.no_input = False
         self.help = False
@@ -50,7 +56,22 @@ def _usage_error(message: str) -> ToolError:
     return ToolError(ExitCode.USAGE, message)
 
 
-def parse_timeout(value: str) -> float:
+def parse_size(value: str, option: str) -> int:
+    """Bytes, optionally with a binary unit: `1000`, `64K`, `10M`, `1G`."""
+    number = value.strip()
+    scale = 1
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if number[-1:].lower() in units:
+        scale = units[number[-1].lower()]
+        number = number[:-1]
+    elif number[-1:] in ("b", "B"):
+        number = number[:-1]
+    if not number.isdigit() or int(number) <= 0:
+        raise _usage_error(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
+    return int(number) * scale
+
+
+def parse_timeout(value: str, option: str = "--timeout") -> float:
     """Seconds, optionally with a unit: `30`, `1.5`, `90s`, `2m`, `1h`."""
     scale = 1.0
     number = value.strip()
@@ -63,9 +84,18 @@ def parse_timeout(value: str) -> float:
         seconds = -1.0
     if not (0 < seconds < float("inf")):
         raise _usage_error(
-            f"--timeout needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}"
+            f"{option} needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}"
         )
     return seconds
+
+
+# Options that take a value: name -> (attribute, parser).
+_VALUE_OPTIONS = {
+    "--timeout": ("timeout", parse_timeout),
+    "--max-cpu": ("max_cpu", parse_timeout),
+    "--max-output": ("max_output", parse_size),
+    "--max-memory": ("max_memory", parse_size),
+}
 
 
 _LONG_FLAGS = {
@@ -97,13 +127,14 @@ def parse_options(prog: str, argv: Sequence[str]) -> tuple[Options, list[str]]:
                 opts.verbosity = max(opts.verbosity, 0) + 1
             elif name == "--quiet" and not eq:
                 opts.verbosity = -1
-            elif name == "--timeout":
+            elif name in _VALUE_OPTIONS:
+                attr, parse = _VALUE_OPTIONS[name]
                 if not eq:
                     if i >= n:
-                        raise _usage_error("option '--timeout' needs a value (seconds)")
+                        raise _usage_error(f"option {name!r} needs a value")
                     value = argv[i]
                     i += 1
-                opts.timeout = parse_timeout(value)
+                setattr(opts, attr, parse(value, name))
             else:
                 raise _usage_error(f"unknown option {name!r}; see '{prog} --help'")
             continue
@@ -309,15 +340,22 @@ class Dispatcher:
         cache_dir = cache.cache_dir(env, self.prog)
         kind = cache.lookup(cache_dir, found.stat)
         opts = self.options
+        if opts.timeout is None and env.get(prefix + "TIMEOUT"):
+            opts.timeout = parse_timeout(env[prefix + "TIMEOUT"], prefix + "TIMEOUT")
+        supervised = (
+            opts.timeout is not None
+            or opts.max_output is not None
+            or opts.max_cpu is not None
+            or opts.max_memory is not None
+        )
         self.trace(
             f"running {found.path} ({kind or 'kind not known yet'})"
             + (f" with {len(args)} argument(s)" if args else "")
         )
-        if kind == cache.PLAIN and not opts.json:
-            # Known plain: run it directly on the user's terminal, as git would.
-            if self.use_exec:
-                launch.exec_plugin(found.path, args, child_env)
-            return launch.spawn_plugin(found.path, args, child_env)
+        direct = kind == cache.PLAIN and not opts.json and opts.max_output is None
+        if direct and self.use_exec and not supervised:
+            # Known plain: it replaces the host on the user's terminal, as under git.
+            launch.exec_plugin(found.path, args, child_env)
         listening = kind != cache.PLAIN
         window = self._handshake_window(env)
         if listening:
@@ -325,7 +363,9 @@ class Dispatcher:
 
             child_env[prefix + "PROTOCOL"] = versions.format_offer(versions.SUPPORTED)
         # Start the plugin first: its start-up overlaps the import of the session machinery.
-        child = launch.spawn_piped(found.path, args, child_env, new_group=True)
+        child = launch.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
+        if opts.max_cpu is not None or opts.max_memory is not None:
+            launch.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
         from dispatch.session import Session
 
         return Session(

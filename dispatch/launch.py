@@ -173,14 +173,15 @@ class Child:
         self.path = path
 
 
-def spawn_piped(
+def spawn(
     path: str,
     args: Sequence[str],
     env: Mapping[str, str],
     *,
+    pipes: bool = True,
     new_group: bool = False,
 ) -> Child:
-    """Start the plugin with pipes for stdin and stdout (stderr inherited).
+    """Start the plugin, with pipes for its stdin and stdout (or the user's own), stderr inherited.
 
     posix_spawn, not subprocess: it is cheaper to start, and it lets the host
     start the plugin before importing the session machinery, so that the two
@@ -188,12 +189,14 @@ def spawn_piped(
     """
     import _signal
 
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    actions = [
-        (os.POSIX_SPAWN_DUP2, in_r, 0),
-        (os.POSIX_SPAWN_DUP2, out_w, 1),
-    ]
+    if pipes:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        fds = [in_r, in_w, out_r, out_w]
+        actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1)]
+    else:
+        fds = []
+        actions = []
     sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
     kwargs: dict[str, object] = {"file_actions": actions, "setsigdef": sigdef}
     if new_group:
@@ -212,9 +215,23 @@ def spawn_piped(
             except OSError as e2:
                 raise explain(path, e2, env) from None
     except BaseException:
-        for fd in (in_r, in_w, out_r, out_w):
+        for fd in fds:
             os.close(fd)
         raise
+    if not pipes:
+        return Child(pid, None, None, path)
     os.close(in_r)
     os.close(out_w)
     return Child(pid, in_w, out_r, path)
+
+
+def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:
+    """Resource limits for a started plugin (its children inherit them)."""
+    import resource
+
+    if cpu is not None:
+        seconds = max(1, int(cpu + 0.999))
+        # SIGXCPU at the soft limit, SIGKILL one second later for a plugin that ignores it.
+        resource.prlimit(pid, resource.RLIMIT_CPU, (seconds, seconds + 1))
+    if memory is not None:
+        resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))

@@ -35,8 +35,20 @@ def _to_utf8(text: str) -> bytes:
 
 
 class Renderer:
-    def __init__(self, prog: str, verbosity: int, json_mode: bool, stderr_tty: bool, label: str = "") -> None:
+    def __init__(
+        self,
+        prog: str,
+        verbosity: int,
+        json_mode: bool,
+        stderr_tty: bool,
+        label: str = "",
+        max_output: int | None = None,
+    ) -> None:
         self.prog = prog
+        self.max_output = max_output
+        self.written = 0
+        self.broken = False  # our stdout was closed by its reader
+        self.limit_hit = False  # --max-output reached
         self.label = label or prog  # "tool greet", to say whose error it is
         self.any_output = False
         self.verbosity = verbosity
@@ -48,11 +60,27 @@ class Renderer:
 
     # -- stdout, buffered per chunk of input ------------------------------------
     def flush(self) -> None:
-        if self._out:
-            data = b"".join(self._out)
-            self._out.clear()
-            self._clear_progress()
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        if self.broken or self.limit_hit:
+            return
+        if self.max_output is not None and self.written + len(data) > self.max_output:
+            data = data[: self.max_output - self.written]
+            self.limit_hit = True
+        self._clear_progress()
+        try:
             write_all(1, data)
+        except BrokenPipeError:
+            self.broken = True
+        except OSError as e:
+            import errno
+
+            if e.errno not in (errno.EPIPE, errno.EBADF):
+                raise
+            self.broken = True
+        self.written += len(data)
 
     def _json_line(self, obj: Mapping[str, object]) -> None:
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -128,12 +156,17 @@ class Renderer:
     def exit(self, code: int) -> None:
         if self.json_mode:
             self.end_plain()
+            # The envelope always ends with its exit line, limit or not.
+            self.limit_hit = False
+            self.max_output = None
             self._json_line({"type": "exit", "code": code})
         self.flush()
         self._clear_progress()
 
     def host_error(self, code: str, message: str, exit_code: int) -> None:
         """A failure of the host itself, in JSON mode: an error line and the exit line."""
+        self.limit_hit = False
+        self.max_output = None
         self._json_line({"type": "error", "code": code, "message": message})
         self.exit(exit_code)
 
@@ -141,7 +174,10 @@ class Renderer:
     def stderr(self, text: str) -> None:
         self.flush()
         self._clear_progress()
-        write_all(2, _to_utf8(text))
+        try:
+            write_all(2, _to_utf8(text))
+        except OSError:
+            pass  # nobody is reading our stderr: nothing better to do
 
     def log(self, level: str, message: str) -> None:
         threshold = _LEVELS.get(level, 0)
@@ -165,13 +201,19 @@ class Renderer:
         elif current is not None:
             text += f" {_num(current)}"
         width = _width()
-        write_all(2, b"\r\x1b[2K" + _to_utf8(text[: width - 1]))
+        try:
+            write_all(2, b"\r\x1b[2K" + _to_utf8(text[: width - 1]))
+        except OSError:
+            return
         self._progress_shown = True
 
     def _clear_progress(self) -> None:
         if self._progress_shown:
             self._progress_shown = False
-            write_all(2, b"\r\x1b[2K")
+            try:
+                write_all(2, b"\r\x1b[2K")
+            except OSError:
+                pass
 
 
 def _num(value: object) -> str:

@@ -1,9 +1,12 @@
-"""The host side of a plugin run over pipes: the handshake sniff, the protocol session, the plain relay.
+"""The host side of a plugin run it does not exec: the handshake sniff, the protocol session, the
+plain relay, and plugins run directly on the user's stdio under a timeout or limits.
 
-One selector loop serves every phase, so the host never blocks on one pipe
-while the plugin waits on another: plugin stdout is always drained, writes
-to the plugin's stdin never block, and the user's stdin is read only when a
-protocol plugin asks (`read_input`) or once a plugin is known to be plain.
+One selector loop (`_wait`) serves every phase, so the host never blocks on
+one pipe while the plugin waits on another: plugin stdout is always drained,
+writes to the plugin's stdin never block, the user's stdin is read only when
+a protocol plugin asks (`read_input`) or once a plugin is known to be plain,
+and signals, deadlines and exits are handled in the same place
+(dispatch/supervise.py).
 """
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ import selectors
 import time
 
 from dispatch import cache
-from dispatch.exitcodes import ExitCode, from_wait_status
+from dispatch.exitcodes import ExitCode
 from dispatch.render import Renderer, decode_base64, terminal_width
+from dispatch.supervise import Supervisor
 from protocol import framing, messages, versions
 from protocol.messages import ProtocolError
 
@@ -25,7 +29,6 @@ if TYPE_CHECKING:
     from dispatch.cli import Dispatcher
     from dispatch.launch import Child
 
-DEFAULT_WINDOW = 2.0
 _CHUNK = 1 << 16
 # Plain relay of the user's stdin: small chunks, so that little is in flight
 # when the plugin exits (and what is, is given back to a seekable stdin).
@@ -33,6 +36,7 @@ _STDIN_CHUNK = 4096
 _DRAIN_QUIET = 0.1  # after the plugin exits: stop reading once its stdout is quiet this long
 _DRAIN_MAX = 2.0  # ... or after this long in all (a grandchild may hold the pipe open)
 _READ_INPUT_MAX = 1 << 20
+_SIGPIPE_STATUS = 128 + 13
 
 # Sniff outcomes.
 _PROTOCOL, _PLAIN, _PLAIN_SILENT, _PLAIN_EXITED = "protocol", "plain", "plain-silent", "plain-exited"
@@ -62,43 +66,61 @@ class Session:
         self.stat = stat
         self.name = os.path.basename(child.path)
         label = f"{dispatcher.prog} {env.get(dispatcher.env_prefix + 'COMMAND', '')}".rstrip()
-        self.render = Renderer(dispatcher.prog, opts.verbosity, opts.json, _isatty(2), label)
+        self.render = Renderer(dispatcher.prog, opts.verbosity, opts.json, _isatty(2), label, opts.max_output)
         # poll, not epoll: epoll refuses regular files and /dev/null as the user's stdin.
         self.sel = getattr(selectors, "PollSelector", selectors.SelectSelector)()
-        self.status: int | None = None
         self.to_plugin = bytearray()
-        self.stdout_open = True
-        self.pidfd: int | None = None
+        self.stdout_open = child.stdout is not None
         self.read_input_id: object = None
         self.read_input_max = 0
+        self.relaying_stdin = False
         self.seen_result = False
         self.seen_error = False
-        self.user_stdin_open = _fd_open(0)
-        try:
-            self.pidfd = os.pidfd_open(child.pid)  # type: ignore[attr-defined]
-        except (AttributeError, OSError):
-            self.pidfd = None
-        os.set_blocking(child.stdin, False)  # type: ignore[arg-type]
-        self.sel.register(child.stdout, selectors.EVENT_READ, "stdout")  # type: ignore[arg-type]
         self.protocol_active = False
-        self.interrupts = 0
-        self._install_signals()
-        if self.pidfd is not None:
-            self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self.output_closed = False
+        self.user_stdin_open = _fd_open(0)
+        if child.stdin is not None:
+            os.set_blocking(child.stdin, False)
+        if child.stdout is not None:
+            self.sel.register(child.stdout, selectors.EVENT_READ, "stdout")
+        self.sup = Supervisor(child, self.sel, timeout=opts.timeout, peer=self)
 
-    # -- the whole run ----------------------------------------------------------
+    @property
+    def status(self) -> int | None:
+        return self.sup.status
+
+    # -- Peer, for the supervisor ----------------------------------------------------
+    def speaks_protocol(self) -> bool:
+        return self.protocol_active
+
+    def cancel(self, reason: str) -> bool:
+        if not self.protocol_active or self.child.stdin is None:
+            return False
+        self._send({"type": "cancel", "reason": reason})
+        return True
+
+    def close_plugin_stdin(self) -> None:
+        fd = self.child.stdin
+        if fd is not None:
+            self._unregister(fd)
+            os.close(fd)
+            self.child.stdin = None
+
+    # -- the whole run ------------------------------------------------------------------
     def run(self) -> int:
         try:
             try:
-                code = self._run()
+                status = self._run()
             except ProtocolError as e:
-                self._stop_plugin()
+                self.sup.stop_now()
                 return self._fail(ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.name}: {e}")
-            return code
+            return self._conclude(status)
         finally:
             self._close()
 
     def _run(self) -> int:
+        if self.child.stdout is None:
+            return self._direct()
         if not self.listening:
             return self._plain(b"", remember=False)
         outcome, buf = self._sniff()
@@ -109,108 +131,168 @@ class Session:
             return self._plain(buf, remember=True, watch_late_hello=True)
         return self._plain(buf, remember=outcome == _PLAIN)
 
+    def _conclude(self, status: int) -> int:
+        """The invocation's exit status, and the host's word when it stopped the plugin."""
+        sup = self.sup
+        reason = sup.stop_reason
+        opts = self.d.options
+        if reason == "timeout":
+            return self._fail(
+                ExitCode.TIMEOUT, "timeout", f"{self.name} did not finish within {opts.timeout:g} s (--timeout); it was stopped"
+            )
+        if reason == "limit":
+            return self._fail(
+                ExitCode.TIMEOUT,
+                "limit_exceeded",
+                f"{self.name} wrote more than {opts.max_output} bytes to stdout (--max-output); it was stopped",
+            )
+        if opts.max_cpu is not None and status in (128 + 24, 128 + 9) and reason is None:
+            return self._fail(
+                ExitCode.TIMEOUT,
+                "limit_exceeded",
+                f"{self.name} used more than {opts.max_cpu:g} s of CPU time (--max-cpu); it was stopped",
+            )
+        if reason == "signal" and sup.stop_signal is not None:
+            status = ExitCode.SIGNAL_BASE + sup.stop_signal
+        elif reason == "interrupt" and sup.escalated:
+            status = ExitCode.INTERRUPTED
+        elif reason == "output" and sup.escalated:
+            status = _SIGPIPE_STATUS
+        elif self.seen_error and status == 0:
+            status = ExitCode.FAILURE
+        if opts.max_memory is not None and status != 0 and reason is None:
+            self.d.error(
+                f"note: {self.name} failed (status {status}) while limited to {opts.max_memory} bytes "
+                f"of memory (--max-memory); the limit may be the cause"
+            )
+        self._exit_line(status)
+        return status
+
+    def _exit_line(self, status: int) -> None:
+        self.render.exit(status)
+
+    def _fail(self, code: int, code_name: str, message: str) -> int:
+        if self.d.options.json:
+            self.render.host_error(code_name, message, code)
+        self.d.error(message)
+        return code
+
+    # -- the loop ------------------------------------------------------------------------
+    def _wait(self, timeout: float | None) -> list[object]:
+        """Block until something happens; handle process, signal and timer events and writes to the
+        plugin here; return the tags of the caller's own events ("stdout", "user-stdin")."""
+        ready = []
+        for key, _ in self.sel.select(self.sup.wait_time(timeout)):
+            tag = key.data
+            if self.sup.handle(tag):
+                continue
+            if tag == "plugin-stdin":
+                self._write_plugin()
+            else:
+                ready.append(tag)
+        self.sup.tick()
+        self._check_output()
+        return ready
+
+    def _check_output(self) -> None:
+        if self.output_closed:
+            return
+        if self.render.broken or self.render.limit_hit:
+            self.output_closed = True
+            # Tell the plugin the way a pipe would: its stdout goes away.
+            if self.child.stdout is not None:
+                self._unregister(self.child.stdout)
+                os.close(self.child.stdout)
+                self.child.stdout = None
+                self.stdout_open = False
+            if self.render.limit_hit:
+                self.sup.stop("limit", "terminate")
+            else:
+                _silence_stdout()
+                self.sup.stop("output", "terminate", first_signal=13)
+
+    # -- the first bytes --------------------------------------------------------------------
     def _sniff(self) -> tuple[str, bytes]:
         """Decide from the first bytes on stdout whether the plugin speaks the protocol."""
         deadline = time.monotonic() + self.window
         buf = b""
         while True:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                if self._exited():
-                    return _PLAIN_EXITED, buf
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.stdout_open:
+                if self.sup.poll() or not self.stdout_open:
+                    return (_PLAIN if buf else _PLAIN_EXITED), buf
                 return (_PLAIN_SILENT if not buf else _PLAIN), buf
-            for key, _ in self.sel.select(timeout):
-                if key.data == "stdout":
-                    data = self._read_stdout()
-                    if not data:
-                        return (_PLAIN if buf else _PLAIN_EXITED), buf
-                    buf += data
-                    if not buf.startswith(b"{"):
-                        return _PLAIN, buf
-                    if b"\n" in buf:
-                        line = buf.split(b"\n", 1)[0].rstrip(b"\r")
-                        return (_PROTOCOL if _is_hello(line) else _PLAIN), buf
-                    if len(buf) > framing.DEFAULT_MAX_LINE:
-                        return _PLAIN, buf
-                elif key.data == "exit":
-                    self._reap()
-                elif key.data == "signal":
-                    self._on_signals()
+            if "stdout" in self._wait(left):
+                data = self._read_stdout()
+                if not data:
+                    return (_PLAIN if buf else _PLAIN_EXITED), buf
+                buf += data
+                if not buf.startswith(b"{"):
+                    return _PLAIN, buf
+                if b"\n" in buf:
+                    line = buf.split(b"\n", 1)[0].rstrip(b"\r")
+                    return (_PROTOCOL if _is_hello(line) else _PLAIN), buf
+                if len(buf) > framing.DEFAULT_MAX_LINE:
+                    return _PLAIN, buf
 
-    # -- plain plugins ----------------------------------------------------------------
+    # -- plain plugins ---------------------------------------------------------------------------
+    def _direct(self) -> int:
+        """A plugin on the user's own stdio (a timeout or limits prevented exec): wait and supervise."""
+        self.sup.give_terminal()
+        while self.status is None:
+            self._wait(None)
+        return self.status
+
     def _plain(self, buf: bytes, *, remember: bool, watch_late_hello: bool = False) -> int:
         """Relay bytes both ways until the plugin exits; pass its status through."""
         # After a silent window, hold the first line back until we know it is
         # not a late hello (a protocol plugin that greeted too slowly).
         held = b"" if watch_late_hello else None
         if buf:
-            self.render.plain(buf)
-            self.render.flush()
-        relay_stdin = self.user_stdin_open and self.child.stdin is not None and _may_read_stdin()
-        pending = b""
-        user_eof = False
-        if relay_stdin:
+            self._emit_plain(buf)
+        self.relaying_stdin = self.user_stdin_open and self.child.stdin is not None and _may_read_stdin()
+        if self.relaying_stdin:
             self.sel.register(0, selectors.EVENT_READ, "user-stdin")
+        user_eof = False
         while self.status is None:
-            timeout = None if self.pidfd is not None else 0.05
-            if user_eof and self.child.stdin is not None:
-                timeout = 0.02  # wait for the plugin to empty the pipe, then send EOF
-            for key, _ in self.sel.select(timeout):
-                if key.data == "stdout":
+            # After the user's EOF, send EOF on once the plugin has emptied the pipe.
+            waiting_to_close = user_eof and self.child.stdin is not None
+            for tag in self._wait(0.02 if waiting_to_close else None):
+                if tag == "stdout":
                     data = self._read_stdout()
                     if held is not None:
                         held += data
-                        if data and not _undecided(held):
-                            self._check_late_hello(held)
-                            data, held = held, None
-                        elif not data:
-                            data, held = held, None
-                        else:
+                        if data and _undecided(held):
                             continue
+                        if data:
+                            self._check_late_hello(held)
+                        data, held = held, None
                     if data:
-                        self.render.plain(data)
-                        self.render.flush()
-                elif key.data == "exit":
-                    self._reap()
-                elif key.data == "signal":
-                    self._on_signals()
-                elif key.data == "user-stdin":
-                    pending = _read(0, _STDIN_CHUNK)
-                    self.sel.unregister(0)
-                    if not pending:
+                        self._emit_plain(data)
+                elif tag == "user-stdin":
+                    chunk = _read(0, _STDIN_CHUNK)
+                    self._unregister(0)
+                    if not chunk:
                         user_eof = True
                         self.user_stdin_open = False
                     else:
-                        self.sel.register(self.child.stdin, selectors.EVENT_WRITE, "plugin-stdin")  # type: ignore[arg-type]
-                elif key.data == "plugin-stdin":
-                    try:
-                        n = os.write(self.child.stdin, pending)  # type: ignore[arg-type]
-                    except BlockingIOError:
-                        n = 0
-                    except BrokenPipeError:
-                        # The plugin closed its stdin: stop relaying.
-                        relay_stdin = False
-                        self._close_plugin_stdin()
-                        continue
-                    pending = pending[n:]
-                    if not pending:
-                        self.sel.unregister(self.child.stdin)  # type: ignore[arg-type]
-                        self.sel.register(0, selectors.EVENT_READ, "user-stdin")
-            if user_eof and self.child.stdin is not None and _pipe_unread(self.child.stdin) == 0:
-                self._close_plugin_stdin()
-            if self.pidfd is None and self.status is None:
-                self._poll_exit()
-        if relay_stdin and self.child.stdin is not None:
-            self._give_back_stdin(len(pending) + _pipe_unread(self.child.stdin))
+                        self.to_plugin += chunk
+                        self._write_plugin()
+            if user_eof and self.child.stdin is not None and not self.to_plugin and _pipe_unread(self.child.stdin) == 0:
+                self.close_plugin_stdin()
+        if self.relaying_stdin and self.child.stdin is not None:
+            self._give_back_stdin(len(self.to_plugin) + _pipe_unread(self.child.stdin))
         if held is not None:
-            # Silent window, then exit: there may still be a first line to check.
             self._drain_held(held)
         else:
             self._drain()
         if remember:
             cache.remember(self.cache_dir, self.stat, cache.PLAIN)
-        self.render.exit(self.status)  # type: ignore[arg-type]
         return self.status  # type: ignore[return-value]
+
+    def _emit_plain(self, data: bytes) -> None:
+        self.render.plain(data)
+        self.render.flush()
 
     def _check_late_hello(self, held: bytes) -> None:
         if _is_hello(held.split(b"\n", 1)[0].rstrip(b"\r")):
@@ -222,14 +304,13 @@ class Session:
     def _drain_held(self, held: bytes) -> None:
         end = time.monotonic() + _DRAIN_MAX
         while self.stdout_open and _undecided(held) and time.monotonic() < end:
-            if not self.sel.select(_DRAIN_QUIET):
+            if "stdout" not in self._wait(_DRAIN_QUIET):
                 break
             held += self._read_stdout()
         if held and not _undecided(held):
             self._check_late_hello(held)
         if held:
-            self.render.plain(held)
-            self.render.flush()
+            self._emit_plain(held)
         self._drain()
 
     def _give_back_stdin(self, unread: int) -> None:
@@ -241,44 +322,44 @@ class Session:
         except OSError:
             pass  # not seekable (a pipe, a terminal): the documented residual case
 
-    # -- protocol plugins -------------------------------------------------------------
+    def _drain(self, splitter: framing.LineSplitter | None = None) -> None:
+        """After the plugin exited: read what is left, but do not wait on a grandchild holding the pipe."""
+        end = time.monotonic() + _DRAIN_MAX
+        while self.stdout_open and time.monotonic() < end:
+            if "stdout" not in self._wait(_DRAIN_QUIET):
+                break
+            data = self._read_stdout()
+            if data:
+                if splitter is None:
+                    self._emit_plain(data)
+                else:
+                    self._lines(splitter, data)
+            elif splitter is not None and splitter.pending:
+                raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
+
+    # -- protocol plugins ----------------------------------------------------------------------------
     def _protocol(self, hello_line: bytes, rest: bytes) -> int:
         hello = framing.decode(hello_line)
         messages.check_plugin_message(hello)
         version = self._negotiate(hello)
-        self.version = version
         self.protocol_active = True
         self.render.debug(f"{self.name} speaks protocol {version}")
         self._send(self._run_message())
         splitter = framing.LineSplitter()
         self._lines(splitter, rest)
-        while self.stdout_open or self.status is None:
-            if self.status is not None:
-                self._drain(splitter)
-                break
-            for key, _ in self.sel.select(None if self.pidfd is not None else 0.05):
-                if key.data == "stdout":
+        while self.status is None:
+            for tag in self._wait(None):
+                if tag == "stdout":
                     data = self._read_stdout()
                     if data:
                         self._lines(splitter, data)
-                    elif splitter.pending:
+                    elif splitter.pending and not self.output_closed:
                         raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
-                elif key.data == "exit":
-                    self._reap()
-                elif key.data == "signal":
-                    self._on_signals()
-                elif key.data == "plugin-stdin":
-                    self._write_plugin()
-                elif key.data == "user-stdin":
+                elif tag == "user-stdin":
                     self._answer_read_input()
-            if self.pidfd is None and self.status is None:
-                self._poll_exit()
+        self._drain(splitter)
         cache.remember(self.cache_dir, self.stat, f"{cache.PROTOCOL}:{version}")
-        status = self.status
-        if self.seen_error and status == 0:
-            status = ExitCode.FAILURE
-        self.render.exit(status)  # type: ignore[arg-type]
-        return status  # type: ignore[return-value]
+        return self.status  # type: ignore[return-value]
 
     def _negotiate(self, hello: Mapping[str, object]) -> int:
         offered = list(versions.SUPPORTED)
@@ -322,6 +403,8 @@ class Session:
 
     def _lines(self, splitter: framing.LineSplitter, data: bytes) -> None:
         for line in splitter.feed(data):
+            if self.output_closed:
+                return
             self._handle(line)
         self.render.flush()
 
@@ -412,13 +495,14 @@ class Session:
         import binascii
 
         data = _read(0, self.read_input_max)
-        self.sel.unregister(0)
+        self._unregister(0)
         if not data:
             self.user_stdin_open = False
         rid, self.read_input_id = self.read_input_id, None
         encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
         self._send({"type": "response", "id": rid, "result": {"base64": encoded, "eof": not data}})
 
+    # -- pipes ---------------------------------------------------------------------------------
     def _send(self, msg: Mapping[str, object]) -> None:
         if self.child.stdin is None:
             return
@@ -426,147 +510,47 @@ class Session:
         self._write_plugin()
 
     def _write_plugin(self) -> None:
+        """Write what is pending to the plugin's stdin without blocking; wait for room otherwise."""
         fd = self.child.stdin
         if fd is None:
+            self.to_plugin.clear()
             return
         try:
-            n = os.write(fd, self.to_plugin)
+            n = os.write(fd, self.to_plugin) if self.to_plugin else 0
         except BlockingIOError:
             n = 0
         except BrokenPipeError:
-            # The plugin stopped reading; what it does not read it did not need.
+            # The plugin stopped reading its stdin; what it does not read it did not need.
+            self.relaying_stdin = False
+            self.close_plugin_stdin()
             self.to_plugin.clear()
-            self._unregister(fd)
             return
         del self.to_plugin[:n]
-        try:
-            self.sel.get_key(fd)
-            registered = True
-        except KeyError:
-            registered = False
+        registered = self._registered(fd)
         if self.to_plugin and not registered:
             self.sel.register(fd, selectors.EVENT_WRITE, "plugin-stdin")
-        elif not self.to_plugin and registered:
-            self.sel.unregister(fd)
+        elif not self.to_plugin:
+            if registered:
+                self.sel.unregister(fd)
+            if self.relaying_stdin and self.user_stdin_open and not self._registered(0):
+                self.sel.register(0, selectors.EVENT_READ, "user-stdin")
 
-    # -- signals: the plugin runs in its own process group, so the host forwards them ----
-    def _install_signals(self) -> None:
-        import signal
-
-        self._saved_handlers: list[tuple[int, object]] = []
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
-        os.set_blocking(self._wake_r, False)
-        self._saved_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            signum = getattr(signal, name)
-            self._saved_handlers.append((signum, signal.signal(signum, _note_signal)))
-        self.sel.register(self._wake_r, selectors.EVENT_READ, "signal")
-
-    def _restore_signals(self) -> None:
-        import signal
-
-        for signum, handler in getattr(self, "_saved_handlers", []):
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-        self._saved_handlers = []
-        if hasattr(self, "_wake_r"):
-            signal.set_wakeup_fd(self._saved_wakeup)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            del self._wake_r
-
-    def _on_signals(self) -> None:
+    def _registered(self, fd: int) -> bool:
         try:
-            received = os.read(self._wake_r, 64)
-        except BlockingIOError:
-            return
-        for signum in received:
-            self._forward(signum)
+            self.sel.get_key(fd)
+            return True
+        except (KeyError, ValueError):
+            return False
 
-    def _forward(self, signum: int) -> None:
-        """SIGINT: `cancel` to a protocol plugin (a second one kills), the signal to a plain one.
-        SIGTERM/SIGHUP: `cancel` for a protocol plugin and the signal to the group."""
-        if signum == 2:
-            self.interrupts += 1
-            if self.interrupts > 1:
-                self._signal_group(9)
-            elif self.protocol_active:
-                self._send({"type": "cancel", "reason": "interrupt"})
-            else:
-                self._signal_group(2)
-            return
-        if self.protocol_active:
-            self._send({"type": "cancel", "reason": "terminate"})
-        self._signal_group(signum)
-
-    # -- process and pipes ----------------------------------------------------------------
     def _read_stdout(self) -> bytes:
-        data = _read(self.child.stdout, _CHUNK)  # type: ignore[arg-type]
+        fd = self.child.stdout
+        if fd is None:
+            return b""
+        data = _read(fd, _CHUNK)
         if not data:
             self.stdout_open = False
-            self._unregister(self.child.stdout)  # type: ignore[arg-type]
-        return data
-
-    def _drain(self, splitter: framing.LineSplitter | None = None) -> None:
-        """After the plugin exited: read what is left, but do not wait on a grandchild holding the pipe."""
-        end = time.monotonic() + _DRAIN_MAX
-        while self.stdout_open and time.monotonic() < end:
-            ready = self.sel.select(_DRAIN_QUIET)
-            if not any(key.data == "stdout" for key, _ in ready):
-                break
-            data = self._read_stdout()
-            if data:
-                if splitter is None:
-                    self.render.plain(data)
-                    self.render.flush()
-                else:
-                    self._lines(splitter, data)
-            elif splitter is not None and splitter.pending:
-                raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
-
-    def _reap(self) -> None:
-        if self.status is not None:
-            return
-        _, wstatus = os.waitpid(self.child.pid, 0)
-        self.status = from_wait_status(os.waitstatus_to_exitcode(wstatus))
-        if self.pidfd is not None:
-            self._unregister(self.pidfd)
-
-    def _poll_exit(self) -> None:
-        pid, wstatus = os.waitpid(self.child.pid, os.WNOHANG)
-        if pid:
-            self.status = from_wait_status(os.waitstatus_to_exitcode(wstatus))
-
-    def _exited(self) -> bool:
-        if self.status is None:
-            self._poll_exit()
-        return self.status is not None
-
-    def _stop_plugin(self, grace: float = 1.0) -> None:
-        """Stop the plugin and everything it started: close its stdin, SIGTERM its group, then SIGKILL it."""
-        self._close_plugin_stdin()
-        self._signal_group(15)
-        end = time.monotonic() + grace
-        while time.monotonic() < end and not self._exited():
-            time.sleep(0.01)
-        # Whatever is left of the group (the plugin, or children that ignore SIGTERM) goes now.
-        self._signal_group(9)
-        end = time.monotonic() + 5.0
-        while time.monotonic() < end and not self._exited():
-            time.sleep(0.01)
-
-    def _signal_group(self, sig: int) -> None:
-        try:
-            os.killpg(self.child.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def _close_plugin_stdin(self) -> None:
-        fd = self.child.stdin
-        if fd is not None:
             self._unregister(fd)
-            os.close(fd)
-            self.child.stdin = None
+        return data
 
     def _unregister(self, fd: int) -> None:
         try:
@@ -574,30 +558,27 @@ class Session:
         except (KeyError, ValueError):
             pass
 
-    def _fail(self, code: int, code_name: str, message: str) -> int:
-        if self.d.options.json:
-            self.render.host_error(code_name, message, code)
-        self.d.error(message)
-        return code
-
     def _close(self) -> None:
-        if self.status is None:
-            # Never leave a zombie or an orphan behind.
-            self._stop_plugin()
+        self.sup.close()
         self.sel.close()
-        for fd in (self.child.stdin, self.child.stdout, self.pidfd):
+        for fd in (self.child.stdin, self.child.stdout):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         self.child.stdin = self.child.stdout = None
-        self._restore_signals()
 
 
-def _note_signal(signum: int, frame: object) -> None:
-    # The signal number reaches the loop through the wakeup fd; nothing to do here.
-    pass
+def _silence_stdout() -> None:
+    from dispatch.cli import _silence_stdout as silence
+
+    silence()
+
+
+def _undecided(held: bytes) -> bool:
+    """Whether the output so far could still be the start of a hello line."""
+    return held.startswith(b"{") and b"\n" not in held and len(held) <= framing.DEFAULT_MAX_LINE
 
 
 def _is_hello(line: bytes) -> bool:
@@ -608,11 +589,6 @@ def _is_hello(line: bytes) -> bool:
     except ProtocolError:
         return False
     return msg.get("type") == "hello"
-
-
-def _undecided(held: bytes) -> bool:
-    """Whether the output so far could still be the start of a hello line."""
-    return held.startswith(b"{") and b"\n" not in held and len(held) <= framing.DEFAULT_MAX_LINE
 
 
 def _error_response(rid: object, code: str, message: str) -> dict[str, object]:
@@ -626,19 +602,15 @@ def _read(fd: int, n: int) -> bytes:
         except InterruptedError:
             continue
         except BlockingIOError:
-            return b"" if n == 0 else _read_blocking(fd, n)
+            os.set_blocking(fd, True)
         except OSError as e:
             if e.errno in (errno.EIO, errno.EBADF):
                 return b""
             raise
 
 
-def _read_blocking(fd: int, n: int) -> bytes:
-    os.set_blocking(fd, True)
-    return os.read(fd, n)
-
-
 def _pipe_unread(fd: int | None) -> int:
+    """Bytes written into a pipe and not yet read from it."""
     if fd is None:
         return 0
     try:

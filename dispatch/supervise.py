@@ -1,0 +1,325 @@
+"""Keeping one plugin process group under control: exit, signals, deadlines, escalation, the terminal.
+
+A plugin the host does not exec runs in its own process group, so that a
+timeout or a fatal error can stop everything it started. The price is that
+the terminal's keys (Ctrl-C, Ctrl-Z) reach the host, not the plugin, so the
+host forwards them; and that a plugin in a background group that reads the
+terminal is stopped by the kernel (SIGTTIN), so the host then hands it the
+terminal, as a shell's `fg` would.
+
+Stopping is always the same ladder: `cancel` to a protocol plugin (or the
+signal itself to a plain one), a grace period, then its stdin closed and
+SIGTERM to the group, another grace period, then SIGKILL to the group.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import time
+
+from dispatch.exitcodes import from_wait_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Protocol
+
+    from dispatch.launch import Child
+
+    class Peer(Protocol):
+        """The host's side of the plugin's pipes (a Session)."""
+
+        def speaks_protocol(self) -> bool: ...
+
+        def cancel(self, reason: str) -> bool: ...
+
+        def close_plugin_stdin(self) -> None: ...
+
+CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
+TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGTSTP", "SIGCONT")
+
+
+class Supervisor:
+    def __init__(
+        self,
+        child: Child,
+        sel: selectors.BaseSelector,
+        *,
+        timeout: float | None = None,
+        peer: Peer | None = None,
+    ) -> None:
+        self.child = child
+        self.pgid = child.pid
+        self.sel = sel
+        self.peer = peer
+        self.status: int | None = None
+        self.stop_reason: str | None = None  # timeout | interrupt | signal | output | limit
+        self.stop_signal: int | None = None
+        self.escalated = False
+        self.interrupts = 0
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.tty_fd: int | None = None  # set while the plugin's group owns the terminal
+        self.timeout = timeout
+        if timeout is not None:
+            self.at(timeout, self._on_timeout)
+        try:
+            self.pidfd: int | None = os.pidfd_open(child.pid)  # type: ignore[attr-defined]
+            sel.register(self.pidfd, selectors.EVENT_READ, "exit")
+        except (AttributeError, OSError):
+            self.pidfd = None
+        self._install_signals()
+
+    # -- timers ----------------------------------------------------------------------
+    def at(self, delay: float, action: Callable[[], None]) -> None:
+        self.timers.append((time.monotonic() + delay, action))
+        self.timers.sort(key=lambda t: t[0])
+
+    def wait_time(self, wanted: float | None) -> float | None:
+        """How long the loop may block: `wanted`, shortened by timers and exit polling."""
+        limits = [] if wanted is None else [wanted]
+        if self.timers:
+            limits.append(max(0.0, self.timers[0][0] - time.monotonic()))
+        if self.pidfd is None and self.status is None:
+            limits.append(0.05)
+        return min(limits) if limits else None
+
+    def tick(self) -> None:
+        """Run due timers; poll for exit when there is no pidfd."""
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, action = self.timers.pop(0)
+            action()
+        if self.pidfd is None:
+            self.poll()
+
+    def handle(self, tag: object) -> bool:
+        """Handle a selector event that is the supervisor's; False for the caller's own events."""
+        if tag == "exit":
+            self.reap()
+        elif tag == "signal":
+            self._on_signals()
+        else:
+            return False
+        return True
+
+    # -- the process ---------------------------------------------------------------
+    def reap(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            _, wstatus = os.waitpid(self.child.pid, 0)
+        except ChildProcessError:
+            return
+        self._exited(wstatus)
+
+    def poll(self) -> bool:
+        """Whether the plugin has exited (reaping it if so)."""
+        if self.status is None:
+            try:
+                pid, wstatus = os.waitpid(self.child.pid, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid:
+                self._exited(wstatus)
+        return self.status is not None
+
+    def _exited(self, wstatus: int) -> None:
+        self.status = from_wait_status(os.waitstatus_to_exitcode(wstatus))
+        self.timers = [t for t in self.timers if t[1] != self._on_timeout]
+        if self.pidfd is not None:
+            try:
+                self.sel.unregister(self.pidfd)
+            except (KeyError, ValueError):
+                pass
+
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # -- stopping --------------------------------------------------------------------
+    def stop(self, reason: str, cancel_reason: str, first_signal: int = signal.SIGTERM) -> None:
+        """Begin the ladder: cancel (protocol) or `first_signal` (plain), then SIGTERM, then SIGKILL."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(cancel_reason):
+            self.at(CANCEL_GRACE, self._escalate_term)
+        else:
+            self.signal_group(first_signal)
+            self.at(TERM_GRACE, self._escalate_kill)
+
+    def _escalate_term(self) -> None:
+        if self.status is not None:
+            return
+        self.escalated = True
+        if self.peer is not None:
+            self.peer.close_plugin_stdin()
+        self.signal_group(signal.SIGTERM)
+        self.at(TERM_GRACE, self._escalate_kill)
+
+    def _escalate_kill(self) -> None:
+        if self.status is not None:
+            return
+        self.escalated = True
+        self.signal_group(signal.SIGKILL)
+
+    def stop_now(self, grace: float = 1.0) -> None:
+        """Stop the plugin synchronously (after a protocol error, or on the way out)."""
+        if self.peer is not None:
+            self.peer.close_plugin_stdin()
+        self.signal_group(signal.SIGTERM)
+        end = time.monotonic() + grace
+        while time.monotonic() < end and not self.poll():
+            time.sleep(0.01)
+        # Whatever is left of the group (the plugin, or children ignoring SIGTERM) goes now.
+        self.signal_group(signal.SIGKILL)
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end and not self.poll():
+            time.sleep(0.01)
+
+    def _on_timeout(self) -> None:
+        if self.status is None:
+            self.stop("timeout", "timeout")
+
+    # -- signals -----------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        self._saved: list[tuple[int, object]] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        self._saved_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in _FORWARDED:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                self._saved.append((signum, signal.signal(signum, _noted)))
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "signal")
+
+    def _on_signals(self) -> None:
+        try:
+            received = os.read(self._wake_r, 256)
+        except BlockingIOError:
+            return
+        for signum in received:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            self._child_changed()
+        elif signum == signal.SIGINT:
+            self.interrupts += 1
+            if self.peer is not None and self.peer.speaks_protocol():
+                # A protocol plugin: the first Ctrl-C asks it to stop, the next ones escalate.
+                if self.interrupts == 1:
+                    self.stop("interrupt", "interrupt")
+                elif self.interrupts == 2:
+                    self._escalate_term()
+                else:
+                    self._escalate_kill()
+            else:
+                # A plain plugin gets the signal, as under git, and decides.
+                if self.stop_reason is None:
+                    self.stop_reason = "interrupt"
+                self.signal_group(signal.SIGINT)
+        elif signum in (signal.SIGTERM, signal.SIGHUP):
+            self.stop_reason = "signal"
+            self.stop_signal = signum
+            self.stop("signal", "terminate", first_signal=signum)
+        elif signum == signal.SIGTSTP:
+            self._suspend()
+        elif signum == signal.SIGCONT:
+            self.signal_group(signal.SIGCONT)
+
+    def _suspend(self) -> None:
+        """Ctrl-Z while the host has the terminal: stop the plugin's group, then the host itself."""
+        self.signal_group(signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)
+        # ... resumed (fg/bg): so is the plugin.
+        self.signal_group(signal.SIGCONT)
+
+    def _child_changed(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            pid, wstatus = os.waitpid(self.child.pid, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        if not os.WIFSTOPPED(wstatus):
+            self._exited(wstatus)
+            return
+        stop = os.WSTOPSIG(wstatus)
+        if stop in (signal.SIGTTIN, signal.SIGTTOU):
+            # It wants the terminal: hand it over, as a shell's `fg` does.
+            if self.give_terminal():
+                self.signal_group(signal.SIGCONT)
+        elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.tty_fd is not None:
+            # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
+            fd = self.tty_fd
+            self.take_terminal()
+            os.kill(os.getpid(), signal.SIGSTOP)
+            self.give_terminal(fd)
+            self.signal_group(signal.SIGCONT)
+
+    # -- the terminal ---------------------------------------------------------------------
+    def give_terminal(self, fd: int | None = None) -> bool:
+        """Make the plugin's group the terminal's foreground group (when the host owns it)."""
+        candidates = (fd,) if fd is not None else (0, 1, 2)
+        for cand in candidates:
+            try:
+                if os.isatty(cand) and os.tcgetpgrp(cand) == os.getpgrp():
+                    with _no_ttou():
+                        os.tcsetpgrp(cand, self.pgid)
+                    self.tty_fd = cand
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def take_terminal(self) -> None:
+        if self.tty_fd is None:
+            return
+        fd, self.tty_fd = self.tty_fd, None
+        try:
+            with _no_ttou():
+                os.tcsetpgrp(fd, os.getpgrp())
+        except OSError:
+            pass
+
+    # -- the end ---------------------------------------------------------------------
+    def close(self) -> None:
+        if self.status is None:
+            self.stop_now()  # never leave a zombie or an orphan behind
+        elif self.stop_reason is not None:
+            # It was stopped: nothing it started survives it.
+            self.signal_group(signal.SIGKILL)
+        self.take_terminal()
+        for signum, handler in self._saved:
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._saved = []
+        signal.set_wakeup_fd(self._saved_wakeup)
+        for fd in (self._wake_r, self._wake_w, self.pidfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.pidfd = None
+
+
+class _no_ttou:
+    """tcsetpgrp from a background group would stop the host with SIGTTOU: block it meanwhile."""
+
+    def __enter__(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+
+    def __exit__(self, *exc: object) -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+
+
+def _noted(signum: int, frame: object) -> None:
+    # The number reaches the loop through the wakeup fd; the handler only has to exist.
+    pass
