@@ -60,7 +60,7 @@ def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoRet
         err = e
     import errno
 
-    if err.errno == errno.ENOEXEC:
+    if err.errno == errno.ENOEXEC and _is_script(path):
         # No #! line: run it with sh, as execvp(3) and git do.
         try:
             os.execve(_SH, [_SH, path, *args], env)
@@ -112,6 +112,16 @@ class _ignoring_terminal_signals:
             signal.signal(signum, handler)
 
 
+def _is_script(path: str) -> bool:
+    """Text without a #! line, which sh may run; not a binary cut short or for another machine."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return b"\0" not in head and not head.startswith(b"\x7fELF")
+
+
 def _cannot_execute(path: str, reason: str) -> Exception:
     from dispatch.errors import ToolError
     from dispatch.exitcodes import ExitCode
@@ -153,7 +163,9 @@ def explain(path: str, err: OSError, env: Mapping[str, str]) -> Exception:
             "permission denied (is it executable, and is its file system mounted without noexec?)",
         )
     if code == errno.ENOEXEC:
-        return _cannot_execute(path, "exec format error (a binary for another machine, or a broken #! line)")
+        return _cannot_execute(
+            path, "exec format error (a binary for another machine or only partly written, or a broken #! line)"
+        )
     if code == errno.ETXTBSY:
         return _cannot_execute(path, "the file is being written right now; try again when it is complete")
     if code == errno.E2BIG:
@@ -208,7 +220,7 @@ def spawn(
         except OSError as e:
             import errno
 
-            if e.errno != errno.ENOEXEC:
+            if e.errno != errno.ENOEXEC or not _is_script(path):
                 raise explain(path, e, env) from None
             try:
                 pid = os.posix_spawn(_SH, [_SH, path, *args], env, **kwargs)  # type: ignore[arg-type]

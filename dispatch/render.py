@@ -68,6 +68,8 @@ class Renderer:
             return
         if self.max_output is not None and self.written + len(data) > self.max_output:
             data = data[: self.max_output - self.written]
+            if self.json_mode:
+                data = data[: data.rfind(b"\n") + 1]  # whole JSON lines only
             self.limit_hit = True
         self._clear_progress()
         try:

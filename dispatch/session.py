@@ -280,8 +280,8 @@ class Session:
                         self._write_plugin()
             if user_eof and self.child.stdin is not None and not self.to_plugin and _pipe_unread(self.child.stdin) == 0:
                 self.close_plugin_stdin()
-        if self.relaying_stdin and self.child.stdin is not None:
-            self._give_back_stdin(len(self.to_plugin) + _pipe_unread(self.child.stdin))
+        if self.relaying_stdin:
+            self._stop_relay()
         if held is not None:
             self._drain_held(held)
         else:
@@ -312,6 +312,15 @@ class Session:
         if held:
             self._emit_plain(held)
         self._drain()
+
+    def _stop_relay(self) -> None:
+        """The plugin is done with its stdin: what it never read goes back to the user's stdin."""
+        self.relaying_stdin = False
+        self._unregister(0)
+        unread = len(self.to_plugin) + _pipe_unread(self.child.stdin)
+        self.to_plugin.clear()
+        self.close_plugin_stdin()
+        self._give_back_stdin(unread)
 
     def _give_back_stdin(self, unread: int) -> None:
         """Return stdin bytes the plugin never read to a seekable stdin, for the next reader."""
@@ -520,9 +529,11 @@ class Session:
         except BlockingIOError:
             n = 0
         except BrokenPipeError:
-            # The plugin stopped reading its stdin; what it does not read it did not need.
-            self.relaying_stdin = False
-            self.close_plugin_stdin()
+            # The plugin stopped reading its stdin (or exited).
+            if self.relaying_stdin:
+                self._stop_relay()
+            else:
+                self.close_plugin_stdin()
             self.to_plugin.clear()
             return
         del self.to_plugin[:n]
