@@ -18,6 +18,9 @@ _OPTIONS = """\
   --json               machine-readable output on stdout (JSON lines)
   --no-input           never prompt; plugins asking for input get an error
   --timeout SECONDS    stop the command after SECONDS (e.g. 30, 1.5, 2m)
+  --max-output SIZE    stop the command after SIZE bytes of output (e.g. 10M)
+  --max-cpu SECONDS    limit the command's CPU time
+  --max-memory SIZE    limit the command's memory (e.g. 512M)
   -C DIR               run as if started in DIR
 """
 
