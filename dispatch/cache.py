@@ -88,3 +88,66 @@ def _prune(directory: str) -> None:
             os.unlink(entry.path)
     except OSError:
         pass
+
+
+# -- metadata: what `list`, `help`, completion and `doctor` show, off the start-up path --------
+#
+# One JSON document, `$XDG_CACHE_HOME/<prog>/metadata.json`, maps a file
+# identity to what is known of that file: {"path", "kind", "plugin": hello's
+# plugin object, "description": the describe answer, "problem": why its last
+# handshake failed}. Read-modify-write with an atomic rename: a concurrent
+# writer may lose an update, which only means it is learned again.
+
+
+def metadata_path(env: Mapping[str, str], prog: str) -> str | None:
+    directory = cache_dir(env, prog)
+    return None if directory is None else os.path.join(os.path.dirname(directory), "metadata.json")
+
+
+def load_metadata(path: str | None) -> dict[str, dict[str, object]]:
+    if path is None:
+        return {}
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def note(path: str | None, st: os.stat_result, plugin_path: str, **fields: object) -> None:
+    """Merge `fields` into the entry of this file (a None value removes the field)."""
+    if path is None:
+        return
+    import json
+
+    data = load_metadata(path)
+    key = identity(st)
+    entry = dict(data.get(key, {}))
+    entry["path"] = plugin_path
+    for name, value in fields.items():
+        if value is None:
+            entry.pop(name, None)
+        else:
+            entry[name] = value
+    if data.get(key) == entry:
+        return
+    data[key] = entry
+    if len(data) > _MAX_ENTRIES:
+        for stale in list(data)[: len(data) - _MAX_ENTRIES]:
+            del data[stale]
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+        os.replace(temp, path)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass

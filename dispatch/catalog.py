@@ -31,6 +31,48 @@ class PluginFile:
     executable: bool
     runs: bool  # this is the file `<prog> <name>` runs
     problems: tuple[Problem, ...] = field(default=())
+    identity: str | None = None  # the cache key of the file, when it could be read
+    # From the metadata cache (never from running the plugin):
+    kind: str | None = None  # "protocol" | "plain" | None (not seen running yet)
+    protocol: int | None = None
+    version: str | None = None
+    summary: str | None = None
+    description: dict[str, object] | None = None
+    handshake_problem: str | None = None
+
+    @property
+    def kind_label(self) -> str:
+        if self.kind == "protocol":
+            return f"protocol v{self.protocol}"
+        return self.kind or "not run yet"
+
+
+def with_metadata(plugins: list[PluginFile], metadata: dict[str, dict[str, object]]) -> list[PluginFile]:
+    """The plugins, with what the metadata cache knows of each file."""
+    import dataclasses
+
+    out = []
+    for p in plugins:
+        entry = metadata.get(p.identity or "")
+        if not entry:
+            out.append(p)
+            continue
+        kind = str(entry.get("kind") or "")
+        info = entry.get("plugin") if isinstance(entry.get("plugin"), dict) else {}
+        description = entry.get("description") if isinstance(entry.get("description"), dict) else None
+        summary = (description or {}).get("summary") or info.get("summary")  # type: ignore[union-attr]
+        out.append(
+            dataclasses.replace(
+                p,
+                kind="protocol" if kind.startswith("protocol") else (kind or None),
+                protocol=int(kind.split(":")[1]) if kind.startswith("protocol:") and kind.split(":")[1].isdigit() else None,
+                version=str(info["version"]) if info.get("version") else None,  # type: ignore[union-attr, index]
+                summary=str(summary) if summary else None,
+                description=description,  # type: ignore[arg-type]
+                handshake_problem=str(entry["problem"]) if entry.get("problem") else None,
+            )
+        )
+    return out
 
 
 def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[str]) -> str | None:
@@ -54,7 +96,7 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
     windows = dispatcher.windows
     pathext = dispatcher.pathext(env)
     prefix = dispatcher.prog + "-"
-    raw: list[tuple[str, str, str, bool, Problem | None]] = []
+    raw: list[tuple[str, str, str, bool, Problem | None, str | None]] = []
     for d in dirs:
         try:
             with os.scandir(d) as it:
@@ -81,11 +123,19 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
             executable = is_file and resolve.is_executable(entry.path, windows)
             if is_file and not executable:
                 problem = Problem("not_executable", f"not executable; run: chmod +x {entry.path}")
-            raw.append((name, entry.path, d, executable, problem))
+            ident = None
+            if is_file:
+                from dispatch.cache import identity
+
+                try:
+                    ident = identity(entry.stat())
+                except OSError:
+                    pass
+            raw.append((name, entry.path, d, executable, problem, ident))
 
     winners: dict[str, str] = {}
     plugins = []
-    for name, path, d, executable, problem in raw:
+    for name, path, d, executable, problem, ident in raw:
         problems = [problem] if problem else []
         runs = False
         if executable:
@@ -107,6 +157,7 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 executable=executable,
                 runs=runs,
                 problems=tuple(problems),
+                identity=ident,
             )
         )
     return plugins

@@ -23,8 +23,11 @@ from dispatch import __version__
 # name -> one-line summary; the implementation is dispatch/builtins/<name>.py.
 BUILTINS = {
     "help": "show help for tool or for a command",
-    "list": "list the plugins on the search path, with problems",
+    "list": "list the plugins with their kind, version and summary",
     "version": "show the version",
+    "completion": "print a shell completion script (bash, zsh, fish)",
+    "doctor": "check the setup: search path, plugins, cache, config",
+    "plugin": "plugin author tools: 'plugin check NAME' tests a plugin against the protocol",
 }
 
 
@@ -33,7 +36,7 @@ class Options:
 
     __slots__ = (
         "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
-        "max_output", "max_cpu", "max_memory",
+        "max_output", "max_cpu", "max_memory", "given",
     )
 
     def __init__(self) -> None:
@@ -43,6 +46,7 @@ class Options:
         self.max_output: int | None = None
         self.max_cpu: float | None = None
         self.max_memory: int | None = None
+        self.given: set[str] = set()  # attributes set on the command line (config defaults do not override)
         self.chdir: str | None = None
         self.no_input = False
         self.help = False
@@ -123,10 +127,13 @@ def parse_options(prog: str, argv: Sequence[str]) -> tuple[Options, list[str]]:
             name, eq, value = arg.partition("=")
             if name in _LONG_FLAGS and not eq:
                 setattr(opts, _LONG_FLAGS[name], True)
+                opts.given.add(_LONG_FLAGS[name])
             elif name == "--verbose" and not eq:
                 opts.verbosity = max(opts.verbosity, 0) + 1
+                opts.given.add("verbosity")
             elif name == "--quiet" and not eq:
                 opts.verbosity = -1
+                opts.given.add("verbosity")
             elif name in _VALUE_OPTIONS:
                 attr, parse = _VALUE_OPTIONS[name]
                 if not eq:
@@ -135,6 +142,7 @@ def parse_options(prog: str, argv: Sequence[str]) -> tuple[Options, list[str]]:
                     value = argv[i]
                     i += 1
                 setattr(opts, attr, parse(value, name))
+                opts.given.add(attr)
             else:
                 raise _usage_error(f"unknown option {name!r}; see '{prog} --help'")
             continue
@@ -149,8 +157,10 @@ def parse_options(prog: str, argv: Sequence[str]) -> tuple[Options, list[str]]:
                 opts.version = True
             elif ch == "v":
                 opts.verbosity = max(opts.verbosity, 0) + 1
+                opts.given.add("verbosity")
             elif ch == "q":
                 opts.verbosity = -1
+                opts.given.add("verbosity")
             elif ch == "C":
                 if j < len(arg):
                     opts.chdir = arg[j:]
@@ -274,15 +284,54 @@ class Dispatcher:
                 os.chdir(opts.chdir)
             except OSError as e:
                 raise _usage_error(f"cannot change to directory {opts.chdir!r}: {e.strerror}") from None
+        env = os.environ
+        if "timeout" not in opts.given and env.get(self.env_prefix + "TIMEOUT"):
+            # The environment beats the config file, the command line beats both.
+            opts.timeout = parse_timeout(env[self.env_prefix + "TIMEOUT"], self.env_prefix + "TIMEOUT")
+            opts.given.add("timeout")
+        self.config = self._load_config(env)
         if opts.version:
             return self.builtin("version", [])
         if opts.help:
             return self.builtin("help", rest)
         if not rest:
             return self.builtin("help", [])
+        return self.route(rest, os.environ)
+
+    def route(self, rest: list[str], env: Mapping[str, str]) -> int:
+        """Builtins first, then plugins, then aliases (as git does)."""
         if rest[0] in BUILTINS:
             return self.builtin(rest[0], rest[1:])
-        return self.run_plugin(rest, os.environ)
+        if rest[0] == "__complete":
+            from dispatch import complete
+
+            return complete.run(self, rest[1:])
+        if self.config is not None and rest[0] in self.config.aliases and self.find(rest, env) is None:
+            from dispatch import config
+
+            expanded = config.expand_alias(self.config, rest, BUILTINS)
+            if expanded is not None:
+                self.trace(f"alias {rest[0]!r} is {' '.join(expanded[: len(expanded) - len(rest) + 1])!r}")
+                return self.route(expanded, env)
+        return self.run_plugin(rest, env)
+
+    def _load_config(self, env: Mapping[str, str]) -> object:
+        from dispatch import config
+
+        cfg = config.load(env, self.prog, self.env_prefix)
+        if cfg is not None:
+            opts = self.options
+            for key, value in cfg.defaults.items():
+                if key not in opts.given:
+                    setattr(opts, key, value)
+            self.verbosity = opts.verbosity
+        return cfg
+
+    def find(self, rest: Sequence[str], env: Mapping[str, str]) -> resolve.Found | None:
+        """The plugin that would run for `rest`, without tracing or errors."""
+        words = resolve.lookup_words(list(rest[: resolve.command_words(rest)]))
+        table = resolve.candidates(self.prog, words, windows=self.windows, pathext=self.pathext(env))
+        return resolve.find(self.search_path(env, trace=False).dirs, table, self.windows)
 
     def builtin(self, name: str, args: list[str]) -> int:
         import importlib
@@ -294,9 +343,11 @@ class Dispatcher:
     def plugin_path_var(self) -> str:
         return self.env_prefix + "PLUGIN_PATH"
 
-    def search_path(self, env: Mapping[str, str]) -> resolve.SearchPath:
-        sp = resolve.search_path(env, self.plugin_path_var())
-        if self.verbosity > 0:
+    def search_path(self, env: Mapping[str, str], *, trace: bool = True) -> resolve.SearchPath:
+        cfg = getattr(self, "config", None)
+        extra = cfg.plugin_dirs if cfg is not None else ()
+        sp = resolve.search_path(env, self.plugin_path_var(), extra=extra)
+        if trace and self.verbosity > 0:
             self.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
             for var, entry, reason in sp.skipped:
                 self.trace(f"skipped {var} entry {entry!r}: {reason}")
@@ -308,17 +359,21 @@ class Dispatcher:
     def pathext(self, env: Mapping[str, str]) -> list[str]:
         return resolve.pathext_list(env) if self.windows else []
 
-    def lookup(self, rest: Sequence[str], env: Mapping[str, str]) -> tuple[resolve.Found, list[str]]:
+    def lookup(
+        self, rest: Sequence[str], env: Mapping[str, str], *, quiet: bool = False
+    ) -> tuple[resolve.Found, list[str]]:
         """The plugin for the command words at the front of `rest`; raises 126/127 when none runs."""
         words = list(rest[: resolve.command_words(rest)])
         valid = resolve.lookup_words(words)
-        sp = self.search_path(env)
+        sp = self.search_path(env, trace=not quiet)
         table = resolve.candidates(self.prog, valid, windows=self.windows, pathext=self.pathext(env))
         if self.verbosity > 0 and table:
             names = ", ".join(n for _, names in table for n in names)
             self.trace(f"looking for {names}")
         found = resolve.find(sp.dirs, table, self.windows)
         if found is None:
+            if quiet:
+                raise LookupError(words)
             raise self._not_found(rest[0] if rest else "", words, valid, sp, table, env)
         return found, words
 
@@ -340,8 +395,6 @@ class Dispatcher:
         cache_dir = cache.cache_dir(env, self.prog)
         kind = cache.lookup(cache_dir, found.stat)
         opts = self.options
-        if opts.timeout is None and env.get(prefix + "TIMEOUT"):
-            opts.timeout = parse_timeout(env[prefix + "TIMEOUT"], prefix + "TIMEOUT")
         supervised = (
             opts.timeout is not None
             or opts.max_output is not None
@@ -377,6 +430,7 @@ class Dispatcher:
             window=window,
             cache_dir=cache_dir,
             stat=found.stat,
+            known_kind=kind,
         ).run()
 
     def _handshake_window(self, env: Mapping[str, str]) -> float:
@@ -418,6 +472,8 @@ class Dispatcher:
         from dispatch import catalog, suggest
 
         names = list(BUILTINS) + [p.name for p in catalog.scan(self, sp.dirs, env) if p.runs]
+        if getattr(self, "config", None) is not None:
+            names += list(self.config.aliases)  # type: ignore[attr-defined]
         close = suggest.closest("-".join(valid), names)
         message = f"{words[0]!r} is not a {self.prog} command."
         if len(close) == 1:

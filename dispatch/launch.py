@@ -192,6 +192,7 @@ def spawn(
     *,
     pipes: bool = True,
     new_group: bool = False,
+    quiet: bool = False,
 ) -> Child:
     """Start the plugin, with pipes for its stdin and stdout (or the user's own), stderr inherited.
 
@@ -209,6 +210,9 @@ def spawn(
     else:
         fds = []
         actions = []
+    if quiet:
+        # Probes (completion in the user's shell, checks) must not print over the user's screen.
+        actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
     sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
     kwargs: dict[str, object] = {"file_actions": actions, "setsigdef": sigdef}
     if new_group:

@@ -54,8 +54,10 @@ class Session:
         window: float,
         cache_dir: str | None,
         stat: os.stat_result,
+        known_kind: str | None = None,
     ) -> None:
         opts = dispatcher.options
+        self.known_kind = known_kind
         self.d = dispatcher
         self.child = child
         self.argv = argv
@@ -113,6 +115,7 @@ class Session:
                 status = self._run()
             except ProtocolError as e:
                 self.sup.stop_now()
+                self._note(problem=f"protocol error: {e}")
                 return self._fail(ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.name}: {e}")
             return self._conclude(status)
         finally:
@@ -288,6 +291,8 @@ class Session:
             self._drain()
         if remember:
             cache.remember(self.cache_dir, self.stat, cache.PLAIN)
+            if self.known_kind != cache.PLAIN:
+                self._note(kind=cache.PLAIN, problem=None)
         return self.status  # type: ignore[return-value]
 
     def _emit_plain(self, data: bytes) -> None:
@@ -367,8 +372,15 @@ class Session:
                 elif tag == "user-stdin":
                     self._answer_read_input()
         self._drain(splitter)
-        cache.remember(self.cache_dir, self.stat, f"{cache.PROTOCOL}:{version}")
+        kind = f"{cache.PROTOCOL}:{version}"
+        cache.remember(self.cache_dir, self.stat, kind)
+        if self.known_kind != kind:
+            self._note(kind=kind, plugin=hello.get("plugin"), problem=None)
         return self.status  # type: ignore[return-value]
+
+    def _note(self, **fields: object) -> None:
+        """What `tool list` and `tool doctor` will show of this file (never on the start-up path)."""
+        cache.note(cache.metadata_path(self.env, self.d.prog), self.stat, self.child.path, **fields)
 
     def _negotiate(self, hello: Mapping[str, object]) -> int:
         offered = list(versions.SUPPORTED)

@@ -51,6 +51,7 @@ _NUM = "num"  # int or float, not bool, >= 0
 _INT_OR_NULL = "int?"
 _ID = "id"  # int or string
 _STR_LIST = "str[]"
+_OBJ_LIST = "obj[]"
 _INT_LIST = "int[]"
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -66,6 +67,15 @@ PLUGIN_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
     "request": {"id": (_ID, True), "method": (_STR, True), "params": (_OBJ, False)},
     "result": {"data": (_ANY, True)},
     "error": {"code": (_STR, True), "message": (_STR, True), "hint": (_STR, False)},
+    # Answers to the `describe` and `complete` first requests.
+    "description": {
+        "summary": (_STR, False),
+        "usage": (_STR, False),
+        "description": (_STR, False),
+        "subcommands": (_OBJ_LIST, False),
+        "flags": (_OBJ_LIST, False),
+    },
+    "completions": {"candidates": (_OBJ_LIST, True)},
 }
 
 HOST_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
@@ -80,6 +90,8 @@ HOST_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
     },
     "response": {"id": (_ID, True), "result": (_OBJ, False), "error": (_OBJ, False)},
     "cancel": {"reason": (CANCEL_REASONS, True)},
+    "describe": {"host": (_OBJ, False)},
+    "complete": {"words": (_STR_LIST, True), "current": (_STR, True), "host": (_OBJ, False)},
 }
 
 # Fields of nested objects, checked the same way.
@@ -87,6 +99,19 @@ _NESTED: dict[tuple[str, str], dict[str, tuple[object, bool]]] = {
     ("hello", "plugin"): {"name": (_STR, False), "version": (_STR, False), "summary": (_STR, False)},
     ("response", "error"): {"code": (_STR, True), "message": (_STR, True)},
     ("run", "host"): {"name": (_STR, True), "version": (_STR, True)},
+}
+
+# Fields of the objects inside lists.
+_ITEMS: dict[tuple[str, str], dict[str, tuple[object, bool]]] = {
+    ("description", "subcommands"): {"name": (_STR, True), "summary": (_STR, False)},
+    ("description", "flags"): {
+        "name": (_STR, True),
+        "short": (_STR, False),
+        "summary": (_STR, False),
+        "takes_value": (_BOOL, False),
+        "choices": (_STR_LIST, False),
+    },
+    ("completions", "candidates"): {"value": (_STR, True), "description": (_STR, False)},
 }
 
 # request method -> params fields. Unknown methods are answered with an error, not checked.
@@ -111,6 +136,8 @@ def _kind_ok(kind: object, value: object) -> bool:
         return type(value) is list and all(type(v) is str for v in value)
     if kind is _INT_LIST:
         return type(value) is list and all(type(v) is int for v in value)
+    if kind is _OBJ_LIST:
+        return type(value) is list and all(type(v) is dict for v in value)
     if isinstance(kind, frozenset):
         return type(value) is str and value in kind
     return type(value) in kind  # type: ignore[operator]
@@ -124,6 +151,7 @@ _KIND_NAMES = {
     _ID: "an integer or a string",
     _STR_LIST: "a list of strings",
     _INT_LIST: "a list of integers",
+    _OBJ_LIST: "a list of objects",
     _STR: "a string",
     _BOOL: "true or false",
     _OBJ: "an object",
@@ -170,6 +198,10 @@ def check(msg: Mapping[str, object], table: Mapping[str, Mapping[str, tuple[obje
     for (owner, name), nested in _NESTED.items():
         if owner == mtype and name in msg:
             _check_fields(msg[name], nested, f"{where} {name!r} object")  # type: ignore[arg-type]
+    for (owner, name), nested in _ITEMS.items():
+        if owner == mtype and name in msg:
+            for i, item in enumerate(msg[name]):  # type: ignore[attr-defined]
+                _check_fields(item, nested, f"{where} {name}[{i}]")
     if mtype == "output":
         if ("text" in msg) == ("base64" in msg):
             raise ProtocolError("'output' message needs exactly one of 'text' and 'base64'", field="text")

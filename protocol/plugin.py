@@ -197,6 +197,9 @@ class _Channel:
         self.responses: dict[object, Mapping[str, Any]] = {}
         self.arrived = threading.Condition(self.lock)
         self.cancel_reason: str | None = None
+        # Set while the author's function runs: only then is the main thread
+        # interrupted on cancel (before, the SDK checks cancel_reason itself).
+        self.armed = False
         self.next_id = 1
         self.splitter = framing.LineSplitter()
         self.pending: list[bytes] = []
@@ -261,7 +264,7 @@ class _Channel:
                 first = self.cancel_reason is None
                 self.cancel_reason = reason
                 self.arrived.notify_all()
-            if first:
+            if first and self.armed:
                 _thread.interrupt_main()
             if reason == "host_gone":
                 time.sleep(_HOST_GONE_GRACE)
@@ -290,20 +293,118 @@ def _ask_directly(message: str, default: str | None, secret: bool, ctx: Context)
     return default if not answer and default is not None else answer
 
 
-class Plugin:
-    """A plugin: its name, version and summary, and the function that runs it."""
+class Flag:
+    """An option the plugin accepts, for --help, `tool help` and shell completion."""
 
-    def __init__(self, name: str, *, version: str = "0.0.0", summary: str = "", host_env_prefix: str = "TOOL_") -> None:
+    def __init__(
+        self,
+        name: str,
+        summary: str = "",
+        *,
+        short: str | None = None,
+        takes_value: bool = False,
+        choices: Sequence[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.summary = summary
+        self.short = short
+        self.takes_value = takes_value or bool(choices)
+        self.choices = list(choices) if choices else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "summary": self.summary, "takes_value": self.takes_value}
+        if self.short:
+            out["short"] = self.short
+        if self.choices:
+            out["choices"] = self.choices
+        return out
+
+
+class Plugin:
+    """A plugin: what it is (name, version, summary, usage, flags, subcommands) and the function that runs it."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.0.0",
+        summary: str = "",
+        usage: str | None = None,
+        description: str | None = None,
+        flags: Sequence[Flag] = (),
+        subcommands: Mapping[str, str] | None = None,
+        auto_help: bool = True,
+        host_env_prefix: str = "TOOL_",
+    ) -> None:
         self.name = name
         self.version = version
         self.summary = summary
+        self.usage = usage
+        self.description = description
+        self.flags = list(flags)
+        self.subcommands = dict(subcommands or {})
+        self.auto_help = auto_help
         self.env_prefix = host_env_prefix
         self._run: RunFunction | None = None
+        self._complete: Callable[[list[str], str], Any] | None = None
 
     def run(self, fn: RunFunction) -> RunFunction:
         """Decorator: the function called with (ctx, args) for each run."""
         self._run = fn
         return fn
+
+    def completer(self, fn: Callable[[list[str], str], Any]) -> Callable[[list[str], str], Any]:
+        """Decorator: fn(words, current) -> candidates (strings, or (value, description) pairs).
+
+        Called by the host for shell completion: `words` are the arguments
+        before the one being typed, `current` is what is typed so far. Return
+        None to fall back to the default (flags, their choices, subcommands).
+        It must be quick and must not prompt or print.
+        """
+        self._complete = fn
+        return fn
+
+    def describe(self) -> dict[str, Any]:
+        """The `description` message: what --help, `tool help` and completion show."""
+        msg: dict[str, Any] = {"type": "description", "summary": self.summary}
+        if self.usage:
+            msg["usage"] = self.usage
+        if self.description:
+            msg["description"] = self.description
+        if self.subcommands:
+            msg["subcommands"] = [{"name": k, "summary": v} for k, v in self.subcommands.items()]
+        if self.flags:
+            msg["flags"] = [f.to_json() for f in self.flags]
+        return msg
+
+    def complete(self, words: list[str], current: str) -> list[dict[str, str]]:
+        """Candidates for `current`: the author's completer, else flags, flag choices and subcommands."""
+        found = self._complete(list(words), current) if self._complete is not None else None
+        if found is None:  # no completer, or it left this case to the defaults
+            found = []
+            previous = words[-1] if words else None
+            flag = next((f for f in self.flags if previous in (f.name, f.short)), None)
+            if flag is not None and flag.takes_value:
+                found = list(flag.choices or [])
+            elif current.startswith("-"):
+                found = [(f.name, f.summary) for f in self.flags]
+            elif not [w for w in words if not w.startswith("-")]:
+                found = list(self.subcommands.items())
+        out = []
+        for item in found:
+            value, desc = (item, "") if isinstance(item, str) else (str(item[0]), str(item[1]))
+            if value.startswith(current):
+                out.append({"value": value, "description": desc} if desc else {"value": value})
+        return out
+
+    def help_text(self) -> str:
+        from protocol import help
+
+        return help.render(self.describe(), self._command())
+
+    def _command(self) -> str:
+        words = os.environ.get(self.env_prefix + "COMMAND")
+        return f"{self.env_prefix[:-1].lower()} {words}" if words else self.name
 
     def main(self, argv: Sequence[str] | None = None) -> NoReturn:
         """Run the plugin: over the protocol when the host listens, as a plain CLI otherwise."""
@@ -350,6 +451,13 @@ class Plugin:
             return EXIT_PROTOCOL
         if first is None:
             return 0  # the host went away before asking anything
+        if first.get("type") == "describe":
+            channel.send(self.describe())
+            return 0
+        if first.get("type") == "complete":
+            words = [str(w) for w in first.get("words", [])]
+            channel.send({"type": "completions", "candidates": self.complete(words, str(first.get("current", "")))})
+            return 0
         if first.get("type") != "run":
             channel.send(
                 {
@@ -368,12 +476,23 @@ class Plugin:
     def _invoke(self, ctx: Context, channel: _Channel | None) -> int:
         if self._run is None:
             raise RuntimeError("no run function: decorate one with @plugin.run")
+        if self.auto_help and _wants_help(ctx.args):
+            ctx.output(self.help_text())
+            return 0
         try:
             try:
+                if channel is not None:
+                    channel.armed = True
+                    if channel.cancel_reason is not None:
+                        raise Cancelled(channel.cancel_reason)
                 result = self._run(ctx, list(ctx.args))
+                if channel is not None:
+                    channel.armed = False
             except KeyboardInterrupt:
-                if channel is not None and channel.cancel_reason is not None:
-                    raise Cancelled(channel.cancel_reason) from None
+                if channel is not None:
+                    channel.armed = False
+                    if channel.cancel_reason is not None:
+                        raise Cancelled(channel.cancel_reason) from None
                 raise
         except Cancelled as c:
             return _CANCEL_STATUS.get(c.reason, 130)
@@ -394,7 +513,10 @@ class Plugin:
             ctx._clear_progress()
         if result is not None:
             if channel is not None:
-                channel.send({"type": "result", "data": result})
+                try:
+                    channel.send({"type": "result", "data": result})
+                except (KeyboardInterrupt, OSError):
+                    return _CANCEL_STATUS.get(channel.cancel_reason or "", 1)
             else:
                 text = result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False)
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -426,6 +548,15 @@ class Plugin:
             "verbosity": 0,
         }
         return self._invoke(Context(None, run, self.name), None)
+
+
+def _wants_help(args: Sequence[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("-h", "--help"):
+            return True
+    return False
 
 
 def _terminal_width() -> int:

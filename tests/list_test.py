@@ -26,7 +26,8 @@ def test_list_text_in_search_order_with_warnings(tenv: Env) -> None:
     proc = tenv.run("list", env={"TOOL_PLUGIN_PATH": first, "PATH": f"{second}:/usr/bin:/bin"})
     assert proc.returncode == 0
     lines = proc.stdout.decode().splitlines()
-    paths = [line.split()[1] for line in lines if not line.startswith(" ")]
+    assert lines[0].split() == ["NAME", "KIND", "VERSION", "SUMMARY", "PATH"]
+    paths = [line.split()[-1] for line in lines[1:] if not line.startswith(" ")]
     assert paths == [
         f"{first}/tool-dangling",
         f"{first}/tool-deploy",
@@ -41,7 +42,7 @@ def test_list_text_in_search_order_with_warnings(tenv: Env) -> None:
     assert "warning: never run: 'list' is a builtin command of tool" in text
     assert "warning: symbolic link to" in text
     assert "tool-adir" not in text and "not-a-plugin" not in text
-    assert proc.stderr.decode() == "tool: 6 plugin file(s), 4 warning(s)\n"
+    assert proc.stderr.decode() == "tool: 6 plugin file(s), 4 warning(s); see 'tool doctor'\n"
 
 
 def test_list_json_shape(tenv: Env) -> None:
@@ -54,7 +55,10 @@ def test_list_json_shape(tenv: Env) -> None:
         {"source": "TOOL_PLUGIN_PATH", "entry": "rel", "reason": doc["skipped"][0]["reason"]}
     ]
     by_path = {p["path"]: p for p in doc["plugins"]}
-    assert set(by_path[f"{first}/tool-deploy"]) == {"name", "path", "executable", "runs", "problems"}
+    assert set(by_path[f"{first}/tool-deploy"]) == {
+        "name", "path", "executable", "runs", "problems", "kind", "protocol", "version", "summary",
+    }
+    assert by_path[f"{first}/tool-deploy"]["kind"] is None, "never run: not known"
     assert by_path[f"{first}/tool-deploy"]["runs"] is True
     assert by_path[f"{first}/tool-deploy"]["problems"] == []
     assert [q["code"] for q in by_path[f"{second}/tool-deploy"]["problems"]] == ["shadowed"]
@@ -82,5 +86,72 @@ def test_list_into_a_closed_pipe_is_quiet(tenv: Env) -> None:
     proc = subprocess.run(
         ["/bin/sh", "-c", f'"{TOOL}" list | head -1'], capture_output=True, env=tenv.vars, timeout=60
     )
-    assert proc.stdout.decode().split()[0] == "p0000"
+    assert proc.stdout.decode().split()[0] == "NAME"
     assert proc.stderr == b""
+
+
+HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"2.5.0","summary":"Does p things"}}'
+
+
+def test_list_shows_kind_version_summary_from_the_cache_without_running(tenv: Env) -> None:
+    marker = tenv.root / "ran"
+    tenv.sh("tool-proto", f"touch {marker}\nprintf '%s\\n' '{HELLO}'\n")
+    tenv.sh("tool-plain", f"touch {marker}\necho plain\n")
+    tenv.sh("tool-fresh", f"touch {marker}\necho never run\n")
+    proc = tenv.run("list")
+    assert not marker.exists(), "list runs no plugin it does not know"
+    assert tenv.run("proto").returncode == 0 and tenv.run("plain").returncode == 0
+    marker.unlink()
+    rows = {line.split()[0]: line for line in tenv.run("list").stdout.decode().splitlines()[1:]}
+    assert rows["proto"].split()[:5] == ["proto", "protocol", "v1", "2.5.0", "Does"]
+    assert rows["plain"].split()[1] == "plain"
+    assert "not run yet" in rows["fresh"]
+    assert not marker.exists()
+    doc = json.loads(tenv.run("list", "--json").stdout)
+    by_name = {p["name"]: p for p in doc["plugins"]}
+    assert (by_name["proto"]["kind"], by_name["proto"]["protocol"], by_name["proto"]["version"]) == ("protocol", 1, "2.5.0")
+    assert by_name["proto"]["summary"] == "Does p things"
+    assert (by_name["plain"]["kind"], by_name["plain"]["summary"]) == ("plain", None)
+    assert by_name["fresh"]["kind"] is None
+
+
+def test_list_refresh_asks_only_known_protocol_plugins(tenv: Env) -> None:
+    import sys
+
+    log = tenv.root / "asked"
+    tenv.plugin(
+        "tool-desc",
+        f"""#!{sys.executable}
+import sys
+from protocol.plugin import Plugin
+open({str(log)!r}, "a").write("asked\\n")
+plugin = Plugin("desc", version="1.0", summary="first summary")
+@plugin.run
+def run(ctx, args):
+    return None
+plugin.main()
+""",
+    )
+    tenv.sh("tool-plain", f"echo asked-plain >> {log}\necho plain\n")
+    tenv.run("desc")
+    tenv.run("plain")
+    log.unlink()
+    proc = tenv.run("list", "--refresh")
+    assert "first summary" in proc.stdout.decode()
+    assert log.read_text() == "asked\n", "only the protocol plugin was asked (describe)"
+    doc = json.loads(tenv.run("list", "--json").stdout)
+    assert {p["name"]: p["summary"] for p in doc["plugins"]}["desc"] == "first summary"
+
+
+def test_list_with_hundreds_of_plugins(tenv: Env) -> None:
+    for d in range(5):
+        for i in range(100):
+            p = tenv.root / f"dir{d}" / f"tool-p{d}x{i:03d}"
+            p.parent.mkdir(exist_ok=True)
+            p.write_text("#!/bin/sh\n")
+            p.chmod(0o755)
+    path = ":".join(str(tenv.root / f"dir{d}") for d in range(5))
+    doc = json.loads(tenv.run("list", "--json", env={"TOOL_PLUGIN_PATH": path}).stdout)
+    names = [p["name"] for p in doc["plugins"]]
+    assert len(names) == 500
+    assert names[:2] == ["p0x000", "p0x001"] and names[-1] == "p4x099"

@@ -5,25 +5,45 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from dispatch.cli import Dispatcher
 
 
-def parse_flags(dispatcher: Dispatcher, name: str, args: Sequence[str], usage: str) -> bool | None:
-    """Accept only `--json` (also a host option): whether JSON was asked for; None after printing -h."""
+def parse_args(
+    dispatcher: Dispatcher,
+    name: str,
+    args: Sequence[str],
+    usage: str,
+    *,
+    flags: Collection[str] = ("--json",),
+    max_positional: int = 0,
+) -> tuple[set[str], list[str]] | None:
+    """(flags given, positional arguments); None after printing the usage for -h/--help.
+
+    `--json` given as a host option counts as given here.
+    """
     from dispatch.cli import _usage_error
 
-    as_json = dispatcher.options.json
+    given: set[str] = {"--json"} if dispatcher.options.json else set()
+    positional: list[str] = []
     for arg in args:
-        if arg == "--json":
-            as_json = True
-        elif arg in ("-h", "--help"):
+        if arg in ("-h", "--help"):
             sys.stdout.write(f"usage: {dispatcher.prog} {usage}\n")
             return None
-        else:
+        if arg in flags:
+            given.add(arg)
+        elif arg.startswith("-") or len(positional) >= max_positional:
             raise _usage_error(f"{name}: unexpected argument {arg!r}; usage: {dispatcher.prog} {usage}")
-    return as_json
+        else:
+            positional.append(arg)
+    return given, positional
+
+
+def parse_flags(dispatcher: Dispatcher, name: str, args: Sequence[str], usage: str) -> bool | None:
+    """Accept only `--json`: whether JSON was asked for; None after printing -h."""
+    parsed = parse_args(dispatcher, name, args, usage)
+    return None if parsed is None else "--json" in parsed[0]
 
 
 def write_json(document: object) -> None:

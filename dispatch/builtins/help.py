@@ -35,13 +35,50 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         sys.stdout.write(f"usage: {dispatcher.prog} {module.USAGE}\n\n{BUILTINS[args[0]]}\n")
         return 0
     if args and not args[0].startswith("-"):
-        # A plugin owns its flags and its help.
-        return dispatcher.run_plugin([*args, "--help"], os.environ)
+        return plugin_help(dispatcher, args)
     return general_help(dispatcher)
 
 
+def plugin_help(dispatcher: Dispatcher, args: list[str]) -> int:
+    """A protocol plugin's description, rendered; a plain plugin's own --help, said so."""
+    from dispatch import cache
+
+    env = os.environ
+    found, words = dispatcher.lookup(args, env)
+    command = f"{dispatcher.prog} {' '.join(words[: found.nwords])}"
+    kind = cache.lookup(cache.cache_dir(env, dispatcher.prog), found.stat)
+    if kind is not None and kind.startswith(cache.PROTOCOL):
+        description = describe(dispatcher, found.path, found.stat, env)
+        if description is not None:
+            from protocol import help as render
+
+            sys.stdout.write(render.render(description, command))
+            return 0
+    if kind == cache.PLAIN:
+        dispatcher.error(f"{os.path.basename(found.path)} does not describe itself; here is its own --help")
+    # Plain or not run yet: the plugin owns its help, as under git.
+    return dispatcher.run_plugin([*args[: found.nwords], "--help"], env)
+
+
+def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: object) -> dict[str, object] | None:
+    """The cached describe answer, asking the (known protocol) plugin when there is none yet."""
+    from dispatch import cache, probe
+
+    meta_file = cache.metadata_path(env, dispatcher.prog)  # type: ignore[arg-type]
+    entry = cache.load_metadata(meta_file).get(cache.identity(st), {})
+    if isinstance(entry.get("description"), dict):
+        return entry["description"]  # type: ignore[return-value]
+    request = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
+    answer = probe.ask(path, request, env, env_prefix=dispatcher.env_prefix, answer_type="description")  # type: ignore[arg-type]
+    if answer.answer is None or answer.answer.get("type") != "description":
+        return None
+    description = {k: v for k, v in answer.answer.items() if k != "type"}
+    cache.note(meta_file, st, path, description=description)
+    return description
+
+
 def general_help(dispatcher: Dispatcher) -> int:
-    from dispatch import catalog
+    from dispatch.builtins.list import plugins
     from dispatch.cli import BUILTINS
 
     prog = dispatcher.prog
@@ -57,18 +94,27 @@ def general_help(dispatcher: Dispatcher) -> int:
     out.append("\nBuiltin commands:\n")
     for name, summary in BUILTINS.items():
         out.append(f"  {name:<19}  {summary}\n")
-    env = os.environ
-    names = sorted({p.name for p in catalog.scan(dispatcher, dispatcher.search_path(env).dirs, env) if p.runs})
-    if names:
+    found, _ = plugins(dispatcher, os.environ)
+    runnable = {}
+    for p in found:
+        if p.runs and p.name not in runnable:
+            runnable[p.name] = p
+    described = [p for p in runnable.values() if p.summary]
+    others = sorted(name for name, p in runnable.items() if not p.summary)
+    if described:
         out.append("\nPlugins:\n")
-        line = " "
-        for name in names:
-            if len(line) + len(name) + 2 > 78:
-                out.append(line + "\n")
-                line = " "
+        for p in sorted(described, key=lambda p: p.name):
+            out.append(f"  {p.name:<19}  {p.summary}\n")
+    if others:
+        out.append("\nOther plugins:" if described else "\nPlugins:")
+        line = "\n "
+        for name in others:
+            if len(line) + len(name) + 1 > 78:
+                out.append(line)
+                line = "\n "
             line += " " + name
         out.append(line + "\n")
-    else:
+    if not runnable:
         out.append(f"\nNo plugins found yet: put an executable named {prog}-NAME on PATH.\n")
     out.append(f"\nRun '{prog} help <command>' for a command's help, '{prog} list' for details.\n")
     sys.stdout.write("".join(out))

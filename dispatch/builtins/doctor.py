@@ -1,0 +1,138 @@
+"""`tool doctor`: check the whole setup and say what to fix.
+
+It reads directories, file metadata, `#!` lines, the caches and the config;
+it runs no plugin. It exits 1 when something needs attention, 0 otherwise.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dispatch.cli import Dispatcher
+
+USAGE = "doctor [--json]"
+
+
+class Finding:
+    __slots__ = ("severity", "code", "message", "fix", "path")
+
+    def __init__(self, severity: str, code: str, message: str, fix: str, path: str | None = None) -> None:
+        self.severity = severity  # error | warning
+        self.code = code
+        self.message = message
+        self.fix = fix
+        self.path = path
+
+    def to_json(self) -> dict[str, object]:
+        return {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix, "path": self.path}
+
+
+def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding], int, list[str]]:
+    from dispatch import cache, catalog, config, shebang
+    from dispatch.cli import BUILTINS
+
+    findings: list[Finding] = []
+    prog = dispatcher.prog
+    # The config first: a broken one changes everything else.
+    cfg = None
+    try:
+        cfg = config.load(env, prog, dispatcher.env_prefix)
+    except Exception as e:  # a ToolError naming file, line and key
+        findings.append(Finding("error", "bad_config", getattr(e, "message", str(e)), "fix the file, or move it away"))
+    if cfg is not None:
+        for name in cfg.aliases:
+            if name in BUILTINS:
+                findings.append(
+                    Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
+                            f"rename it in {cfg.path}", cfg.path)
+                )
+        for name in cfg.aliases:
+            try:
+                config.expand_alias(cfg, [name], BUILTINS)
+            except Exception as e:
+                findings.append(Finding("error", "alias_loop", getattr(e, "message", str(e)), f"fix [alias] in {cfg.path}", cfg.path))
+
+    sp = dispatcher.search_path(env, trace=False)
+    for var, entry, reason in sp.skipped:
+        if reason != "duplicate":
+            findings.append(
+                Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
+                        f"use an absolute directory in {var}, or remove the entry")
+            )
+    for d in sp.dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH:
+            findings.append(
+                Finding("error", "world_writable_dir",
+                        f"{d} is on the search path and anyone can write to it: anyone could add a {prog}-* command",
+                        f"chmod o-w {d}, or take it off PATH and {dispatcher.plugin_path_var()}", d)
+            )
+
+    found = catalog.with_metadata(
+        catalog.scan(dispatcher, sp.dirs, env), cache.load_metadata(cache.metadata_path(env, prog))
+    )
+    fixes = {
+        "shadowed": "remove or rename one of them ('tool list' shows the order)",
+        "not_executable": "chmod +x the file, or remove it",
+        "broken_link": "point the link at an existing file, or remove it",
+        "builtin_name": f"rename it: {prog} runs its builtin instead",
+    }
+    for p in found:
+        for problem in p.problems:
+            severity = "warning" if problem.code == "shadowed" else "error"
+            findings.append(Finding(severity, problem.code, f"{p.path}: {problem.message}", fixes[problem.code], p.path))
+        if p.executable:
+            missing = shebang.missing_interpreter(p.path, env.get("PATH"))
+            if missing is not None:
+                findings.append(
+                    Finding("error", "bad_interpreter", f"{p.path}: its #! line names {missing!r}, which is not installed",
+                            "install it, or fix the first line of the file", p.path)
+                )
+        if p.handshake_problem:
+            findings.append(
+                Finding("error", "handshake_failed", f"{p.path}: its last run broke the protocol: {p.handshake_problem}",
+                        f"upgrade the plugin, or run '{prog} plugin check {p.name}' to see what is wrong", p.path)
+            )
+
+    directory = cache.cache_dir(env, prog)
+    path = directory
+    while path and not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)  # the nearest part of the cache path that exists
+    if path and os.path.lexists(path):
+        if not os.path.isdir(path):
+            findings.append(Finding("warning", "cache_unusable", f"the cache cannot be written: {path} is not a directory",
+                                    f"remove {path}; nothing is remembered meanwhile (each run learns again)", path))
+        elif not os.access(path, os.W_OK | os.X_OK):
+            findings.append(Finding("warning", "cache_unusable", f"the cache cannot be written: {path} is not writable",
+                                    "fix its permissions; nothing is remembered meanwhile", path))
+    return findings, len(found), sp.dirs
+
+
+def run(dispatcher: Dispatcher, args: list[str]) -> int:
+    from dispatch.builtins import common
+
+    parsed = common.parse_args(dispatcher, "doctor", args, USAGE)
+    if parsed is None:
+        return 0
+    findings, count, dirs = check(dispatcher, os.environ)
+    if "--json" in parsed[0]:
+        common.write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings]})
+        return 1 if findings else 0
+    out = []
+    for f in findings:
+        out.append(f"{f.severity}: {f.message}\n  fix: {f.fix}\n")
+    summary = f"{count} plugin file(s) in {len(dirs)} director{'y' if len(dirs) == 1 else 'ies'}"
+    if findings:
+        out.append(f"{len(findings)} problem(s) found; {summary}\n")
+    else:
+        out.append(f"no problems found; {summary}\n")
+    sys.stdout.write("".join(out))
+    return 1 if findings else 0

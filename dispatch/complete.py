@@ -1,0 +1,187 @@
+"""Shell completion: `tool __complete --shell SHELL -- WORDS... CURRENT` prints the candidates.
+
+The scripts from `tool completion bash|zsh|fish` call it. It completes host
+options, builtins, plugin names (from directory listings only, nothing is
+run), multi-word plugin commands (`tool db <TAB>` offers `migrate` for
+`tool-db-migrate`), and the arguments of a plugin that is already known to
+speak the protocol, through a `complete` request bounded in time. Plain and
+unknown plugins are never run for completion: the shell falls back to file
+names.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from dispatch.cli import Dispatcher
+
+ASK_TIMEOUT = 1.0  # a plugin that does not answer within this gives no candidates
+
+_HOST_FLAGS = {
+    "--help": "show help",
+    "--version": "show the version",
+    "--verbose": "say more",
+    "--quiet": "show only errors",
+    "--json": "JSON lines on stdout",
+    "--no-input": "never prompt",
+    "--timeout": "stop the command after SECONDS",
+    "--max-output": "stop after SIZE bytes of output",
+    "--max-cpu": "limit CPU time",
+    "--max-memory": "limit memory",
+}
+_TAKES_VALUE = {"--timeout", "--max-output", "--max-cpu", "--max-memory", "-C"}
+
+
+def run(dispatcher: Dispatcher, args: list[str]) -> int:
+    shell = "bash"
+    if args[:1] == ["--shell"] and len(args) > 1:
+        shell, args = args[1], args[2:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        args = [""]
+    *words, current = args
+    try:
+        found = candidates(dispatcher, words, current, os.environ)
+    except Exception:  # noqa: BLE001 - completion must never break the user's shell
+        if dispatcher.verbosity > 0:
+            raise
+        found = []
+    out = []
+    seen = set()
+    for value, description in found:
+        if not value.startswith(current) or value in seen:
+            continue
+        seen.add(value)
+        if shell == "bash" or not description:
+            out.append(value if shell != "zsh" else value.replace(":", "\\:"))
+        elif shell == "zsh":
+            out.append(value.replace(":", "\\:") + ":" + description)
+        else:
+            out.append(value + "\t" + description)
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0
+
+
+def candidates(
+    dispatcher: Dispatcher, words: Sequence[str], current: str, env: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    # Skip the host options in front of the command words.
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        if words[i] == "--":
+            i += 1
+            break
+        if words[i] in _TAKES_VALUE:
+            i += 1
+        i += 1
+    if i > len(words):
+        return []  # completing the value of a host option (a directory, seconds): the shell's own
+    if words[i:] == [] and current.startswith("-"):
+        return list(_HOST_FLAGS.items())
+    command = list(words[i:])
+    if not command:
+        return _command_names(dispatcher, env, current)
+    from dispatch.cli import BUILTINS
+
+    if command[0] in BUILTINS or command[0] == "completion":
+        return _builtin_args(dispatcher, command, current, env)
+    return _plugin_args(dispatcher, command, current, env)
+
+
+def _plugin_names(dispatcher: Dispatcher, env: Mapping[str, str]) -> Iterable[str]:
+    """Command names from the directory listings alone (no stat of every file)."""
+    from dispatch import resolve
+
+    prefix = dispatcher.prog + "-"
+    for d in dispatcher.search_path(env, trace=False).dirs:
+        try:
+            with os.scandir(d) as it:
+                for entry in it:
+                    if entry.name.startswith(prefix):
+                        name = entry.name[len(prefix) :]
+                        if dispatcher.windows:
+                            name = os.path.splitext(name)[0]
+                        if resolve.name_problem(name) is None:
+                            yield name.replace("_", "-")
+        except OSError:
+            continue
+
+
+def _command_names(dispatcher: Dispatcher, env: Mapping[str, str], current: str) -> list[tuple[str, str]]:
+    from dispatch.cli import BUILTINS
+
+    found = list(BUILTINS.items())
+    cfg = getattr(dispatcher, "config", None)
+    if cfg is not None:
+        found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in BUILTINS]
+    names = set()
+    for name in _plugin_names(dispatcher, env):
+        if name.startswith(current):
+            # `db-migrate` is typed as `db migrate`: offer the next word, not the whole name.
+            head = name[: name.find("-", len(current)) if "-" in name[len(current) :] else len(name)]
+            names.add(head)
+    found.extend((n, "") for n in sorted(names))
+    return found
+
+
+def _builtin_args(
+    dispatcher: Dispatcher, command: list[str], current: str, env: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    name = command[0]
+    if name == "help" and len(command) == 1:
+        return _command_names(dispatcher, env, current)
+    if name == "completion" and len(command) == 1:
+        return [("bash", ""), ("zsh", ""), ("fish", "")]
+    if name == "plugin":
+        if len(command) == 1:
+            return [("check", "check a plugin against the protocol")]
+        if len(command) == 2 and command[1] == "check":
+            return _command_names(dispatcher, env, current)
+        return []
+    flags = {"list": ["--json", "--refresh"], "doctor": ["--json"], "version": ["--json"]}.get(name, [])
+    return [(f, "") for f in flags]
+
+
+def _plugin_args(
+    dispatcher: Dispatcher, command: list[str], current: str, env: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    from dispatch import cache, resolve
+
+    found: list[tuple[str, str]] = []
+    nwords = resolve.command_words(command)
+    # Deeper plugin commands first: `tool db <TAB>` offers `migrate` for tool-db-migrate.
+    if nwords == len(command):
+        stem = "-".join(command) + "-"
+        for name in _plugin_names(dispatcher, env):
+            if name.startswith(stem + current):
+                rest = name[len(stem) :]
+                found.append((rest.split("-", 1)[0] if "-" in rest[len(current) :] else rest, ""))
+    try:
+        plugin, words = dispatcher.lookup(command, env, quiet=True)
+    except Exception:  # noqa: BLE001 - nothing runs: nothing to complete
+        return found
+    kind = cache.lookup(cache.cache_dir(env, dispatcher.prog), plugin.stat)
+    if kind is None or not kind.startswith(cache.PROTOCOL):
+        return found  # only plugins known to speak the protocol are asked
+    from dispatch import probe
+
+    request = {
+        "type": "complete",
+        "words": list(command[plugin.nwords :]),
+        "current": current,
+        "host": {"name": dispatcher.prog, "version": dispatcher.version},
+    }
+    child_env = dict(env)
+    child_env[dispatcher.env_prefix + "COMMAND"] = " ".join(words[: plugin.nwords])
+    answer = probe.ask(
+        plugin.path, request, child_env, env_prefix=dispatcher.env_prefix, timeout=ASK_TIMEOUT, answer_type="completions"
+    )
+    if answer.answer is not None and answer.answer.get("type") == "completions":
+        for item in answer.answer.get("candidates", []):
+            found.append((str(item.get("value", "")), str(item.get("description", ""))))
+    return found

@@ -1,0 +1,182 @@
+"""The user's config file: aliases, default host options, extra plugin directories.
+
+`$TOOL_CONFIG`, else `$XDG_CONFIG_HOME/tool/config.toml`, else
+`~/.config/tool/config.toml`. Without the file this costs one stat(2);
+with it, tomllib is imported and the file checked strictly, so that a typo
+is an error naming the file, the line and the key, not a silent no-op.
+
+    [alias]
+    co = "checkout --quiet"          # a string, split like a shell would
+    prod = ["deploy", "--env", "prod"]
+
+    [defaults]
+    timeout = "30s"                  # any value --timeout takes
+    verbosity = 1                    # -1 (quiet) to 2
+    no_input = false
+    max_output = "10M"
+
+    [plugins]
+    dirs = ["~/tools/bin"]           # searched after TOOL_PLUGIN_PATH, before PATH
+"""
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from dispatch.errors import ToolError
+
+
+class Config:
+    __slots__ = ("path", "aliases", "defaults", "plugin_dirs")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.aliases: dict[str, list[str]] = {}
+        self.defaults: dict[str, Any] = {}
+        self.plugin_dirs: list[str] = []
+
+
+def config_path(env: Mapping[str, str], prog: str, env_prefix: str) -> str | None:
+    explicit = env.get(env_prefix + "CONFIG")
+    if explicit:
+        return explicit
+    base = env.get("XDG_CONFIG_HOME")
+    if not base or not os.path.isabs(base):
+        home = env.get("HOME")
+        if not home:
+            return None
+        base = os.path.join(home, ".config")
+    return os.path.join(base, prog, "config.toml")
+
+
+def load(env: Mapping[str, str], prog: str, env_prefix: str) -> Config | None:
+    """The config, or None when there is no file; raises ToolError (2) when it is wrong."""
+    path = config_path(env, prog, env_prefix)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        if env.get(env_prefix + "CONFIG"):
+            raise _error(path, None, f"no such file (from {env_prefix}CONFIG)") from None
+        return None
+    except OSError as e:
+        raise _error(path, None, f"cannot read it: {e.strerror}") from None
+    import tomllib
+
+    text = raw.decode("utf-8", "replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _error(path, None, f"not valid TOML: {e}") from None
+    return _check(path, text, data, env)
+
+
+_DEFAULT_KEYS = {"timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory"}
+
+
+def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -> Config:
+    from dispatch.cli import parse_size, parse_timeout
+
+    cfg = Config(path)
+    for section, value in data.items():
+        if section not in ("alias", "defaults", "plugins"):
+            raise _error(path, _line_of(text, None, section), f"unknown section [{section}]; known: [alias], [defaults], [plugins]")
+        if not isinstance(value, dict):
+            raise _error(path, _line_of(text, None, section), f"{section} must be a table ([{section}])")
+    for name, value in data.get("alias", {}).items():
+        where = _line_of(text, "alias", name)
+        if isinstance(value, str):
+            import shlex
+
+            try:
+                words = shlex.split(value)
+            except ValueError as e:
+                raise _error(path, where, f"alias.{name}: {e}") from None
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            words = list(value)
+        else:
+            raise _error(path, where, f"alias.{name} must be a string or a list of strings")
+        if not words:
+            raise _error(path, where, f"alias.{name} is empty")
+        cfg.aliases[name] = words
+    for key, value in data.get("defaults", {}).items():
+        where = _line_of(text, "defaults", key)
+        if key not in _DEFAULT_KEYS:
+            raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(_DEFAULT_KEYS))}")
+        try:
+            if key in ("timeout", "max_cpu"):
+                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                    raise ValueError
+                cfg.defaults[key] = parse_timeout(str(value), f"defaults.{key}")
+            elif key in ("max_output", "max_memory"):
+                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                    raise ValueError
+                cfg.defaults[key] = parse_size(str(value), f"defaults.{key}")
+            elif key == "verbosity":
+                if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 3:
+                    raise ValueError
+                cfg.defaults[key] = value
+            elif key == "no_input":
+                if not isinstance(value, bool):
+                    raise ValueError
+                cfg.defaults[key] = value
+        except ValueError:
+            raise _error(path, where, f"defaults.{key} has a wrong value: {value!r}") from None
+        except Exception as e:  # a ToolError from the parsers, reworded with the place
+            raise _error(path, where, getattr(e, "message", str(e))) from None
+    plugins = data.get("plugins", {})
+    for key, value in plugins.items():
+        where = _line_of(text, "plugins", key)
+        if key != "dirs":
+            raise _error(path, where, f"unknown key plugins.{key}; known: dirs")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _error(path, where, "plugins.dirs must be a list of directory names")
+        home = env.get("HOME", "")
+        cfg.plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
+    return cfg
+
+
+def expand_alias(cfg: Config | None, rest: list[str], builtins: Mapping[str, str]) -> list[str] | None:
+    """`rest` with its first word replaced by its alias (recursively), or None when it is none."""
+    if cfg is None or not rest or rest[0] not in cfg.aliases or rest[0] in builtins:
+        return None
+    seen = [rest[0]]
+    words = cfg.aliases[rest[0]] + rest[1:]
+    while words and words[0] in cfg.aliases and words[0] not in builtins:
+        if words[0] in seen:
+            loop = " -> ".join([*seen, words[0]])
+            raise _error(cfg.path, None, f"alias loop: {loop}")
+        seen.append(words[0])
+        words = cfg.aliases[words[0]] + words[1:]
+    return words
+
+
+def _line_of(text: str, section: str | None, key: str) -> int | None:
+    """The line where `key` is set (in [section]), for error messages; None when not found."""
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            current = stripped.strip("[]").strip()
+            if section is None and current == key:
+                return number
+            continue
+        if current == section and "=" in stripped:
+            name = stripped.split("=", 1)[0].strip().strip('"').strip("'")
+            if name == key:
+                return number
+    return None
+
+
+def _error(path: str, line: int | None, message: str) -> ToolError:
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+
+    where = f"{path}, line {line}" if line else path
+    return ToolError(ExitCode.USAGE, f"bad config {where}: {message}")
