@@ -226,6 +226,12 @@ class Dispatcher:
             self.error(e.message)
             self._json_failure(e.code, e.message)
             return e.code
+        if isinstance(e, OSError) and e.errno in _RESOURCE_ERRNOS:
+            # Not a bug: the machine or the user's limits ran out.
+            message = f"cannot run the command: out of system resources ({e.strerror}); free some, or raise the limit (ulimit)"
+            self.error(message)
+            self._json_failure(ExitCode.CANNOT_EXECUTE, message)
+            return ExitCode.CANNOT_EXECUTE
         if isinstance(e, BrokenPipeError):
             # Our reader went away (`tool list | head -1`): stop quietly, as
             # a program killed by SIGPIPE would.
@@ -416,22 +422,54 @@ class Dispatcher:
 
             child_env[prefix + "PROTOCOL"] = versions.format_offer(versions.SUPPORTED)
         # Start the plugin first: its start-up overlaps the import of the session machinery.
-        child = launch.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
+        child = None
+        saved_tty = None
+        if kind is None and not supervised and not opts.json and _isatty(1):
+            # First run at a terminal: sniff on a pseudo-terminal, so that an
+            # interactive plain program behaves exactly as if run directly.
+            from dispatch import terminal
+
+            # Before the plugin starts: a prompt it writes at once must not see its answer echoed.
+            saved_tty = terminal.quiet(0)
+            try:
+                child = launch.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0))
+            except BaseException as e:
+                terminal.restore(0, saved_tty)
+                saved_tty = None
+                if not isinstance(e, OSError):
+                    raise  # a plugin that cannot start (126) stays an error
+                # No pty here: run it directly, as an ordinary command.
+                child_env.pop(prefix + "PROTOCOL", None)
+                if self.use_exec:
+                    launch.exec_plugin(found.path, args, child_env)
+                direct, listening = True, False
+        if child is None:
+            child = launch.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
         if opts.max_cpu is not None or opts.max_memory is not None:
             launch.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
-        from dispatch.session import Session
+        try:
+            from dispatch.session import Session
 
-        return Session(
-            self,
-            child,
-            argv=args,
-            env=child_env,
-            listening=listening,
-            window=window,
-            cache_dir=cache_dir,
-            stat=found.stat,
-            known_kind=kind,
-        ).run()
+            session = Session(
+                self,
+                child,
+                argv=args,
+                env=child_env,
+                listening=listening,
+                window=window,
+                cache_dir=cache_dir,
+                stat=found.stat,
+                known_kind=kind,
+                saved_tty=saved_tty,
+            )
+        except BaseException:
+            launch.abandon(child)  # never leave it running unsupervised
+            if saved_tty is not None:
+                from dispatch import terminal
+
+                terminal.restore(0, saved_tty)
+            raise
+        return session.run()
 
     def _handshake_window(self, env: Mapping[str, str]) -> float:
         var = self.env_prefix + "HANDSHAKE_TIMEOUT"
@@ -496,6 +534,16 @@ class Dispatcher:
                 if resolve.is_executable(candidate, self.windows):
                     return candidate
         return os.path.abspath(argv0) if argv0 else sys.executable
+
+
+_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11, 28})  # ENFILE, EMFILE, ENOMEM, EAGAIN, ENOSPC
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 def _silence_stdout() -> None:

@@ -176,13 +176,14 @@ def explain(path: str, err: OSError, env: Mapping[str, str]) -> Exception:
 class Child:
     """A spawned plugin: its pid and the host's ends of its stdin/stdout pipes (None when inherited)."""
 
-    __slots__ = ("pid", "stdin", "stdout", "path")
+    __slots__ = ("pid", "stdin", "stdout", "path", "pty")
 
     def __init__(self, pid: int, stdin: int | None, stdout: int | None, path: str) -> None:
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
         self.path = path
+        self.pty: int | None = None  # the master side, when the plugin runs on a pseudo-terminal
 
 
 def spawn(
@@ -251,3 +252,90 @@ def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:
         resource.prlimit(pid, resource.RLIMIT_CPU, (seconds, seconds + 1))
     if memory is not None:
         resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
+
+
+def spawn_pty(path: str, args: Sequence[str], env: Mapping[str, str], *, stdin_tty: bool) -> Child:
+    """Start the plugin on a new pseudo-terminal (its stdout, and its stdin when the user's is a terminal).
+
+    The plugin leads a new session whose controlling terminal is the pty, so
+    it behaves exactly as on the user's terminal: isatty, colours, line
+    editing, `read -s`, Ctrl-C and Ctrl-Z through the pty's line discipline.
+    The pty starts with the user's terminal settings and window size.
+    Raises OSError when no pty can be had.
+    """
+    import _signal
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    try:
+        name = os.ttyname(slave)
+        user_tty = 0 if stdin_tty else 1
+        try:
+            termios.tcsetattr(slave, termios.TCSANOW, termios.tcgetattr(user_tty))
+        except termios.error:
+            pass
+        try:
+            size = fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass
+        # Opened by the new session's leader, the pty becomes its controlling terminal.
+        if stdin_tty:
+            fds: list[int] = []
+            actions = [(os.POSIX_SPAWN_OPEN, 0, name, os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1)]
+        else:
+            in_r, in_w = os.pipe()
+            fds = [in_r, in_w]
+            actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_OPEN, 1, name, os.O_RDWR, 0)]
+        sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
+        preflight(path, env)
+        argv = [path, *args]
+        try:
+            try:
+                pid = os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=sigdef, setsid=True)
+            except OSError as e:
+                import errno
+
+                if e.errno != errno.ENOEXEC or not _is_script(path):
+                    raise explain(path, e, env) from None
+                try:
+                    pid = os.posix_spawn(_SH, [_SH, *argv], env, file_actions=actions, setsigdef=sigdef, setsid=True)
+                except OSError as e2:
+                    raise explain(path, e2, env) from None
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)  # so that the master reads EOF (EIO) once the plugin's side is closed
+    if stdin_tty:
+        writer = os.dup(master)
+    else:
+        os.close(fds[0])
+        writer = fds[1]
+    child = Child(pid, writer, master, path)
+    child.pty = master
+    return child
+
+
+def abandon(child: Child) -> None:
+    """Kill and reap a plugin the host cannot supervise after all."""
+    import _signal
+
+    try:
+        os.killpg(child.pid, _signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(child.pid, 0)
+    except ChildProcessError:
+        pass
+    for fd in {child.stdin, child.stdout, child.pty} - {None}:
+        try:
+            os.close(fd)  # type: ignore[arg-type]
+        except OSError:
+            pass

@@ -15,7 +15,7 @@ import os
 import selectors
 import time
 
-from dispatch import cache
+from dispatch import cache, terminal
 from dispatch.exitcodes import ExitCode
 from dispatch.render import Renderer, decode_base64, terminal_width
 from dispatch.supervise import Supervisor
@@ -55,6 +55,7 @@ class Session:
         cache_dir: str | None,
         stat: os.stat_result,
         known_kind: str | None = None,
+        saved_tty: list[object] | None = None,
     ) -> None:
         opts = dispatcher.options
         self.known_kind = known_kind
@@ -81,6 +82,9 @@ class Session:
         self.protocol_active = False
         self.output_closed = False
         self.user_stdin_open = _fd_open(0)
+        self.pty = child.pty  # the master side when the plugin runs on a pseudo-terminal
+        # The user's terminal settings while we changed them (quiet during a pty sniff, then raw).
+        self.saved_tty = saved_tty
         if child.stdin is not None:
             os.set_blocking(child.stdin, False)
         if child.stdout is not None:
@@ -90,6 +94,36 @@ class Session:
     @property
     def status(self) -> int | None:
         return self.sup.status
+
+    # -- the user's terminal, while a plain plugin runs on a pty -------------------------
+    def _user_terminal_raw(self) -> None:
+        if self.saved_tty is None:
+            if not terminal.owned(0):
+                return
+            import termios
+
+            self.saved_tty = termios.tcgetattr(0)
+        terminal.raw(0)
+
+    def _restore_user_terminal(self) -> None:
+        attrs, self.saved_tty = self.saved_tty, None
+        terminal.restore(0, attrs)
+
+    def owns_terminal(self) -> bool:
+        return self.saved_tty is not None
+
+    def suspend_terminal(self) -> None:
+        terminal.restore(0, self.saved_tty)
+
+    def resume_terminal(self) -> None:
+        if self.saved_tty is not None:
+            terminal.raw(0)
+        self.window_changed()
+
+    def window_changed(self) -> None:
+        """SIGWINCH: the user's terminal changed size; so does the plugin's pty."""
+        if self.pty is not None:
+            terminal.copy_size(self.pty)
 
     # -- Peer, for the supervisor ----------------------------------------------------
     def speaks_protocol(self) -> bool:
@@ -128,8 +162,15 @@ class Session:
             return self._plain(b"", remember=False)
         outcome, buf = self._sniff()
         if outcome == _PROTOCOL:
+            self._restore_user_terminal()
+            if self.pty is not None:
+                # No echo of our messages, no CR/LF translation, no signals from bytes.
+                terminal.raw(self.pty)
             first, _, rest = buf.partition(b"\n")
             return self._protocol(first.rstrip(b"\r"), rest)
+        if self.pty is not None:
+            # A plain program on its own terminal: pass every key through to it.
+            self._user_terminal_raw()
         if outcome == _PLAIN_SILENT:
             return self._plain(buf, remember=True, watch_late_hello=True)
         return self._plain(buf, remember=outcome == _PLAIN)
@@ -582,6 +623,7 @@ class Session:
             pass
 
     def _close(self) -> None:
+        self._restore_user_terminal()
         self.sup.close()
         self.sel.close()
         for fd in (self.child.stdin, self.child.stdout):
@@ -625,11 +667,15 @@ def _read(fd: int, n: int) -> bytes:
         except InterruptedError:
             continue
         except BlockingIOError:
-            os.set_blocking(fd, True)
+            # Non-blocking (a pty master shares the flag with its dup): wait for it.
+            import select
+
+            select.select([fd], [], [])
         except OSError as e:
             if e.errno in (errno.EIO, errno.EBADF):
-                return b""
+                return b""  # EIO: a pty whose other side is closed
             raise
+
 
 
 def _pipe_unread(fd: int | None) -> int:
@@ -657,12 +703,7 @@ def _isatty(fd: int) -> bool:
 
 def _may_read_stdin() -> bool:
     """False for a terminal we do not own: reading it from the background would stop the host (SIGTTIN)."""
-    if not _isatty(0):
-        return True
-    try:
-        return os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
-        return False
+    return not _isatty(0) or terminal.owned(0)
 
 
 def _fd_open(fd: int) -> bool:

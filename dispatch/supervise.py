@@ -36,9 +36,17 @@ if TYPE_CHECKING:
 
         def close_plugin_stdin(self) -> None: ...
 
+        def owns_terminal(self) -> bool: ...
+
+        def suspend_terminal(self) -> None: ...
+
+        def resume_terminal(self) -> None: ...
+
+        def window_changed(self) -> None: ...
+
 CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
 TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
-_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGTSTP", "SIGCONT")
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGTSTP", "SIGCONT", "SIGWINCH")
 
 
 class Supervisor:
@@ -231,6 +239,9 @@ class Supervisor:
             self._suspend()
         elif signum == signal.SIGCONT:
             self.signal_group(signal.SIGCONT)
+        elif signum == signal.SIGWINCH:
+            if self.peer is not None:
+                self.peer.window_changed()
 
     def _suspend(self) -> None:
         """Ctrl-Z while the host has the terminal: stop the plugin's group, then the host itself."""
@@ -252,7 +263,14 @@ class Supervisor:
             self._exited(wstatus)
             return
         stop = os.WSTOPSIG(wstatus)
-        if stop in (signal.SIGTTIN, signal.SIGTTOU):
+        if self.peer is not None and self.peer.owns_terminal():
+            # A plugin on its own pty stopped (Ctrl-Z there): give the user their
+            # terminal back and stop the host too; on `fg`, resume both.
+            self.peer.suspend_terminal()
+            os.kill(os.getpid(), signal.SIGSTOP)
+            self.peer.resume_terminal()
+            self.signal_group(signal.SIGCONT)
+        elif stop in (signal.SIGTTIN, signal.SIGTTOU):
             # It wants the terminal: hand it over, as a shell's `fg` does.
             if self.give_terminal():
                 self.signal_group(signal.SIGCONT)

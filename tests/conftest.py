@@ -151,7 +151,7 @@ class PtyRun:
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
 
-    def finish(self, timeout: float = HANG_BOUND) -> tuple[int, bytes]:
+    def finish(self, timeout: float = HANG_BOUND, close: bool = True) -> tuple[int, bytes]:
         import time
 
         end = time.monotonic() + timeout
@@ -160,7 +160,8 @@ class PtyRun:
             if data == b"" or (data is None and self.proc.poll() is not None):
                 break
         code = self.proc.wait(max(1.0, end - time.monotonic()))
-        os.close(self.master)
+        if close:
+            os.close(self.master)
         return code, self.buf
 
 
