@@ -432,7 +432,7 @@ class Dispatcher:
             # Before the plugin starts: a prompt it writes at once must not see its answer echoed.
             saved_tty = terminal.quiet(0)
             try:
-                child = launch.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0))
+                child = launch.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0), tty_attrs=saved_tty)
             except BaseException as e:
                 terminal.restore(0, saved_tty)
                 saved_tty = None

@@ -254,7 +254,9 @@ def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:
         resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
 
 
-def spawn_pty(path: str, args: Sequence[str], env: Mapping[str, str], *, stdin_tty: bool) -> Child:
+def spawn_pty(
+    path: str, args: Sequence[str], env: Mapping[str, str], *, stdin_tty: bool, tty_attrs: list[object] | None = None
+) -> Child:
     """Start the plugin on a new pseudo-terminal (its stdout, and its stdin when the user's is a terminal).
 
     The plugin leads a new session whose controlling terminal is the pty, so
@@ -270,9 +272,10 @@ def spawn_pty(path: str, args: Sequence[str], env: Mapping[str, str], *, stdin_t
     master, slave = os.openpty()
     try:
         name = os.ttyname(slave)
-        user_tty = 0 if stdin_tty else 1
+        # The user's terminal settings as they were before the host touched them.
         try:
-            termios.tcsetattr(slave, termios.TCSANOW, termios.tcgetattr(user_tty))
+            attrs = tty_attrs if tty_attrs is not None else termios.tcgetattr(0 if stdin_tty else 1)
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
         except termios.error:
             pass
         try:

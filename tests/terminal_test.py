@@ -26,7 +26,7 @@ def test_first_run_python_repl(tenv: Env) -> None:
     term = in_pty(tenv, "py", "-q")
     term.read_until(b">>> ")
     term.send(b"print(6*7)\r")
-    term.read_until(b"42")
+    term.read_until(b"print(6*7)\r\n42")  # echoed as typed, then answered
     term.send(b"exit()\r")
     code, _ = term.finish()
     assert code == 0
