@@ -1,0 +1,291 @@
+"""Benchmarks for tool, side by side with baselines in one run: `python bench/run.py`.
+
+Everything is measured as ratios against a baseline timed in the same run,
+alternating A and B round by round (absolute times on a shared machine are
+noise; ratios are what we track). Medians over rounds. Results: a table on
+stdout and bench/results/latest.json. Standard library only.
+
+It builds its own virtual environment (bench/.venv) with a current pip and a
+regular (non-editable) install of this checkout, because an editable install
+or an old pip's console-script wrapper (which imports `re`) would be measured
+instead of tool.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / "bench" / ".venv"
+RESULTS = ROOT / "bench" / "results"
+
+
+def venv() -> tuple[str, str]:
+    """(python, tool) of a fresh regular install of this checkout."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return str(python), str(VENV / "bin" / "tool")
+
+
+def spawn_time(argv: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (user+sys of the process tree) of one run, output discarded."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    fin = os.open(stdin, os.O_RDONLY) if stdin else devnull
+    actions = [(os.POSIX_SPAWN_DUP2, fin, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    os.close(devnull)
+    if stdin:
+        os.close(fin)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} exited {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def alternate(variants: dict[str, list[str]], env: dict[str, str], rounds: int, *, cpu: bool = False, stdin: str | None = None) -> dict[str, list[float]]:
+    """Run every variant once per round, in a rotating order; times per variant."""
+    names = list(variants)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for name in names:  # warm the page cache and the plugin cache
+        spawn_time(variants[name], env, stdin)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            wall, cpu_time = spawn_time(variants[name], env, stdin)
+            times[name].append(cpu_time if cpu else wall)
+    return times
+
+
+def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """Median of the per-round ratios a/b (paired: both measured in the same round)."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+
+def ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def write(path: Path, text: str, mode: int = 0o755) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def peak_rss_kib(argv: list[str], env: dict[str, str]) -> int:
+    """Peak RSS (VmHWM) of the process itself, children excluded, sampled until it exits."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
+    os.close(devnull)
+    peak = 0
+    while True:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"{argv} failed")
+            return peak
+        time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=40, help="rounds for start-up timings (default 40)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller streams, for a smoke test")
+    parser.add_argument("--json", default=str(RESULTS / "latest.json"), help="where to write the results")
+    args = parser.parse_args()
+    rounds = 8 if args.quick else args.rounds
+    python, tool = venv()
+    work = Path(tempfile.mkdtemp(prefix="tool-bench-"))
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    env = {
+        "PATH": f"{bin_dir}:{Path(python).parent}:/usr/bin:/bin",
+        "HOME": str(work),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "LC_ALL": "C.UTF-8",
+    }
+    results: dict[str, object] = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    rows: list[tuple[str, str, str, str]] = []
+
+    # 1. dispatch overhead --------------------------------------------------------------
+    noop = write(bin_dir / "tool-noop", "#!/bin/sh\nexit 0\n")
+    for name in ("git-noop", "kubectl-noop"):
+        shutil.copy(noop, bin_dir / name)
+    subprocess.run(  # noop prints nothing, so mark it as a known plain plugin the way a first run would
+        [python, "-c", "import os,sys; from dispatch import cache; "
+         "cache.remember(cache.cache_dir(os.environ,'tool'), os.stat(sys.argv[1]), 'plain')", str(noop)],
+        env=env, check=True,
+    )
+    variants = {
+        "tool noop": [tool, "noop"],
+        "plugin alone": [str(noop)],
+        "python -c pass": [python, "-c", "pass"],
+    }
+    for other in ("git", "kubectl"):
+        exe = shutil.which(other)
+        if exe:
+            variants[f"{other} noop"] = [exe, "noop"]
+    times = alternate(variants, env, rounds)
+    base = "python -c pass"
+    for name in variants:
+        rows.append(("dispatch", name, f"{ms(times[name]):.1f} ms", f"{ratio(times, name, base):.2f}x python"))
+    results["dispatch"] = {n: ms(t) for n, t in times.items()} | {
+        "ratio_tool_vs_python": ratio(times, "tool noop", base),
+        "target": 1.1,
+    }
+
+    # 2. protocol round trip --------------------------------------------------------------
+    pnoop = write(
+        bin_dir / "tool-pnoop",
+        f"#!{python}\nfrom protocol.plugin import Plugin\nplugin = Plugin('pnoop')\n"
+        "plugin.run(lambda ctx, args: None)\nplugin.main()\n",
+    )
+    spawn_time([tool, "pnoop"], env)  # learn it
+    times = alternate(
+        {"tool pnoop": [tool, "pnoop"], "plugin alone (protocol)": [str(pnoop)], "python -c pass": [python, "-c", "pass"]},
+        {**env},
+        rounds,
+    )
+    overhead = [a - b for a, b in zip(times["tool pnoop"], times["plugin alone (protocol)"])]
+    round_trip = statistics.median(o / p for o, p in zip(overhead, times["python -c pass"]))
+    rows.append(("protocol", "tool pnoop", f"{ms(times['tool pnoop']):.1f} ms", ""))
+    rows.append(("protocol", "plugin alone", f"{ms(times['plugin alone (protocol)']):.1f} ms", ""))
+    rows.append(("protocol", "overhead", f"{statistics.median(overhead) * 1000:.1f} ms", f"{round_trip:.2f}x python start"))
+    results["protocol_round_trip"] = {n: ms(t) for n, t in times.items()} | {
+        "overhead_ms": statistics.median(overhead) * 1000,
+        "overhead_vs_python_start": round_trip,
+        "target": 1.2,
+    }
+
+    # 3. throughput -----------------------------------------------------------------------
+    count = 20_000 if args.quick else 200_000
+    stream = work / "stream.jsonl"
+    with open(stream, "w") as f:
+        f.write('{"type":"hello","protocol":1}\n')
+        for i in range(count):
+            f.write(json.dumps({"type": "output", "text": f"line {i:06d} of the output stream\n"}, separators=(",", ":")) + "\n")
+    write(bin_dir / "tool-pstream", f"#!/bin/sh\nexec cat {stream}\n")
+    reference = write(
+        work / "reference.py",
+        f"#!{python}\nimport json, subprocess\n"
+        f"p = subprocess.Popen(['cat', {str(stream)!r}], stdout=subprocess.PIPE)\n"
+        "for line in p.stdout:\n    json.loads(line)\np.wait()\n",
+    )
+    spawn_time([tool, "pstream"], env)
+    times = alternate({"tool pstream": [tool, "pstream"], "reference loop": [str(reference)]}, env, max(5, rounds // 4), cpu=True)
+    rows.append(("throughput", f"tool, {count} output messages", f"{ms(times['tool pstream']):.0f} ms cpu", f"{ratio(times, 'tool pstream', 'reference loop'):.2f}x reference"))
+    rows.append(("throughput", "reference: read + json.loads per line", f"{ms(times['reference loop']):.0f} ms cpu", ""))
+    results["throughput"] = {n: ms(t) for n, t in times.items()} | {
+        "messages": count,
+        "ratio_vs_reference": ratio(times, "tool pstream", "reference loop"),
+        "target": 0.6,
+    }
+    size_mb = 64 if args.quick else 512
+    blob = work / "blob"
+    with open(blob, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(size_mb):
+            f.write(chunk)
+    write(bin_dir / "tool-relay", f"#!/bin/sh\necho start\nexec cat {blob}\n")
+    no_cache = {**env, "XDG_CACHE_HOME": str(work / "no-cache-file")}
+    Path(no_cache["XDG_CACHE_HOME"]).write_text("")  # every run is a first run: the relay path
+    times = alternate({"tool relay (first run)": [tool, "relay"], "cat": ["/bin/cat", str(blob)]}, no_cache, max(3, rounds // 8))
+    mbps = {n: size_mb / statistics.median(t) for n, t in times.items()}
+    rows.append(("throughput", f"plain relay, {size_mb} MiB", f"{mbps['tool relay (first run)']:.0f} MiB/s", f"{ratio(times, 'cat', 'tool relay (first run)'):.2f}x cat speed"))
+    results["relay"] = {"MiB_per_s": mbps, "speed_vs_cat": ratio(times, "cat", "tool relay (first run)")}
+
+    # 4. memory ---------------------------------------------------------------------------
+    gib = 0.125 if args.quick else 1.0
+    messages = int(gib * (1 << 30) / (48 * 1024))
+    write(
+        bin_dir / "tool-pbig",
+        f"#!{python}\nimport os, json, base64\nos.write(1, b'{{\"type\":\"hello\",\"protocol\":1}}\\n')\n"
+        "line = json.dumps({'type': 'output', 'base64': base64.b64encode(os.urandom(48 * 1024)).decode()}).encode() + b'\\n'\n"
+        f"for _ in range({messages}):\n    os.write(1, line)\n",
+    )
+    peak = peak_rss_kib([tool, "pbig"], env)
+    rows.append(("memory", f"host peak RSS, {gib:g} GiB through the protocol", f"{peak / 1024:.1f} MiB", "target <= 24 MiB"))
+    results["memory"] = {"peak_rss_mib": peak / 1024, "gib": gib, "target_mib": 24}
+
+    # 5. discovery --------------------------------------------------------------------------
+    dirs = []
+    for d in range(100):
+        pdir = work / "plugins" / f"d{d:03d}"
+        pdir.mkdir(parents=True)
+        dirs.append(str(pdir))
+        for i in range(20):
+            for prefix in ("tool", "kubectl"):
+                write(pdir / f"{prefix}-p{d:03d}x{i:02d}", "#!/bin/sh\n")
+    many = {**env, "PATH": ":".join(dirs) + ":" + env["PATH"]}
+    variants = {
+        "tool list": [tool, "list"],
+        "tool completion (names)": [tool, "__complete", "--shell", "bash", "--", "p0"],
+    }
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        variants["kubectl plugin list"] = [kubectl, "plugin", "list"]
+    try:
+        times = alternate(variants, many, max(5, rounds // 4))
+    except RuntimeError:
+        # kubectl plugin list exits 1 when it finds warnings; time it regardless
+        times = _alternate_ignoring_status(variants, many, max(5, rounds // 4))
+    for name in variants:
+        extra = f"{ratio(times, name, 'kubectl plugin list'):.2f}x kubectl" if kubectl else ""
+        rows.append(("discovery", f"{name}, 2000 plugins in 100 dirs", f"{ms(times[name]):.1f} ms", extra))
+    results["discovery"] = {n: ms(t) for n, t in times.items()} | (
+        {"ratio_list_vs_kubectl": ratio(times, "tool list", "kubectl plugin list"), "target": 0.25} if kubectl else {}
+    )
+
+    shutil.rmtree(work, ignore_errors=True)
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(f"tool benchmarks ({results['date']}, {results['machine']['platform']}, Python {results['machine']['python']})")  # type: ignore[index]
+    for r in rows:
+        print("  ".join(f"{c:<{width[i]}}" for i, c in enumerate(r)))
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {out}")
+    return 0
+
+
+def _alternate_ignoring_status(variants: dict[str, list[str]], env: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {n: [] for n in variants}
+    for r in range(rounds + 1):
+        for name, argv in variants.items():
+            t0 = time.perf_counter()
+            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
