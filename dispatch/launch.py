@@ -239,7 +239,18 @@ def spawn(
         return Child(pid, None, None, path)
     os.close(in_r)
     os.close(out_w)
+    _widen(out_r)
     return Child(pid, in_w, out_r, path)
+
+
+def _widen(fd: int) -> None:
+    """A 1 MiB pipe for the plugin's output: 16 times fewer reads and wake-ups than the default."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
 
 
 def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:

@@ -121,6 +121,14 @@ class Renderer:
             partial, self._partial = self._partial, b""
             self._base64(partial)
 
+    def output_run(self, data: bytes, lines: list[bytes]) -> None:
+        """A run of `output` messages whose joined text the fast path already has as bytes."""
+        self.any_output = True
+        if self.json_mode:
+            self._out.append(b"\n".join(lines) + b"\n")
+        else:
+            self._out.append(data)
+
     def output(self, msg: Mapping[str, object], line: bytes) -> None:
         self.any_output = True
         if self.json_mode:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from dispatch.cli import Dispatcher
     from dispatch.launch import Child
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 20  # with a 1 MiB pipe (launch.spawn), one read per MiB
 # Plain relay of the user's stdin: small chunks, so that little is in flight
 # when the plugin exits (and what is, is given back to a seekable stdin).
 _STDIN_CHUNK = 4096
@@ -464,11 +464,46 @@ class Session:
         return not self.d.options.no_input and _isatty(0)
 
     def _lines(self, splitter: framing.LineSplitter, data: bytes) -> None:
-        for line in splitter.feed(data):
+        lines = splitter.feed(data)
+        if not lines:
+            return
+        # The fast path for the bulk of any stream, runs of `output` messages
+        # with a plain text: the chunk is checked once (UTF-8, no control
+        # bytes) and a run of such lines is unescaped at once, without a JSON
+        # parse. Anything else, or any doubt, takes the full path, which also
+        # reports errors.
+        render = self.render
+        n = len(lines)
+        i = 0
+        fast = _fast_ok(lines)
+        while i < n:
             if self.output_closed:
                 return
-            self._handle(line)
-        self.render.flush()
+            j = i
+            payloads = []
+            while fast and j < n:
+                line = lines[j]
+                if not (line.startswith(_OUTPUT_TEXT) and line.endswith(b'"}')):
+                    break
+                payload = line[_OUTPUT_TEXT_LEN:-2]
+                if payload.endswith(b"\\"):
+                    break  # a lone backslash: let the parser say what is wrong
+                payloads.append(payload)
+                j += 1
+            if j > i:
+                text = _unescape(b"".join(payloads))
+                if text is not None:
+                    render.output_run(text, lines[i:j])
+                    i = j
+                    continue
+            else:
+                j = i + 1
+            for line in lines[i:j]:
+                if self.output_closed:
+                    return
+                self._handle(line)
+            i = j
+        render.flush()
 
     def _handle(self, line: bytes) -> None:
         try:
@@ -639,6 +674,38 @@ def _silence_stdout() -> None:
     from dispatch.cli import _silence_stdout as silence
 
     silence()
+
+
+_OUTPUT_TEXT = b'{"type":"output","text":"'
+_OUTPUT_TEXT_LEN = len(_OUTPUT_TEXT)
+_CONTROL = bytes(range(0x20))  # never raw inside a JSON line (the newlines between lines are not in it)
+_SIMPLE_ESCAPES = ((b'\\n', b"\n"), (b'\\t', b"\t"), (b'\\r', b"\r"), (b'\\"', b'"'), (b"\\/", b"/"))
+
+
+def _fast_ok(lines: list[bytes]) -> bool:
+    """The lines are valid UTF-8 without control bytes (so the fast path may trust them)."""
+    blob = b"".join(lines)
+    if len(blob.translate(None, _CONTROL)) != len(blob):
+        return False
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _unescape(payload: bytes) -> bytes | None:
+    """The UTF-8 bytes of JSON string bodies (joined) with only simple escapes; None when they need a parser.
+
+    Joining is safe because no body ends in a backslash, so no escape spans two of them.
+    """
+    if b"\\" not in payload:
+        return None if b'"' in payload else payload
+    if b"\\\\" in payload or b'"' in payload.replace(b'\\"', b""):
+        return None
+    for escaped, raw in _SIMPLE_ESCAPES:
+        payload = payload.replace(escaped, raw)
+    return None if b"\\" in payload else payload
 
 
 def _undecided(held: bytes) -> bool:
