@@ -9,8 +9,9 @@ bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
 from __future__ import annotations
 
 import binascii
-import json
 import os
+
+from protocol.framing import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,8 +86,7 @@ class Renderer:
         self.written += len(data)
 
     def _json_line(self, obj: Mapping[str, object]) -> None:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-        self._out.append(_to_utf8(text) + b"\n")
+        self._out.append(_to_utf8(dumps(obj)) + b"\n")
 
     def plain(self, data: bytes) -> None:
         """Bytes from a plugin that does not speak the protocol."""
@@ -151,6 +151,8 @@ class Renderer:
         if isinstance(data, str):
             text = data if data.endswith("\n") else data + "\n"
         else:
+            import json  # only here: people reading a result
+
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         self._out.append(_to_utf8(text))
 

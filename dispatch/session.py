@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import errno
 import os
-import selectors
 import time
 
 from dispatch import cache, terminal
-from dispatch.exitcodes import ExitCode
+from dispatch import exitcodes as ExitCode  # plain ints: no enum on this path
+from dispatch.poller import READ, WRITE, Poller
 from dispatch.render import Renderer, decode_base64, terminal_width
 from dispatch.supervise import Supervisor
 from protocol import framing, messages, versions
@@ -70,8 +70,7 @@ class Session:
         self.name = os.path.basename(child.path)
         label = f"{dispatcher.prog} {env.get(dispatcher.env_prefix + 'COMMAND', '')}".rstrip()
         self.render = Renderer(dispatcher.prog, opts.verbosity, opts.json, _isatty(2), label, opts.max_output)
-        # poll, not epoll: epoll refuses regular files and /dev/null as the user's stdin.
-        self.sel = getattr(selectors, "PollSelector", selectors.SelectSelector)()
+        self.sel = Poller()
         self.to_plugin = bytearray()
         self.stdout_open = child.stdout is not None
         self.read_input_id: object = None
@@ -88,7 +87,7 @@ class Session:
         if child.stdin is not None:
             os.set_blocking(child.stdin, False)
         if child.stdout is not None:
-            self.sel.register(child.stdout, selectors.EVENT_READ, "stdout")
+            self.sel.register(child.stdout, READ, "stdout")
         self.sup = Supervisor(child, self.sel, timeout=opts.timeout, peer=self)
 
     @property
@@ -226,8 +225,7 @@ class Session:
         """Block until something happens; handle process, signal and timer events and writes to the
         plugin here; return the tags of the caller's own events ("stdout", "user-stdin")."""
         ready = []
-        for key, _ in self.sel.select(self.sup.wait_time(timeout)):
-            tag = key.data
+        for tag in self.sel.select(self.sup.wait_time(timeout)):
             if self.sup.handle(tag):
                 continue
             if tag == "plugin-stdin":
@@ -296,7 +294,7 @@ class Session:
             self._emit_plain(buf)
         self.relaying_stdin = self.user_stdin_open and self.child.stdin is not None and _may_read_stdin()
         if self.relaying_stdin:
-            self.sel.register(0, selectors.EVENT_READ, "user-stdin")
+            self.sel.register(0, READ, "user-stdin")
         user_eof = False
         while self.status is None:
             # After the user's EOF, send EOF on once the plugin has emptied the pipe.
@@ -565,7 +563,7 @@ class Session:
                 return
             self.read_input_id = rid
             self.read_input_max = min(max_bytes, _READ_INPUT_MAX)  # type: ignore[type-var]
-            self.sel.register(0, selectors.EVENT_READ, "user-stdin")
+            self.sel.register(0, READ, "user-stdin")
         else:
             self._send(
                 _error_response(rid, "unknown_method", f"{self.d.prog} {self.d.version} has no method {method!r}")
@@ -627,19 +625,15 @@ class Session:
         del self.to_plugin[:n]
         registered = self._registered(fd)
         if self.to_plugin and not registered:
-            self.sel.register(fd, selectors.EVENT_WRITE, "plugin-stdin")
+            self.sel.register(fd, WRITE, "plugin-stdin")
         elif not self.to_plugin:
             if registered:
                 self.sel.unregister(fd)
             if self.relaying_stdin and self.user_stdin_open and not self._registered(0):
-                self.sel.register(0, selectors.EVENT_READ, "user-stdin")
+                self.sel.register(0, READ, "user-stdin")
 
     def _registered(self, fd: int) -> bool:
-        try:
-            self.sel.get_key(fd)
-            return True
-        except (KeyError, ValueError):
-            return False
+        return self.sel.registered(fd)
 
     def _read_stdout(self) -> bytes:
         fd = self.child.stdout
@@ -652,10 +646,7 @@ class Session:
         return data
 
     def _unregister(self, fd: int) -> None:
-        try:
-            self.sel.unregister(fd)
-        except (KeyError, ValueError):
-            pass
+        self.sel.unregister(fd)
 
     def _close(self) -> None:
         self._restore_user_terminal()

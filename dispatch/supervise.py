@@ -14,11 +14,12 @@ SIGTERM to the group, another grace period, then SIGKILL to the group.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
+# _signal, not signal: the latter imports enum, which costs more than this whole module.
+import _signal as signal
 import time
 
 from dispatch.exitcodes import from_wait_status
+from dispatch.poller import READ
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from dispatch.launch import Child
+    from dispatch.poller import Poller
 
     class Peer(Protocol):
         """The host's side of the plugin's pipes (a Session)."""
@@ -53,7 +55,7 @@ class Supervisor:
     def __init__(
         self,
         child: Child,
-        sel: selectors.BaseSelector,
+        sel: Poller,
         *,
         timeout: float | None = None,
         peer: Peer | None = None,
@@ -74,7 +76,7 @@ class Supervisor:
             self.at(timeout, self._on_timeout)
         try:
             self.pidfd: int | None = os.pidfd_open(child.pid)  # type: ignore[attr-defined]
-            sel.register(self.pidfd, selectors.EVENT_READ, "exit")
+            sel.register(self.pidfd, READ, "exit")
         except (AttributeError, OSError):
             self.pidfd = None
         self._install_signals()
@@ -137,10 +139,7 @@ class Supervisor:
         self.status = from_wait_status(os.waitstatus_to_exitcode(wstatus))
         self.timers = [t for t in self.timers if t[1] != self._on_timeout]
         if self.pidfd is not None:
-            try:
-                self.sel.unregister(self.pidfd)
-            except (KeyError, ValueError):
-                pass
+            self.sel.unregister(self.pidfd)
 
     def signal_group(self, sig: int) -> None:
         try:
@@ -203,7 +202,7 @@ class Supervisor:
             signum = getattr(signal, name, None)
             if signum is not None:
                 self._saved.append((signum, signal.signal(signum, _noted)))
-        self.sel.register(self._wake_r, selectors.EVENT_READ, "signal")
+        self.sel.register(self._wake_r, READ, "signal")
 
     def _on_signals(self) -> None:
         try:

@@ -7,7 +7,7 @@ whatever the peer sends.
 """
 from __future__ import annotations
 
-import json
+import _json
 
 from protocol.messages import ProtocolError
 
@@ -73,6 +73,53 @@ def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+class _DecodeContext:
+    # What _json's scanner reads from a JSONDecoder. Using _json directly keeps
+    # the `json` package, which imports `re`, off the host's session path.
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_no_constants)
+    memo: dict[str, str] = {}
+
+
+_scan = _json.make_scanner(_DecodeContext())
+_WHITESPACE = " \t\n\r"
+# (markers, default, encoder, indent, key separator, item separator, sort_keys, skipkeys, allow_nan)
+_encode = _json.make_encoder(None, None, _json.encode_basestring, None, ":", ",", False, False, False)
+_encode_ascii = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, False)
+
+
+def loads(text: str) -> object:
+    """One JSON value, strictly (no NaN/Infinity, nothing after it); ValueError otherwise."""
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    except SystemError:
+        # _json reports errors through json.decoder, which it only finds once
+        # imported; this is the error path, where the import may be paid.
+        import json.decoder  # noqa: F401
+
+        _DecodeContext.memo.clear()
+        try:
+            value, end = _scan(text, start)
+        except StopIteration:
+            raise ValueError("not JSON") from None
+    if text[end:].strip(_WHITESPACE):
+        raise ValueError("extra data after the JSON value")
+    _DecodeContext.memo.clear()
+    return value
+
+
+def dumps(value: object, *, ascii: bool = False) -> str:
+    """Compact JSON text for a value made of dicts, lists, strings, numbers, booleans and None."""
+    return "".join(_encode_ascii(value, 0) if ascii else _encode(value, 0))
+
+
 def decode(line: bytes) -> dict[str, object]:
     """One line as a message: a JSON object with a string `type`."""
     try:
@@ -80,7 +127,7 @@ def decode(line: bytes) -> dict[str, object]:
     except UnicodeDecodeError:
         raise ProtocolError("line is not valid UTF-8", line=line) from None
     try:
-        obj = json.loads(text, parse_constant=_no_constants)
+        obj = loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError("line is not valid JSON", line=line) from None
     if type(obj) is not dict:
@@ -92,9 +139,9 @@ def decode(line: bytes) -> dict[str, object]:
 
 def encode(msg: object) -> bytes:
     """A message as one compact line, `\\n` included."""
-    text = json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(msg)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:
         # Lone surrogates (e.g. undecodable argv bytes) cannot be UTF-8: escape them.
-        return json.dumps(msg, separators=(",", ":")).encode("ascii") + b"\n"
+        return dumps(msg, ascii=True).encode("ascii") + b"\n"
