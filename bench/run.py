@@ -45,9 +45,18 @@ def venv() -> tuple[str, str]:
 
 
 def spawn_time(argv: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, float]:
-    """Wall time and CPU time (user+sys of the process tree) of one run, output discarded."""
+    """Wall time and CPU time (user+sys of the process tree) of one run, output discarded.
+
+    `stdin`: a file to read; a name starting with "pipe:" gives the rest as bytes on a pipe
+    that stays open until the process exits (as a host's would).
+    """
     devnull = os.open(os.devnull, os.O_RDWR)
-    fin = os.open(stdin, os.O_RDONLY) if stdin else devnull
+    keep = None
+    if stdin and stdin.startswith("pipe:"):
+        fin, keep = os.pipe()
+        os.write(keep, stdin[5:].encode())
+    else:
+        fin = os.open(stdin, os.O_RDONLY) if stdin else devnull
     actions = [(os.POSIX_SPAWN_DUP2, fin, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
     t0 = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
@@ -56,21 +65,35 @@ def spawn_time(argv: list[str], env: dict[str, str], stdin: str | None = None) -
     os.close(devnull)
     if stdin:
         os.close(fin)
+    if keep is not None:
+        os.close(keep)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{argv} exited {os.waitstatus_to_exitcode(status)}")
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def alternate(variants: dict[str, list[str]], env: dict[str, str], rounds: int, *, cpu: bool = False, stdin: str | None = None) -> dict[str, list[float]]:
-    """Run every variant once per round, in a rotating order; times per variant."""
-    names = list(variants)
+def alternate(
+    variants: dict[str, list[str]],
+    env: dict[str, str],
+    rounds: int,
+    *,
+    cpu: bool = False,
+    stdin: str | None = None,
+    extra: dict[str, tuple[list[str], dict[str, str], str | None]] | None = None,
+) -> dict[str, list[float]]:
+    """Run every variant once per round, in a rotating order; times per variant.
+
+    `extra` variants carry their own environment and stdin.
+    """
+    runs = {n: (argv, env, stdin) for n, argv in variants.items()} | (extra or {})
+    names = list(runs)
     times: dict[str, list[float]] = {n: [] for n in names}
     for name in names:  # warm the page cache and the plugin cache
-        spawn_time(variants[name], env, stdin)
+        spawn_time(*runs[name])
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
-            wall, cpu_time = spawn_time(variants[name], env, stdin)
+            wall, cpu_time = spawn_time(*runs[name])
             times[name].append(cpu_time if cpu else wall)
     return times
 
@@ -169,10 +192,14 @@ def main() -> int:
         "plugin.run(lambda ctx, args: None)\nplugin.main()\n",
     )
     spawn_time([tool, "pnoop"], env)  # learn it
+    # The plugin alone does the same work as under tool: protocol mode, fed a run request.
+    run_request = (
+        'pipe:{"type":"run","argv":[],"interactive":false,"output":"text","color":false,"width":80,'
+        '"verbosity":0,"host":{"name":"bench","version":"0"}}\n'
+    )
     times = alternate(
-        {"tool pnoop": [tool, "pnoop"], "plugin alone (protocol)": [str(pnoop)], "python -c pass": [python, "-c", "pass"]},
-        {**env},
-        rounds,
+        {"tool pnoop": [tool, "pnoop"], "python -c pass": [python, "-c", "pass"]}, env, rounds,
+        extra={"plugin alone (protocol)": ([str(pnoop)], {**env, "TOOL_PROTOCOL": "1"}, run_request)},
     )
     overhead = [a - b for a, b in zip(times["tool pnoop"], times["plugin alone (protocol)"])]
     round_trip = statistics.median(o / p for o, p in zip(overhead, times["python -c pass"]))
