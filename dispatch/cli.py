@@ -321,10 +321,26 @@ class Dispatcher:
                 return self.route(expanded, env)
         return self.run_plugin(rest, env)
 
-    def _load_config(self, env: Mapping[str, str]) -> object:
+    def config_file(self, env: Mapping[str, str]) -> tuple[str, bool]:
+        """The config file's path, and whether the user named it (TOOL_CONFIG)."""
+        explicit = env.get(self.env_prefix + "CONFIG")
+        if explicit:
+            return explicit, True
+        base = env.get("XDG_CONFIG_HOME")
+        if not base or not os.path.isabs(base):
+            base = os.path.join(env.get("HOME") or "/", ".config")
+        return os.path.join(base, self.prog, "config.toml"), False
+
+    def load_config(self, env: Mapping[str, str]) -> object:
+        path, explicit = self.config_file(env)
+        if not explicit and not os.path.exists(path):
+            return None  # most people have no config file: one stat, no import
         from dispatch import config
 
-        cfg = config.load(env, self.prog, self.env_prefix)
+        return config.load(path, env, named_by=self.env_prefix + "CONFIG" if explicit else None)
+
+    def _load_config(self, env: Mapping[str, str]) -> object:
+        cfg = self.load_config(env)
         if cfg is not None:
             opts = self.options
             for key, value in cfg.defaults.items():
@@ -558,4 +574,19 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return Dispatcher("tool").main(argv)
+    code = Dispatcher("tool").main(argv)
+    if argv is None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """Leave without the interpreter's teardown: nothing is left to clean up, and a
+    dispatcher's own exit is on the critical path of every command it runs."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            if stream is sys.stdout:
+                _silence_stdout()
+    os._exit(code & 0xFF if code >= 0 else 1)

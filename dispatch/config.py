@@ -40,30 +40,15 @@ class Config:
         self.plugin_dirs: list[str] = []
 
 
-def config_path(env: Mapping[str, str], prog: str, env_prefix: str) -> str | None:
-    explicit = env.get(env_prefix + "CONFIG")
-    if explicit:
-        return explicit
-    base = env.get("XDG_CONFIG_HOME")
-    if not base or not os.path.isabs(base):
-        home = env.get("HOME")
-        if not home:
-            return None
-        base = os.path.join(home, ".config")
-    return os.path.join(base, prog, "config.toml")
-
-
-def load(env: Mapping[str, str], prog: str, env_prefix: str) -> Config | None:
-    """The config, or None when there is no file; raises ToolError (2) when it is wrong."""
-    path = config_path(env, prog, env_prefix)
-    if path is None:
-        return None
+def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> Config | None:
+    """The config in `path`, or None when there is no such file (an error when the user
+    named it, in the variable `named_by`); raises ToolError (2) when it is wrong."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        if env.get(env_prefix + "CONFIG"):
-            raise _error(path, None, f"no such file (from {env_prefix}CONFIG)") from None
+        if named_by:
+            raise _error(path, None, f"no such file (from {named_by})") from None
         return None
     except OSError as e:
         raise _error(path, None, f"cannot read it: {e.strerror}") from None

@@ -33,12 +33,20 @@ def preflight(path: str, env: Mapping[str, str]) -> None:
     Once exec'd, env would print its own error and exit 127, which a script
     would read as "no such command"; this costs one read of the file's head.
     """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            head = os.read(fd, 256)
+        finally:
+            os.close(fd)
+    except OSError:
+        return
+    if not head.startswith(b"#!") or b"env" not in head.split(b"\n", 1)[0]:
+        return  # not an env line: a missing interpreter shows as ENOENT from exec, explained then
     from dispatch import shebang
 
-    words = shebang.read(path)
-    if not words:
-        return
-    program = shebang.env_program(words)
+    words = shebang.parse(head)
+    program = shebang.env_program(words or [])
     if program is not None and not shebang.on_path(program, env.get("PATH")):
         raise _cannot_execute(
             path,

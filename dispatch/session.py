@@ -328,10 +328,9 @@ class Session:
             self._drain_held(held)
         else:
             self._drain()
-        if remember:
+        if remember and self.known_kind != cache.PLAIN:
             cache.remember(self.cache_dir, self.stat, cache.PLAIN)
-            if self.known_kind != cache.PLAIN:
-                self._note(kind=cache.PLAIN, problem=None)
+            self._note(kind=cache.PLAIN, problem=None)
         return self.status  # type: ignore[return-value]
 
     def _emit_plain(self, data: bytes) -> None:
@@ -412,8 +411,8 @@ class Session:
                     self._answer_read_input()
         self._drain(splitter)
         kind = f"{cache.PROTOCOL}:{version}"
-        cache.remember(self.cache_dir, self.stat, kind)
-        if self.known_kind != kind:
+        if self.known_kind != kind:  # written once per version of the file, not every run
+            cache.remember(self.cache_dir, self.stat, kind)
             self._note(kind=kind, plugin=hello.get("plugin"), problem=None)
         return self.status  # type: ignore[return-value]
 

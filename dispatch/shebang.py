@@ -23,6 +23,11 @@ def read(path: str) -> list[str] | None:
         return None
     finally:
         os.close(fd)
+    return parse(head)
+
+
+def parse(head: bytes) -> list[str] | None:
+    """The words of the `#!` line at the start of `head`, or None."""
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].rstrip(b"\r")

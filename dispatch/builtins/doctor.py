@@ -41,7 +41,7 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
     # The config first: a broken one changes everything else.
     cfg = None
     try:
-        cfg = config.load(env, prog, dispatcher.env_prefix)
+        cfg = dispatcher.load_config(env)
     except Exception as e:  # a ToolError naming file, line and key
         findings.append(Finding("error", "bad_config", getattr(e, "message", str(e)), "fix the file, or move it away"))
     if cfg is not None:
