@@ -107,12 +107,12 @@ def metadata_path(env: Mapping[str, str], prog: str) -> str | None:
 def load_metadata(path: str | None) -> dict[str, dict[str, object]]:
     if path is None:
         return {}
-    import json
+    from protocol.framing import loads  # _json directly: `json` imports `re`
 
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError):
+            data = loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
@@ -123,7 +123,7 @@ def note(path: str | None, st: os.stat_result, plugin_path: str, **fields: objec
     """Merge `fields` into the entry of this file (a None value removes the field)."""
     if path is None:
         return
-    import json
+    from protocol.framing import dumps
 
     data = load_metadata(path)
     key = identity(st)
@@ -144,7 +144,7 @@ def note(path: str | None, st: os.stat_result, plugin_path: str, **fields: objec
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(temp, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+            f.write(dumps(data))
         os.replace(temp, path)
     except OSError:
         try:

@@ -6,7 +6,6 @@ directories and file metadata only: no plugin is executed to list it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from dispatch import resolve
 
@@ -17,28 +16,47 @@ if TYPE_CHECKING:
     from dispatch.cli import Dispatcher
 
 
-@dataclass(frozen=True)
 class Problem:
-    code: str  # shadowed | not_executable | broken_link | builtin_name
-    message: str
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code  # shadowed | not_executable | broken_link | builtin_name
+        self.message = message
 
 
-@dataclass(frozen=True)
 class PluginFile:
-    name: str  # the command as typed: file name without prefix (and extension), `_` as `-`
-    path: str
-    dir: str
-    executable: bool
-    runs: bool  # this is the file `<prog> <name>` runs
-    problems: tuple[Problem, ...] = field(default=())
-    identity: str | None = None  # the cache key of the file, when it could be read
-    # From the metadata cache (never from running the plugin):
-    kind: str | None = None  # "protocol" | "plain" | None (not seen running yet)
-    protocol: int | None = None
-    version: str | None = None
-    summary: str | None = None
-    description: dict[str, object] | None = None
-    handshake_problem: str | None = None
+    """One `<prog>-*` file on the search path (plain slots, not a dataclass: `dataclasses`
+    imports `inspect` and `re`, which would cost `tool list` more than the scan itself)."""
+
+    __slots__ = (
+        "name", "path", "dir", "executable", "runs", "problems", "identity",
+        "kind", "protocol", "version", "summary", "description", "handshake_problem",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        dir: str,
+        executable: bool,
+        runs: bool,
+        problems: tuple[Problem, ...] = (),
+        identity: str | None = None,
+    ) -> None:
+        self.name = name  # the command as typed: file name without prefix (and extension), `_` as `-`
+        self.path = path
+        self.dir = dir
+        self.executable = executable
+        self.runs = runs  # this is the file `<prog> <name>` runs
+        self.problems = problems
+        self.identity = identity  # the cache key of the file, when it could be read
+        # From the metadata cache (never from running the plugin):
+        self.kind: str | None = None  # "protocol" | "plain" | None (not seen running yet)
+        self.protocol: int | None = None
+        self.version: str | None = None
+        self.summary: str | None = None
+        self.description: dict[str, object] | None = None
+        self.handshake_problem: str | None = None
 
     @property
     def kind_label(self) -> str:
@@ -48,31 +66,23 @@ class PluginFile:
 
 
 def with_metadata(plugins: list[PluginFile], metadata: dict[str, dict[str, object]]) -> list[PluginFile]:
-    """The plugins, with what the metadata cache knows of each file."""
-    import dataclasses
-
-    out = []
+    """The plugins, with what the metadata cache knows of each file (filled in place)."""
     for p in plugins:
         entry = metadata.get(p.identity or "")
         if not entry:
-            out.append(p)
             continue
         kind = str(entry.get("kind") or "")
         info = entry.get("plugin") if isinstance(entry.get("plugin"), dict) else {}
         description = entry.get("description") if isinstance(entry.get("description"), dict) else None
         summary = (description or {}).get("summary") or info.get("summary")  # type: ignore[union-attr]
-        out.append(
-            dataclasses.replace(
-                p,
-                kind="protocol" if kind.startswith("protocol") else (kind or None),
-                protocol=int(kind.split(":")[1]) if kind.startswith("protocol:") and kind.split(":")[1].isdigit() else None,
-                version=str(info["version"]) if info.get("version") else None,  # type: ignore[union-attr, index]
-                summary=str(summary) if summary else None,
-                description=description,  # type: ignore[arg-type]
-                handshake_problem=str(entry["problem"]) if entry.get("problem") else None,
-            )
-        )
-    return out
+        p.kind = "protocol" if kind.startswith("protocol") else (kind or None)
+        version = kind.split(":")[1] if kind.startswith("protocol:") else ""
+        p.protocol = int(version) if version.isdigit() else None
+        p.version = str(info["version"]) if info.get("version") else None  # type: ignore[union-attr, index]
+        p.summary = str(summary) if summary else None
+        p.description = description  # type: ignore[assignment]
+        p.handshake_problem = str(entry["problem"]) if entry.get("problem") else None
+    return plugins
 
 
 def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[str]) -> str | None:
@@ -91,6 +101,7 @@ def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[
 
 def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) -> list[PluginFile]:
     """All `<prog>-*` files (not directories) in `dirs`, in search order, each dir sorted by name."""
+    from dispatch.cache import identity
     from dispatch.cli import BUILTINS
 
     windows = dispatcher.windows
@@ -107,31 +118,25 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
             name = _command_name(entry.name, prefix, windows, pathext)
             if name is None:
                 continue
-            try:
-                if entry.is_dir():
-                    continue
-                is_file = entry.is_file()
-            except OSError:
-                continue
+            path = entry.path
             problem = None
-            if not is_file:
-                if entry.is_symlink() and not os.path.exists(entry.path):
-                    target = os.readlink(entry.path)
-                    problem = Problem("broken_link", f"symbolic link to {target!r}, which does not exist")
-                else:
-                    continue  # sockets, fifos: not plugins
-            executable = is_file and resolve.is_executable(entry.path, windows)
-            if is_file and not executable:
-                problem = Problem("not_executable", f"not executable; run: chmod +x {entry.path}")
             ident = None
-            if is_file:
-                from dispatch.cache import identity
-
-                try:
-                    ident = identity(entry.stat())
-                except OSError:
-                    pass
-            raw.append((name, entry.path, d, executable, problem, ident))
+            try:
+                st = entry.stat()  # follows links; one stat(2), kept by the DirEntry
+            except OSError:
+                if not entry.is_symlink():
+                    continue
+                problem = Problem("broken_link", f"symbolic link to {os.readlink(path)!r}, which does not exist")
+                raw.append((name, path, d, False, problem, None))
+                continue
+            mode = st.st_mode & 0o170000
+            if mode != 0o100000:
+                continue  # directories, sockets, fifos: not plugins
+            executable = windows or os.access(path, os.X_OK)
+            if not executable:
+                problem = Problem("not_executable", f"not executable; run: chmod +x {path}")
+            ident = identity(st)
+            raw.append((name, path, d, executable, problem, ident))
 
     winners: dict[str, str] = {}
     plugins = []

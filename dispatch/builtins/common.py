@@ -47,6 +47,6 @@ def parse_flags(dispatcher: Dispatcher, name: str, args: Sequence[str], usage: s
 
 
 def write_json(document: object) -> None:
-    import json
+    from protocol.framing import dumps  # _json directly: `json` imports `re`
 
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.write(dumps(document) + "\n")
