@@ -219,54 +219,14 @@ class Dispatcher:
             return 130
 
     def _handle(self, e: BaseException) -> int:
-        from dispatch.errors import ToolError
-        from dispatch.exitcodes import ExitCode
+        from dispatch import error_handler
 
-        if isinstance(e, ToolError):
-            self.error(e.message)
-            self._json_failure(e.code, e.message)
-            return e.code
-        if isinstance(e, OSError) and e.errno in _RESOURCE_ERRNOS:
-            # Not a bug: the machine or the user's limits ran out.
-            message = f"cannot run the command: out of system resources ({e.strerror}); free some, or raise the limit (ulimit)"
-            self.error(message)
-            self._json_failure(ExitCode.CANNOT_EXECUTE, message)
-            return ExitCode.CANNOT_EXECUTE
-        if isinstance(e, BrokenPipeError):
-            # Our reader went away (`tool list | head -1`): stop quietly, as
-            # a program killed by SIGPIPE would.
-            _silence_stdout()
-            return ExitCode.SIGNAL_BASE + 13
-        if self.verbosity > 0:
-            import traceback
-
-            traceback.print_exc()
-        message = (
-            f"internal error: {type(e).__name__}: {e}. This is a bug in {self.prog}; "
-            f"please report it (rerun with -v for the traceback)"
-        )
-        self.error(message)
-        self._json_failure(ExitCode.INTERNAL, message)
-        return ExitCode.INTERNAL
+        return error_handler.handle(self, e)
 
     def _json_failure(self, code: int, message: str) -> None:
-        """Under --json a failure of the host still ends stdout with the exit line."""
-        opts = getattr(self, "options", None)
-        if opts is None or not opts.json:
-            return
-        import json
+        from dispatch import error_handler
 
-        names = {2: "usage_error", 70: "internal_error", 76: "protocol_error", 124: "timeout",
-                 126: "cannot_execute", 127: "not_found"}
-        lines = [
-            {"type": "error", "code": names.get(code, "error"), "message": message},
-            {"type": "exit", "code": code},
-        ]
-        try:
-            sys.stdout.write("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in lines))
-            sys.stdout.flush()
-        except (OSError, ValueError):
-            pass
+        error_handler.json_failure(self, code, message)
 
     def error(self, message: str) -> None:
         try:
@@ -509,34 +469,9 @@ class Dispatcher:
         table: Sequence[tuple[int, Sequence[str]]],
         env: Mapping[str, str],
     ) -> Exception:
-        from dispatch.errors import ToolError
-        from dispatch.exitcodes import ExitCode
+        from dispatch import error_handler
 
-        if not words:
-            return _usage_error(f"expected a command, got {first!r}; see '{self.prog} --help'")
-        misses = resolve.near_misses(sp.dirs, table)
-        if misses:
-            path, why = misses[0]
-            return ToolError(ExitCode.CANNOT_EXECUTE, f"found {path}, but cannot run it: {why}")
-        problem = resolve.name_problem(words[0])
-        if problem is not None:
-            return ToolError(
-                ExitCode.NOT_FOUND, f"{words[0]!r} is not a {self.prog} command: {problem}"
-            )
-        from dispatch import catalog, suggest
-
-        names = list(BUILTINS) + [p.name for p in catalog.scan(self, sp.dirs, env) if p.runs]
-        if getattr(self, "config", None) is not None:
-            names += list(self.config.aliases)  # type: ignore[attr-defined]
-        close = suggest.closest("-".join(valid), names)
-        message = f"{words[0]!r} is not a {self.prog} command."
-        if len(close) == 1:
-            message += f" Did you mean {close[0]!r}?"
-        elif close:
-            message += " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
-        else:
-            message += f" See '{self.prog} list' for the plugins on the search path."
-        return ToolError(ExitCode.NOT_FOUND, message)
+        return error_handler.not_found(self, first, words, valid, sp, table, env)
 
     def _host_binary(self) -> str:
         """The absolute path of this program, for plugins that call back ($TOOL_BIN)."""
@@ -552,9 +487,6 @@ class Dispatcher:
         return os.path.abspath(argv0) if argv0 else sys.executable
 
 
-_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11, 28})  # ENFILE, EMFILE, ENOMEM, EAGAIN, ENOSPC
-
-
 def _isatty(fd: int) -> bool:
     try:
         return os.isatty(fd)
@@ -563,14 +495,9 @@ def _isatty(fd: int) -> bool:
 
 
 def _silence_stdout() -> None:
-    # Point fd 1 at /dev/null so the interpreter's final flush cannot fail
-    # again and print "Exception ignored ... BrokenPipeError".
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
+    from dispatch.error_handler import silence_stdout
+
+    silence_stdout()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

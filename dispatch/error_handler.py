@@ -1,0 +1,116 @@
+"""The one place where failures become exit codes and `tool:` lines (never a traceback unless -v)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from dispatch import resolve
+from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dispatch.cli import Dispatcher
+
+# Not bugs: the machine or the user's limits ran out.
+_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11, 28})  # ENFILE, EMFILE, ENOMEM, EAGAIN, ENOSPC
+_CODE_NAMES = {
+    2: "usage_error", 70: "internal_error", 76: "protocol_error", 124: "timeout", 126: "cannot_execute", 127: "not_found",
+}
+
+
+def handle(d: Dispatcher, e: BaseException) -> int:
+    if isinstance(e, ToolError):
+        d.error(e.message)
+        json_failure(d, e.code, e.message)
+        return e.code
+    if isinstance(e, OSError) and e.errno in _RESOURCE_ERRNOS:
+        message = f"cannot run the command: out of system resources ({e.strerror}); free some, or raise the limit (ulimit)"
+        d.error(message)
+        json_failure(d, ExitCode.CANNOT_EXECUTE, message)
+        return ExitCode.CANNOT_EXECUTE
+    if isinstance(e, BrokenPipeError):
+        # Our reader went away (`tool list | head -1`): stop quietly, as a
+        # program killed by SIGPIPE would.
+        silence_stdout()
+        return ExitCode.SIGNAL_BASE + 13
+    if d.verbosity > 0:
+        import traceback
+
+        traceback.print_exc()
+    message = (
+        f"internal error: {type(e).__name__}: {e}. This is a bug in {d.prog}; "
+        f"please report it (rerun with -v for the traceback)"
+    )
+    d.error(message)
+    json_failure(d, ExitCode.INTERNAL, message)
+    return ExitCode.INTERNAL
+
+
+def json_failure(d: Dispatcher, code: int, message: str) -> None:
+    """Under --json a failure of the host still ends stdout with the exit line."""
+    opts = getattr(d, "options", None)
+    if opts is None or not opts.json:
+        return
+    from protocol.framing import dumps
+
+    lines = [
+        {"type": "error", "code": _CODE_NAMES.get(code, "error"), "message": message},
+        {"type": "exit", "code": code},
+    ]
+    try:
+        sys.stdout.write("".join(dumps(m) + "\n" for m in lines))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def not_found(
+    d: Dispatcher,
+    first: str,
+    words: Sequence[str],
+    valid: Sequence[str],
+    sp: resolve.SearchPath,
+    table: Sequence[tuple[int, Sequence[str]]],
+    env: Mapping[str, str],
+) -> Exception:
+    """126 naming a file of the right name that cannot run, else 127 with "did you mean"."""
+    from dispatch.cli import BUILTINS, _usage_error
+
+    if not words:
+        return _usage_error(f"expected a command, got {first!r}; see '{d.prog} --help'")
+    misses = resolve.near_misses(sp.dirs, table)
+    if misses:
+        path, why = misses[0]
+        return ToolError(ExitCode.CANNOT_EXECUTE, f"found {path}, but cannot run it: {why}")
+    problem = resolve.name_problem(words[0])
+    if problem is not None:
+        return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not a {d.prog} command: {problem}")
+    from dispatch import catalog, suggest
+
+    names = list(BUILTINS) + [p.name for p in catalog.scan(d, sp.dirs, env) if p.runs]
+    cfg = getattr(d, "config", None)
+    if cfg is not None:
+        names += list(cfg.aliases)
+    close = suggest.closest("-".join(valid), names)
+    message = f"{words[0]!r} is not a {d.prog} command."
+    if len(close) == 1:
+        message += f" Did you mean {close[0]!r}?"
+    elif close:
+        message += " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
+    else:
+        message += f" See '{d.prog} list' for the plugins on the search path."
+    return ToolError(ExitCode.NOT_FOUND, message)
+
+
+def silence_stdout() -> None:
+    # Point fd 1 at /dev/null so the interpreter's final flush cannot fail
+    # again and print "Exception ignored ... BrokenPipeError".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
