@@ -356,7 +356,9 @@ class Dispatcher:
         if found is None:
             if quiet:
                 raise LookupError(words)
-            raise self._not_found(rest[0] if rest else "", words, valid, sp, table, env)
+            from dispatch import error_handler
+
+            raise error_handler.not_found(self, rest[0] if rest else "", words, valid, sp, table, env)
         return found, words
 
     def run_plugin(self, rest: Sequence[str], env: Mapping[str, str]) -> int:
@@ -460,19 +462,6 @@ class Dispatcher:
             raise _usage_error(f"{var} must be a number of seconds between 0 and 3600, got {value!r}")
         return seconds
 
-    def _not_found(
-        self,
-        first: str,
-        words: Sequence[str],
-        valid: Sequence[str],
-        sp: resolve.SearchPath,
-        table: Sequence[tuple[int, Sequence[str]]],
-        env: Mapping[str, str],
-    ) -> Exception:
-        from dispatch import error_handler
-
-        return error_handler.not_found(self, first, words, valid, sp, table, env)
-
     def _host_binary(self) -> str:
         """The absolute path of this program, for plugins that call back ($TOOL_BIN)."""
         argv0 = sys.argv[0] if sys.argv else ""
@@ -488,10 +477,9 @@ class Dispatcher:
 
 
 def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
+    from dispatch.terminal import isatty
+
+    return isatty(fd)
 
 
 def _silence_stdout() -> None:

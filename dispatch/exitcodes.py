@@ -20,23 +20,6 @@ INTERRUPTED = 130
 
 _NAMES = ("OK", "FAILURE", "USAGE", "INTERNAL", "PROTOCOL", "TIMEOUT", "CANNOT_EXECUTE", "NOT_FOUND", "SIGNAL_BASE", "INTERRUPTED")
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import enum
-
-    class ExitCode(enum.IntEnum):
-        OK = 0
-        FAILURE = 1
-        USAGE = 2
-        INTERNAL = 70
-        PROTOCOL = 76
-        TIMEOUT = 124
-        CANNOT_EXECUTE = 126
-        NOT_FOUND = 127
-        SIGNAL_BASE = 128
-        INTERRUPTED = 130
-
-
 def __getattr__(name: str) -> object:
     if name == "ExitCode":
         import enum

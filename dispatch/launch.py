@@ -228,17 +228,7 @@ def spawn(
         kwargs["setpgroup"] = 0
     preflight(path, env)
     try:
-        try:
-            pid = os.posix_spawn(path, [path, *args], env, **kwargs)  # type: ignore[arg-type]
-        except OSError as e:
-            import errno
-
-            if e.errno != errno.ENOEXEC or not _is_script(path):
-                raise explain(path, e, env) from None
-            try:
-                pid = os.posix_spawn(_SH, [_SH, path, *args], env, **kwargs)  # type: ignore[arg-type]
-            except OSError as e2:
-                raise explain(path, e2, env) from None
+        pid = _posix_spawn(path, args, env, kwargs)
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -249,6 +239,21 @@ def spawn(
     os.close(out_w)
     _widen(out_r)
     return Child(pid, in_w, out_r, path)
+
+
+def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs: dict[str, object]) -> int:
+    """posix_spawn, with sh for a text file without #! (as execvp and git do); failures explained."""
+    try:
+        return os.posix_spawn(path, [path, *args], env, **kwargs)  # type: ignore[arg-type]
+    except OSError as e:
+        import errno
+
+        if e.errno != errno.ENOEXEC or not _is_script(path):
+            raise explain(path, e, env) from None
+    try:
+        return os.posix_spawn(_SH, [_SH, path, *args], env, **kwargs)  # type: ignore[arg-type]
+    except OSError as e2:
+        raise explain(path, e2, env) from None
 
 
 def _widen(fd: int) -> None:
@@ -312,19 +317,8 @@ def spawn_pty(
             actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_OPEN, 1, name, os.O_RDWR, 0)]
         sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
         preflight(path, env)
-        argv = [path, *args]
         try:
-            try:
-                pid = os.posix_spawn(path, argv, env, file_actions=actions, setsigdef=sigdef, setsid=True)
-            except OSError as e:
-                import errno
-
-                if e.errno != errno.ENOEXEC or not _is_script(path):
-                    raise explain(path, e, env) from None
-                try:
-                    pid = os.posix_spawn(_SH, [_SH, *argv], env, file_actions=actions, setsigdef=sigdef, setsid=True)
-                except OSError as e2:
-                    raise explain(path, e2, env) from None
+            pid = _posix_spawn(path, args, env, {"file_actions": actions, "setsigdef": sigdef, "setsid": True})
         except BaseException:
             for fd in fds:
                 os.close(fd)

@@ -751,11 +751,7 @@ def _pipe_unread(fd: int | None) -> int:
         return 0
 
 
-def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
+_isatty = terminal.isatty
 
 
 def _may_read_stdin() -> bool:

@@ -8,6 +8,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
 def owned(fd: int = 0) -> bool:
     """A terminal this process may read and change: a tty whose foreground is our process group."""
     try:

@@ -167,3 +167,19 @@ class PtyRun:
 
 def in_pty(env: Env, *args: str, extra: dict[str, str] | None = None) -> PtyRun:
     return PtyRun(list(args), {**env.vars, "TERM": "xterm", **(extra or {})}, env.root)
+
+
+def sdk_plugin(env: Env, name: str, run_body: str, *, header: str = "") -> Path:
+    """A Python SDK plugin: `header` at module level, `run_body` as the body of run(ctx, args)."""
+    body = textwrap.indent(textwrap.dedent(run_body).strip("\n"), "    ")
+    source = (
+        "import os, sys, time\n"
+        "from protocol.plugin import Plugin, PluginError\n"
+        f"{textwrap.dedent(header)}\n"
+        f"plugin = Plugin({name.removeprefix('tool-')!r})\n\n"
+        "@plugin.run\n"
+        "def run(ctx, args):\n"
+        f"{body}\n\n"
+        "plugin.main()\n"
+    )
+    return python_plugin(env, name, source)

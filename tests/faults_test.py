@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HANG_BOUND, TOOL, Env, err_line, python_plugin, raw_plugin
+from tests.conftest import HANG_BOUND, TOOL, Env, err_line, python_plugin, raw_plugin, sdk_plugin
 
 HELLO = '{"type":"hello","protocol":1}'
 
@@ -103,23 +103,13 @@ def test_timeout_before_the_hello(tenv: Env) -> None:
 
 
 def test_timeout_cancels_a_protocol_plugin_which_stops_cleanly(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-spin",
-        """
-        import time
-        from protocol.plugin import Plugin
-        plugin = Plugin("spin")
-        @plugin.run
-        def run(ctx, args):
-            try:
-                while True:
-                    time.sleep(0.05)
-            finally:
-                ctx.log.info("cleaned up")
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-spin", """
+        try:
+            while True:
+                time.sleep(0.05)
+        finally:
+            ctx.log.info("cleaned up")
+    """)
     proc, took = timed(tenv, "--timeout", "1", "spin")
     assert proc.returncode == 124
     assert b"cleaned up" in proc.stderr
@@ -152,24 +142,14 @@ def test_timeout_escalates_when_cancel_and_sigterm_are_ignored(tenv: Env) -> Non
 # -- Ctrl-C and signals to the host ---------------------------------------------------------
 
 def test_interrupt_cancels_a_protocol_plugin_that_reports(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-work",
-        """
-        import time
-        from protocol.plugin import Plugin
-        plugin = Plugin("work")
-        @plugin.run
-        def run(ctx, args):
-            ctx.output("ready\\n")
-            try:
-                while True:
-                    time.sleep(0.05)
-            except KeyboardInterrupt:
-                return {"interrupted": True, "cancelled": ctx.cancelled}
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-work", """
+        ctx.output("ready\\n")
+        try:
+            while True:
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            return {"interrupted": True, "cancelled": ctx.cancelled}
+    """)
     proc = start(tenv, "--json", "work")
     wait_for_line(proc, b"ready")
     proc.send_signal(signal.SIGINT)
@@ -224,22 +204,12 @@ def test_term_and_hup_to_the_host_are_forwarded_and_escalated(tenv: Env, sig: si
 
 def test_sdk_plugin_stops_when_the_host_is_killed(tenv: Env) -> None:
     pids = tenv.root / "pids"
-    python_plugin(
-        tenv,
-        "tool-child",
-        f"""
-        import os, time
-        from protocol.plugin import Plugin
-        plugin = Plugin("child")
-        @plugin.run
-        def run(ctx, args):
-            open({str(pids)!r}, "w").write(str(os.getpid()))
-            ctx.output("ready\\n")
-            while True:
-                time.sleep(0.05)
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-child", f"""
+        open({str(pids)!r}, "w").write(str(os.getpid()))
+        ctx.output("ready\\n")
+        while True:
+            time.sleep(0.05)
+    """)
     proc = start(tenv, "child")
     wait_for_line(proc, b"ready")
     proc.kill()  # SIGKILL: the host cannot clean up; the plugin sees EOF on stdin
@@ -281,21 +251,11 @@ def test_closed_stdout_stops_a_plain_plugin_quietly(tenv: Env, run: str) -> None
 
 def test_closed_stdout_stops_a_protocol_plugin(tenv: Env) -> None:
     pids = tenv.root / "pids"
-    python_plugin(
-        tenv,
-        "tool-flood",
-        f"""
-        import os
-        from protocol.plugin import Plugin
-        plugin = Plugin("flood")
-        @plugin.run
-        def run(ctx, args):
-            open({str(pids)!r}, "w").write(str(os.getpid()))
-            while True:
-                ctx.output("line\\n" * 100)
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-flood", f"""
+        open({str(pids)!r}, "w").write(str(os.getpid()))
+        while True:
+            ctx.output("line\\n" * 100)
+    """)
     proc = subprocess.run(
         ["/bin/sh", "-c", f'"{TOOL}" flood | head -1; echo "status=$?"'], env=tenv.vars, capture_output=True, timeout=HANG_BOUND
     )

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TOOL, Env, err_line, in_pty, python_plugin, raw_plugin
+from tests.conftest import TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
 
 HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"1.0","summary":"s"}}'
 
@@ -246,20 +246,11 @@ def test_prompt_without_a_terminal_is_interaction_unavailable(tenv: Env) -> None
 
 
 def test_prompt_on_a_terminal(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-ask",
-        """
-        from protocol.plugin import Plugin
-        plugin = Plugin("ask")
-        @plugin.run
-        def run(ctx, args):
-            name = ctx.prompt("Name?", default="nobody")
-            pw = ctx.prompt("Password?", secret=True)
-            ctx.output(f"name={name} pwlen={len(pw)}\\n")
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-ask", """
+        name = ctx.prompt("Name?", default="nobody")
+        pw = ctx.prompt("Password?", secret=True)
+        ctx.output(f"name={name} pwlen={len(pw)}\\n")
+    """)
     term = in_pty(tenv, "ask")
     term.read_until(b"Name? [nobody] ")
     term.send(b"Ada\r")
@@ -480,41 +471,21 @@ def test_sdk_plugin_run_directly_is_an_ordinary_command(tenv: Env) -> None:
 def test_sdk_honours_cancel(tenv: Env) -> None:
     from protocol.testing import run_plugin
 
-    path = python_plugin(
-        tenv,
-        "tool-loop",
-        """
-        import time
-        from protocol.plugin import Plugin
-        plugin = Plugin("loop")
-        @plugin.run
-        def run(ctx, args):
-            ctx.output("started\\n")
-            while True:
-                time.sleep(0.05)
-        plugin.main()
-        """,
-    )
+    path = sdk_plugin(tenv, "tool-loop", """
+        ctx.output("started\\n")
+        while True:
+            time.sleep(0.05)
+    """)
     t = run_plugin([str(path)], cancel_after=0.5, env=tenv.vars, timeout=30)
     assert t.output == b"started\n"
     assert t.exit_code == 130
 
 
 def test_sdk_stops_when_the_host_goes_away(tenv: Env) -> None:
-    path = python_plugin(
-        tenv,
-        "tool-orphan",
-        """
-        import time
-        from protocol.plugin import Plugin
-        plugin = Plugin("orphan")
-        @plugin.run
-        def run(ctx, args):
-            while True:
-                time.sleep(0.05)
-        plugin.main()
-        """,
-    )
+    path = sdk_plugin(tenv, "tool-orphan", """
+        while True:
+            time.sleep(0.05)
+    """)
     proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**tenv.vars, "TOOL_PROTOCOL": "1"})
     assert json.loads(proc.stdout.readline())["type"] == "hello"  # type: ignore[union-attr]
     run = {"type": "run", "argv": [], "interactive": False, "output": "text", "color": False, "width": 80, "verbosity": 0, "host": {"name": "t", "version": "0"}}
