@@ -366,3 +366,36 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     assert "FAIL  describe: no answer within 2 s" in out
     assert "FAIL  eof on stdin: kept running after its stdin closed" in out
     assert out.rstrip().endswith("checks passed")
+
+
+def test_fish_completion_for_real(deploy: Env) -> None:
+    fish = shutil.which("fish")
+    if fish is None:
+        pytest.skip("fish is not installed")
+    _learn(deploy, "deploy")
+    script = deploy.root / "tool.fish"
+    script.write_text(deploy.run("completion", "fish").stdout.decode())
+    proc = subprocess.run(
+        [fish, "--no-config", "-c", f"source {script}; complete -C 'tool dep'; complete -C 'tool deploy --env '"],
+        capture_output=True, env=deploy.vars, timeout=60,
+    )
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0] == "deploy"
+    assert [line.split("\t")[0] for line in lines[1:]] == ["dev", "prod", "staging"]
+
+
+def test_zsh_completion_for_real(deploy: Env) -> None:
+    zsh = shutil.which("zsh")
+    if zsh is None:
+        pytest.skip("zsh is not installed")
+    _learn(deploy, "deploy")
+    script = deploy.root / "_tool"
+    script.write_text(deploy.run("completion", "zsh").stdout.decode())
+    # Stand-ins for the completion system's output functions, so the candidates can be read.
+    driver = (
+        f"source {script}; _describe() {{ shift; print -rl -- ${{(P)1}} }}; _files() {{ print FILES }}; "
+        "words=(tool deploy --e); CURRENT=3; _tool_complete; "
+        "words=(tool deploy ./); CURRENT=3; _tool_complete"
+    )
+    proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=deploy.vars, timeout=60)
+    assert proc.stdout.decode().splitlines() == ["--env:where to deploy", "FILES"]

@@ -45,9 +45,14 @@ _FISH = """\
 # or save it:  {prog} completion fish > ~/.config/fish/completions/{prog}.fish
 function {func}
     set -l words (commandline -opc) (commandline -ct)
-    {prog} __complete --shell fish -- $words[2..-1] 2>/dev/null
+    set -l found ({prog} __complete --shell fish -- $words[2..-1] 2>/dev/null)
+    if test (count $found) -gt 0
+        printf '%s\n' $found
+    else
+        __fish_complete_path (commandline -ct)
+    end
 end
-complete -c {prog} -a '({func})'
+complete -c {prog} -f -a '({func})'
 """
 
 SCRIPTS = {"bash": _BASH, "zsh": _ZSH, "fish": _FISH}
