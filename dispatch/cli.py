@@ -375,7 +375,9 @@ class Dispatcher:
 
         if self.windows:
             # No protocol session on Windows yet: every plugin runs as a plain one.
-            return launch.spawn_plugin(found.path, args, child_env)
+            from dispatch import spawn
+
+            return spawn.spawn_plugin(found.path, args, child_env)  # type: ignore[no-any-return]
         cache_dir = cache.cache_dir(env, self.prog)
         kind = cache.lookup(cache_dir, found.stat)
         opts = self.options
@@ -393,6 +395,8 @@ class Dispatcher:
         if direct and self.use_exec and not supervised:
             # Known plain: it replaces the host on the user's terminal, as under git.
             launch.exec_plugin(found.path, args, child_env)
+        from dispatch import spawn
+
         listening = kind != cache.PLAIN
         window = self._handshake_window(env)
         if listening:
@@ -410,7 +414,7 @@ class Dispatcher:
             # Before the plugin starts: a prompt it writes at once must not see its answer echoed.
             saved_tty = terminal.quiet(0)
             try:
-                child = launch.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0), tty_attrs=saved_tty)
+                child = spawn.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0), tty_attrs=saved_tty)
             except BaseException as e:
                 terminal.restore(0, saved_tty)
                 saved_tty = None
@@ -422,9 +426,9 @@ class Dispatcher:
                     launch.exec_plugin(found.path, args, child_env)
                 direct, listening = True, False
         if child is None:
-            child = launch.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
+            child = spawn.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
         if opts.max_cpu is not None or opts.max_memory is not None:
-            launch.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
+            spawn.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
         try:
             from dispatch.session import Session
 
@@ -441,7 +445,7 @@ class Dispatcher:
                 saved_tty=saved_tty,
             )
         except BaseException:
-            launch.abandon(child)  # never leave it running unsupervised
+            spawn.abandon(child)  # never leave it running unsupervised
             if saved_tty is not None:
                 from dispatch import terminal
 

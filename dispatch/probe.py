@@ -50,13 +50,13 @@ def ask(
     exit_wait: float = 1.0,
 ) -> Answer:
     """Start the plugin listening for a hello, send `request` first, collect until its answer and exit."""
-    from dispatch import launch
+    from dispatch import spawn
 
     result = Answer()
     child_env = dict(env)
     child_env[env_prefix + "PROTOCOL"] = offer if offer is not None else versions.format_offer(versions.SUPPORTED)
     try:
-        child = launch.spawn(path, list(args), child_env, pipes=True, new_group=True, quiet=quiet)
+        child = spawn.spawn(path, list(args), child_env, pipes=True, new_group=True, quiet=quiet)
     except Exception as e:  # noqa: BLE001 - reported as the plugin's problem
         result.problem = getattr(e, "message", str(e))
         return result

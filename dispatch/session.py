@@ -14,7 +14,7 @@ import errno
 import os
 import time
 
-from dispatch import cache, terminal
+from dispatch import cache, metadata, terminal
 from dispatch import exitcodes as ExitCode  # plain ints: no enum on this path
 from dispatch.poller import READ, WRITE, Poller
 from dispatch.render import Renderer, decode_base64, terminal_width
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from dispatch.cli import Dispatcher
-    from dispatch.launch import Child
+    from dispatch.spawn import Child
 
-_CHUNK = 1 << 20  # with a 1 MiB pipe (launch.spawn), one read per MiB
+_CHUNK = 1 << 20  # with a 1 MiB pipe (spawn.spawn), one read per MiB
 # Plain relay of the user's stdin: small chunks, so that little is in flight
 # when the plugin exits (and what is, is given back to a seekable stdin).
 _STDIN_CHUNK = 4096
@@ -418,7 +418,7 @@ class Session:
 
     def _note(self, **fields: object) -> None:
         """What `tool list` and `tool doctor` will show of this file (never on the start-up path)."""
-        cache.note(cache.metadata_path(self.env, self.d.prog), self.stat, self.child.path, **fields)
+        metadata.note(metadata.metadata_path(self.env, self.d.prog), self.stat, self.child.path, **fields)
 
     def _negotiate(self, hello: Mapping[str, object]) -> int:
         offered = list(versions.SUPPORTED)

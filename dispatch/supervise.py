@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Protocol
 
-    from dispatch.launch import Child
+    from dispatch.spawn import Child
     from dispatch.poller import Poller
 
     class Peer(Protocol):

@@ -1,7 +1,6 @@
 """The dispatcher end to end: the real `tool` entry point running real plugins from tmp dirs."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path

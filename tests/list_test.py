@@ -98,7 +98,7 @@ def test_list_shows_kind_version_summary_from_the_cache_without_running(tenv: En
     tenv.sh("tool-proto", f"touch {marker}\nprintf '%s\\n' '{HELLO}'\n")
     tenv.sh("tool-plain", f"touch {marker}\necho plain\n")
     tenv.sh("tool-fresh", f"touch {marker}\necho never run\n")
-    proc = tenv.run("list")
+    tenv.run("list")
     assert not marker.exists(), "list runs no plugin it does not know"
     assert tenv.run("proto").returncode == 0 and tenv.run("plain").returncode == 0
     marker.unlink()

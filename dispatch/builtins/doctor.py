@@ -33,7 +33,7 @@ class Finding:
 
 
 def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding], int, list[str]]:
-    from dispatch import cache, catalog, config, shebang
+    from dispatch import cache, catalog, config, metadata, shebang
     from dispatch.cli import BUILTINS
 
     findings: list[Finding] = []
@@ -77,7 +77,7 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
             )
 
     found = catalog.with_metadata(
-        catalog.scan(dispatcher, sp.dirs, env), cache.load_metadata(cache.metadata_path(env, prog))
+        catalog.scan(dispatcher, sp.dirs, env), metadata.load_metadata(metadata.metadata_path(env, prog))
     )
     fixes = {
         "shadowed": "remove or rename one of them ('tool list' shows the order)",

@@ -62,10 +62,10 @@ def plugin_help(dispatcher: Dispatcher, args: list[str]) -> int:
 
 def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: object) -> dict[str, object] | None:
     """The cached describe answer, asking the (known protocol) plugin when there is none yet."""
-    from dispatch import cache, probe
+    from dispatch import cache, metadata, probe
 
-    meta_file = cache.metadata_path(env, dispatcher.prog)  # type: ignore[arg-type]
-    entry = cache.load_metadata(meta_file).get(cache.identity(st), {})
+    meta_file = metadata.metadata_path(env, dispatcher.prog)  # type: ignore[arg-type]
+    entry = metadata.load_metadata(meta_file).get(cache.identity(st), {})
     if isinstance(entry.get("description"), dict):
         return entry["description"]  # type: ignore[return-value]
     request = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
@@ -73,7 +73,7 @@ def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: object)
     if answer.answer is None or answer.answer.get("type") != "description":
         return None
     description = {k: v for k, v in answer.answer.items() if k != "type"}
-    cache.note(meta_file, st, path, description=description)
+    metadata.note(meta_file, st, path, description=description)
     return description
 
 

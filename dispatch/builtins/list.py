@@ -19,21 +19,21 @@ USAGE = "list [--json] [--refresh]"
 
 
 def plugins(dispatcher: Dispatcher, env: os._Environ[str] | dict[str, str], *, refresh: bool = False) -> tuple[list[PluginFile], object]:
-    from dispatch import cache, catalog
+    from dispatch import catalog, metadata
 
     sp = dispatcher.search_path(env)
     found = catalog.scan(dispatcher, sp.dirs, env)
-    meta_file = cache.metadata_path(env, dispatcher.prog)
-    metadata = cache.load_metadata(meta_file)
+    meta_file = metadata.metadata_path(env, dispatcher.prog)
+    known = metadata.load_metadata(meta_file)
     if refresh:
-        refresh_metadata(dispatcher, catalog.with_metadata(found, metadata), env, meta_file)
-        metadata = cache.load_metadata(meta_file)
-    return catalog.with_metadata(found, metadata), sp
+        refresh_metadata(dispatcher, catalog.with_metadata(found, known), env, meta_file)
+        known = metadata.load_metadata(meta_file)
+    return catalog.with_metadata(found, known), sp
 
 
 def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: object, meta_file: str | None) -> None:
     """Ask every plugin known to speak the protocol to describe itself again."""
-    from dispatch import cache, probe
+    from dispatch import metadata, probe
 
     for p in found:
         if p.kind != "protocol" or not p.executable:
@@ -48,7 +48,7 @@ def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: objec
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":
                 description = {k: v for k, v in answer.answer.items() if k != "type"}
-            cache.note(
+            metadata.note(
                 meta_file, st, p.path,
                 kind=f"protocol:{answer.hello['protocol']}",
                 plugin=answer.hello.get("plugin"),
@@ -56,7 +56,7 @@ def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: objec
                 problem=None,
             )
         else:
-            cache.note(meta_file, st, p.path, problem=answer.problem or "no protocol version in common")
+            metadata.note(meta_file, st, p.path, problem=answer.problem or "no protocol version in common")
 
 
 def run(dispatcher: Dispatcher, args: list[str]) -> int:

@@ -144,12 +144,12 @@ def _first_request(name: str, request_type: str, answer_type: str, extra: dict[s
 
 
 def check_cancel(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    from dispatch import launch
+    from dispatch import spawn
     from protocol import framing
 
     child_env = dict(env)
     child_env[dispatcher.env_prefix + "PROTOCOL"] = "1"
-    child = launch.spawn(path, run_args, child_env, pipes=True, new_group=True)
+    child = spawn.spawn(path, run_args, child_env, pipes=True, new_group=True)
     try:
         request = {
             "type": "run", "argv": run_args, "interactive": False, "output": "json", "color": False,
