@@ -178,7 +178,7 @@ def test_interrupt_escalates_for_a_plugin_ignoring_cancel(tenv: Env) -> None:
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=HANG_BOUND)
     assert proc.returncode == 130
-    assert time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 < 1.9, "escalated at once, not after the 2 s grace"
 
 
 def test_interrupt_reaches_a_plain_plugin_which_decides(tenv: Env) -> None:
