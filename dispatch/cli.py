@@ -211,6 +211,8 @@ class Dispatcher:
     def main(self, argv: Sequence[str] | None = None) -> int:
         if argv is None:
             argv = sys.argv[1:]
+        if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+            _sanitize_std_fds()
         try:
             return self._main(argv)
         except Exception as e:  # noqa: BLE001 - this is the error handler
@@ -502,10 +504,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _exit_now(code: int) -> None:
     """Leave without the interpreter's teardown: nothing is left to clean up, and a
     dispatcher's own exit is on the critical path of every command it runs."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            if stream is sys.stdout:
-                _silence_stdout()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except (OSError, ValueError) as e:
+        # The last of a builtin's output could not be written (a full disk).
+        _silence_stdout()
+        sys.stderr.write(f"tool: cannot write the output: {getattr(e, 'strerror', None) or e}\n")
+        code = code or 1
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(code & 0xFF if code >= 0 else 1)
+
+
+def _sanitize_std_fds() -> None:
+    """Open /dev/null on a closed fd 0, 1 or 2, as git does: otherwise the host's own pipes
+    would get those numbers and a plugin would write its output into them."""
+    for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY), (2, "stderr", os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            got = os.open(os.devnull, mode)
+        except OSError:
+            continue
+        if got != fd:
+            os.dup2(got, fd)
+            os.close(got)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))

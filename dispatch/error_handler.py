@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from dispatch.cli import Dispatcher
 
 # Not bugs: the machine or the user's limits ran out.
-_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11, 28})  # ENFILE, EMFILE, ENOMEM, EAGAIN, ENOSPC
+_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11})  # ENFILE, EMFILE, ENOMEM, EAGAIN
+# Not bugs either: the output could not be written (a full disk, an I/O error).
+_OUTPUT_ERRNOS = frozenset({28, 5, 27, 122})  # ENOSPC, EIO, EFBIG, EDQUOT
 _CODE_NAMES = {
     2: "usage_error", 70: "internal_error", 76: "protocol_error", 124: "timeout", 126: "cannot_execute", 127: "not_found",
 }
@@ -31,6 +33,11 @@ def handle(d: Dispatcher, e: BaseException) -> int:
         d.error(message)
         json_failure(d, ExitCode.CANNOT_EXECUTE, message)
         return ExitCode.CANNOT_EXECUTE
+    if isinstance(e, OSError) and e.errno in _OUTPUT_ERRNOS:
+        silence_stdout()
+        message = f"cannot write the output: {e.strerror}"
+        d.error(message)
+        return ExitCode.FAILURE
     if isinstance(e, BrokenPipeError):
         # Our reader went away (`tool list | head -1`): stop quietly, as a
         # program killed by SIGPIPE would.

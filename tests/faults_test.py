@@ -451,3 +451,27 @@ def test_max_memory(tenv: Env) -> None:
 def test_bad_limits_are_usage_errors(tenv: Env, args: list[str], fragment: str) -> None:
     proc = tenv.run(*args, "x")
     assert proc.returncode == 2 and fragment in err_line(proc)
+
+
+# -- the host's own standard streams -------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["--version"], ["list"], ["closed"], ["nosuch"]])
+def test_closed_standard_streams_are_not_a_crash(tenv: Env, args: list[str]) -> None:
+    tenv.sh("tool-closed", "echo out; echo err >&2; exit 0\n")
+    for redirect in (">&-", "2>&-", "<&-", ">&- 2>&- <&-"):
+        proc = subprocess.run(
+            ["/bin/sh", "-c", f'"{TOOL}" {" ".join(args)} {redirect}; echo "status=$?"'],
+            capture_output=True, env=tenv.vars, timeout=HANG_BOUND, stdin=subprocess.DEVNULL,
+        )
+        err = proc.stderr.decode()
+        assert "Traceback" not in err and "internal error" not in err, (redirect, err)
+        expected = 127 if args == ["nosuch"] else 0
+        assert f"status={expected}".encode() in proc.stdout, (redirect, proc.stdout)
+
+
+def test_full_disk_on_stdout_is_one_clear_line(tenv: Env) -> None:
+    for args in (["--version"], ["list", "--json"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([TOOL, *args], stdout=full, stderr=subprocess.PIPE, env=tenv.vars, timeout=HANG_BOUND)
+        assert proc.returncode == 1
+        assert proc.stderr.decode() == "tool: cannot write the output: No space left on device\n"
