@@ -56,6 +56,7 @@ class Renderer:
         self.json_mode = json_mode
         self.progress_enabled = stderr_tty and verbosity >= 0 and os.environ.get("TERM") != "dumb"
         self._progress_shown = False
+        self._progress_at = 0.0
         self._out: list[bytes] = []
         self._partial = b""  # an incomplete UTF-8 sequence at the end of plain output (JSON mode)
 
@@ -205,6 +206,13 @@ class Renderer:
     def progress(self, msg: Mapping[str, object]) -> None:
         if not self.progress_enabled:
             return
+        import time
+
+        now = time.monotonic()
+        done = msg.get("current") is not None and msg.get("current") == msg.get("total")
+        if now - self._progress_at < 0.05 and not done:
+            return  # a terminal needs no more than 20 updates a second
+        self._progress_at = now
         self.flush()
         text = str(msg.get("message") or "")
         current, total = msg.get("current"), msg.get("total")

@@ -560,6 +560,10 @@ class Session:
             if not self.user_stdin_open:
                 self._send({"type": "response", "id": rid, "result": {"base64": "", "eof": True}})
                 return
+            if not _may_read_stdin():
+                # A terminal owned by the foreground job: reading it would stop the host (SIGTTIN).
+                self._send(_error_response(rid, "interaction_unavailable", "stdin is a terminal of another job"))
+                return
             self.read_input_id = rid
             self.read_input_max = min(max_bytes, _READ_INPUT_MAX)  # type: ignore[type-var]
             self.sel.register(0, READ, "user-stdin")
