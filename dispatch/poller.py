@@ -1,41 +1,53 @@
-"""A minimal poll(2) loop helper: fds tagged with names, waited on together.
+"""A minimal wait-for-fds helper: fds tagged with names, waited on together.
 
 The stdlib `selectors` module costs more to import than this whole session
-needs (it pulls in collections.abc and friends); `select.poll` is a C module
-already loaded with the interpreter's extension modules, and unlike epoll it
-accepts regular files and /dev/null (a user's stdin can be either).
+needs (it pulls in collections.abc and friends); `select` is a C module.
+poll(2) is used where it works for everything: unlike epoll it accepts
+regular files and /dev/null (a user's stdin can be either). On macOS, whose
+poll(2) does not handle terminals, select(2) is used instead.
 """
 from __future__ import annotations
 
 import select
+import sys
 
 READ = select.POLLIN
 WRITE = select.POLLOUT
 
 
 class Poller:
-    __slots__ = ("_poll", "_tags")
+    __slots__ = ("_poll", "_tags", "_events")
 
-    def __init__(self) -> None:
-        self._poll = select.poll()
+    def __init__(self, platform: str = sys.platform) -> None:
+        self._poll = select.poll() if platform != "darwin" else None
         self._tags: dict[int, str] = {}
+        self._events: dict[int, int] = {}
 
     def register(self, fd: int, events: int, tag: str) -> None:
-        self._poll.register(fd, events)
+        if self._poll is not None:
+            self._poll.register(fd, events)
         self._tags[fd] = tag
+        self._events[fd] = events
 
     def unregister(self, fd: int) -> None:
         if self._tags.pop(fd, None) is not None:
-            self._poll.unregister(fd)
+            self._events.pop(fd, None)
+            if self._poll is not None:
+                self._poll.unregister(fd)
 
     def registered(self, fd: int) -> bool:
         return fd in self._tags
 
     def select(self, timeout: float | None) -> list[str]:
         """The tags of the fds that are ready (readable, writable, or at EOF/error) within `timeout` s."""
-        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         tags = self._tags
-        return [tags[fd] for fd, _ in self._poll.poll(ms) if fd in tags]
+        if self._poll is not None:
+            ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            return [tags[fd] for fd, _ in self._poll.poll(ms) if fd in tags]
+        readers = [fd for fd, ev in self._events.items() if ev & READ]
+        writers = [fd for fd, ev in self._events.items() if ev & WRITE]
+        r, w, _ = select.select(readers, writers, [], None if timeout is None else max(0.0, timeout))
+        return [tags[fd] for fd in {*r, *w} if fd in tags]
 
     def close(self) -> None:
         for fd in list(self._tags):

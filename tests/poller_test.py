@@ -1,0 +1,34 @@
+"""The fd-waiting helper, with poll(2) and with the select(2) used on macOS (platform passed in)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dispatch.poller import READ, WRITE, Poller
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_pipes_ptys_and_files(platform: str, tmp_path: object) -> None:
+    p = Poller(platform)
+    r, w = os.pipe()
+    master, slave = os.openpty()
+    f = os.open(os.devnull, os.O_RDONLY)
+    try:
+        p.register(r, READ, "pipe")
+        p.register(master, READ, "pty")
+        p.register(w, WRITE, "room")
+        assert p.select(0) == ["room"]
+        p.unregister(w)
+        assert p.select(0.01) == []
+        os.write(w, b"x")
+        os.write(slave, b"y\n")
+        assert sorted(p.select(1)) == ["pipe", "pty"]
+        p.register(f, READ, "devnull")
+        assert "devnull" in p.select(0)
+        assert p.registered(f) and not p.registered(w)
+        p.close()
+        assert p.select(0) == []
+    finally:
+        for fd in (r, w, master, slave, f):
+            os.close(fd)
