@@ -150,6 +150,5 @@ def _finish(child: Any, sel: selectors.BaseSelector, deadline: float) -> int | N
     except (ProcessLookupError, PermissionError):
         pass
     if status is None:
-        _, wstatus = os.waitpid(child.pid, 0)
-        status = None  # killed: it did not exit by itself
+        os.waitpid(child.pid, 0)  # reap it; killed, it has no status of its own
     return status

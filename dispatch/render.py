@@ -27,7 +27,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _to_utf8(text: str) -> bytes:
+def to_utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -87,7 +87,7 @@ class Renderer:
         self.written += len(data)
 
     def _json_line(self, obj: Mapping[str, object]) -> None:
-        self._out.append(_to_utf8(dumps(obj)) + b"\n")
+        self._out.append(to_utf8(dumps(obj)) + b"\n")
 
     def plain(self, data: bytes) -> None:
         """Bytes from a plugin that does not speak the protocol."""
@@ -123,23 +123,12 @@ class Renderer:
             self._base64(partial)
 
     def output_run(self, data: bytes, lines: list[bytes]) -> None:
-        """A run of `output` messages whose joined text the fast path already has as bytes."""
+        """`output` messages (their lines, and the bytes they carry, already decoded once)."""
         self.any_output = True
         if self.json_mode:
             self._out.append(b"\n".join(lines) + b"\n")
         else:
             self._out.append(data)
-
-    def output(self, msg: Mapping[str, object], line: bytes) -> None:
-        self.any_output = True
-        if self.json_mode:
-            self._out.append(line + b"\n")
-            return
-        text = msg.get("text")
-        if text is not None:
-            self._out.append(_to_utf8(text))  # type: ignore[arg-type]
-        else:
-            self._out.append(decode_base64(msg["base64"]))  # type: ignore[arg-type]
 
     def result(self, msg: Mapping[str, object], line: bytes) -> None:
         if self.json_mode:
@@ -155,7 +144,7 @@ class Renderer:
             import json  # only here: people reading a result
 
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        self._out.append(_to_utf8(text))
+        self._out.append(to_utf8(text))
 
     def error(self, msg: Mapping[str, object], line: bytes) -> None:
         if self.json_mode:
@@ -188,7 +177,7 @@ class Renderer:
         self.flush()
         self._clear_progress()
         try:
-            write_all(2, _to_utf8(text))
+            write_all(2, to_utf8(text))
         except OSError:
             pass  # nobody is reading our stderr: nothing better to do
 
@@ -222,7 +211,7 @@ class Renderer:
             text += f" {_num(current)}"
         width = _width()
         try:
-            write_all(2, b"\r\x1b[2K" + _to_utf8(text[: width - 1]))
+            write_all(2, b"\r\x1b[2K" + to_utf8(text[: width - 1]))
         except OSError:
             return
         self._progress_shown = True

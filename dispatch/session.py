@@ -17,7 +17,7 @@ import time
 from dispatch import cache, metadata, terminal
 from dispatch import exitcodes as ExitCode  # plain ints: no enum on this path
 from dispatch.poller import READ, WRITE, Poller
-from dispatch.render import Renderer, decode_base64, terminal_width
+from dispatch.render import Renderer, to_utf8, decode_base64, terminal_width
 from dispatch.supervise import Supervisor
 from protocol import framing, messages, versions
 from protocol.messages import ProtocolError
@@ -208,11 +208,8 @@ class Session:
                 f"note: {self.name} failed (status {status}) while limited to {opts.max_memory} bytes "
                 f"of memory (--max-memory); the limit may be the cause"
             )
-        self._exit_line(status)
-        return status
-
-    def _exit_line(self, status: int) -> None:
         self.render.exit(status)
+        return status
 
     def _fail(self, code: int, code_name: str, message: str) -> int:
         if self.d.options.json:
@@ -521,10 +518,12 @@ class Session:
         if mtype == "output":
             if "base64" in msg:
                 try:
-                    decode_base64(msg["base64"])  # type: ignore[arg-type]
+                    data = decode_base64(msg["base64"])  # type: ignore[arg-type]
                 except ValueError:
                     raise ProtocolError("'output' message has invalid base64", field="base64", line=line) from None
-            self.render.output(msg, line)
+            else:
+                data = to_utf8(msg["text"])  # type: ignore[arg-type]
+            self.render.output_run(data, [line])
         elif mtype == "log":
             self.render.log(msg["level"], msg["message"])  # type: ignore[arg-type]
         elif mtype == "progress":
