@@ -366,13 +366,19 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     assert out.rstrip().endswith("checks passed")
 
 
+def _shell_and_script(tenv: Env, shell: str, file_name: str) -> tuple[str, Path]:
+    """The shell (the test is skipped without it) and tool's completion script for it, saved."""
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} is not installed (.ci/run installs it)")
+    _learn(tenv, "deploy")
+    script = tenv.root / file_name
+    script.write_text(tenv.run("completion", shell).stdout.decode())
+    return exe, script
+
+
 def test_fish_completion_for_real(deploy: Env) -> None:
-    fish = shutil.which("fish")
-    if fish is None:
-        pytest.skip("fish is not installed")
-    _learn(deploy, "deploy")
-    script = deploy.root / "tool.fish"
-    script.write_text(deploy.run("completion", "fish").stdout.decode())
+    fish, script = _shell_and_script(deploy, "fish", "tool.fish")
     proc = subprocess.run(
         [fish, "--no-config", "-c", f"source {script}; complete -C 'tool dep'; complete -C 'tool deploy --env '"],
         capture_output=True, env=deploy.vars, timeout=60,
@@ -383,12 +389,7 @@ def test_fish_completion_for_real(deploy: Env) -> None:
 
 
 def test_zsh_completion_for_real(deploy: Env) -> None:
-    zsh = shutil.which("zsh")
-    if zsh is None:
-        pytest.skip("zsh is not installed")
-    _learn(deploy, "deploy")
-    script = deploy.root / "_tool"
-    script.write_text(deploy.run("completion", "zsh").stdout.decode())
+    zsh, script = _shell_and_script(deploy, "zsh", "_tool")
     # Stand-ins for the completion system's output functions, so the candidates can be read.
     driver = (
         f"source {script}; _describe() {{ shift; print -rl -- ${{(P)1}} }}; _files() {{ print FILES }}; "

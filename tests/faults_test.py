@@ -273,29 +273,19 @@ def test_floods_on_stdout_and_stderr_at_once(tenv: Env) -> None:
 
 
 def test_protocol_flood_with_stderr_flood(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-pflood",
-        """
-        import sys, threading
-        from protocol.plugin import Plugin
-        plugin = Plugin("pflood")
-        @plugin.run
-        def run(ctx, args):
-            def noise():
-                for _ in range(2000):
-                    sys.stderr.write("e" * 4999 + "\\n")
-            t = threading.Thread(target=noise)
-            t.start()
-            for i in range(20000):
-                ctx.output(f"{i}\\n")
-                if i % 100 == 0:
-                    ctx.log.debug(f"at {i}")
-            t.join()
-            return {"count": 20000}
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-pflood", """
+        def noise():
+            for _ in range(2000):
+                sys.stderr.write("e" * 4999 + "\\n")
+        t = threading.Thread(target=noise)
+        t.start()
+        for i in range(20000):
+            ctx.output(f"{i}\\n")
+            if i % 100 == 0:
+                ctx.log.debug(f"at {i}")
+        t.join()
+        return {"count": 20000}
+    """, header="import threading")
     proc = tenv.run("--json", "pflood")
     assert proc.returncode == 0
     lines = [json.loads(x) for x in proc.stdout.splitlines()]

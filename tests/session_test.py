@@ -266,29 +266,19 @@ def test_prompt_on_a_terminal(tenv: Env) -> None:
 
 
 def test_read_input_is_byte_exact(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-upper",
-        """
-        import hashlib
-        from protocol.plugin import Plugin
-        plugin = Plugin("digest")
-        @plugin.run
-        def run(ctx, args):
-            h = hashlib.sha256()
-            total = 0
-            while True:
-                chunk = ctx.read_input(int(args[0]))
-                if not chunk:
-                    break
-                h.update(chunk)
-                total += len(chunk)
-                if args[1:] == ["echo"]:
-                    ctx.output(chunk)
-            return {"sha256": h.hexdigest(), "bytes": total}
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-upper", """
+        h = hashlib.sha256()
+        total = 0
+        while True:
+            chunk = ctx.read_input(int(args[0]))
+            if not chunk:
+                break
+            h.update(chunk)
+            total += len(chunk)
+            if args[1:] == ["echo"]:
+                ctx.output(chunk)
+        return {"sha256": h.hexdigest(), "bytes": total}
+    """, header="import hashlib")
     data = os.urandom(1 << 20) + bytes(range(256))
     proc = tenv.run("--json", "upper", "65536", input=data)
     result = json.loads(proc.stdout.splitlines()[0])["data"]
@@ -434,23 +424,13 @@ def test_plain_plugin_that_reads_some_stdin_leaves_the_rest(tenv: Env) -> None:
 
 
 def test_sdk_protects_the_stream_from_stray_prints(tenv: Env) -> None:
-    python_plugin(
-        tenv,
-        "tool-noisy",
-        """
-        import os, sys
-        from protocol.plugin import Plugin
-        plugin = Plugin("noisy")
-        @plugin.run
-        def run(ctx, args):
-            print("a stray print")
-            os.system("echo from a child process")
-            sys.stdout.flush()
-            ctx.output("real output\\n")
-            return {"ok": True}
-        plugin.main()
-        """,
-    )
+    sdk_plugin(tenv, "tool-noisy", """
+        print("a stray print")
+        os.system("echo from a child process")
+        sys.stdout.flush()
+        ctx.output("real output\\n")
+        return {"ok": True}
+    """)
     proc = tenv.run("--json", "noisy")
     assert proc.returncode == 0
     assert [json.loads(x)["type"] for x in proc.stdout.splitlines()] == ["output", "result", "exit"]
