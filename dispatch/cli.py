@@ -313,9 +313,19 @@ class Dispatcher:
 
     def find(self, rest: Sequence[str], env: Mapping[str, str]) -> resolve.Found | None:
         """The plugin that would run for `rest`, without tracing or errors."""
-        words = resolve.lookup_words(list(rest[: resolve.command_words(rest)]))
-        table = resolve.candidates(self.prog, words, windows=self.windows, pathext=self.pathext(env))
-        return resolve.find(self.search_path(env, trace=False).dirs, table, self.windows)
+        return self._search(rest, env, trace=False)[0]
+
+    def _search(
+        self, rest: Sequence[str], env: Mapping[str, str], *, trace: bool
+    ) -> tuple[resolve.Found | None, list[str], list[str], resolve.SearchPath, list[tuple[int, list[str]]]]:
+        """(the plugin found or None, the command words, the valid ones, the search path, the candidates)."""
+        words = list(rest[: resolve.command_words(rest)])
+        valid = resolve.lookup_words(words)
+        sp = self.search_path(env, trace=trace)
+        table = resolve.candidates(self.prog, valid, windows=self.windows, pathext=self.pathext(env))
+        if trace and self.verbosity > 0 and table:
+            self.trace("looking for " + ", ".join(n for _, names in table for n in names))
+        return resolve.find(sp.dirs, table, self.windows), words, valid, sp, table
 
     def builtin(self, name: str, args: list[str]) -> int:
         import importlib
@@ -343,21 +353,10 @@ class Dispatcher:
     def pathext(self, env: Mapping[str, str]) -> list[str]:
         return resolve.pathext_list(env) if self.windows else []
 
-    def lookup(
-        self, rest: Sequence[str], env: Mapping[str, str], *, quiet: bool = False
-    ) -> tuple[resolve.Found, list[str]]:
+    def lookup(self, rest: Sequence[str], env: Mapping[str, str]) -> tuple[resolve.Found, list[str]]:
         """The plugin for the command words at the front of `rest`; raises 126/127 when none runs."""
-        words = list(rest[: resolve.command_words(rest)])
-        valid = resolve.lookup_words(words)
-        sp = self.search_path(env, trace=not quiet)
-        table = resolve.candidates(self.prog, valid, windows=self.windows, pathext=self.pathext(env))
-        if self.verbosity > 0 and table:
-            names = ", ".join(n for _, names in table for n in names)
-            self.trace(f"looking for {names}")
-        found = resolve.find(sp.dirs, table, self.windows)
+        found, words, valid, sp, table = self._search(rest, env, trace=True)
         if found is None:
-            if quiet:
-                raise LookupError(words)
             from dispatch import error_handler
 
             raise error_handler.not_found(self, rest[0] if rest else "", words, valid, sp, table, env)

@@ -161,10 +161,9 @@ def _plugin_args(
             if name.startswith(stem + current):
                 rest = name[len(stem) :]
                 found.append((rest.split("-", 1)[0] if "-" in rest[len(current) :] else rest, ""))
-    try:
-        plugin, words = dispatcher.lookup(command, env, quiet=True)
-    except Exception:  # noqa: BLE001 - nothing runs: nothing to complete
-        return found
+    plugin = dispatcher.find(command, env)
+    if plugin is None:
+        return found  # nothing runs: nothing to complete
     kind = cache.lookup(cache.cache_dir(env, dispatcher.prog), plugin.stat)
     if kind is None or not kind.startswith(cache.PROTOCOL):
         return found  # only plugins known to speak the protocol are asked
@@ -177,7 +176,7 @@ def _plugin_args(
         "host": {"name": dispatcher.prog, "version": dispatcher.version},
     }
     child_env = dict(env)
-    child_env[dispatcher.env_prefix + "COMMAND"] = " ".join(words[: plugin.nwords])
+    child_env[dispatcher.env_prefix + "COMMAND"] = " ".join(command[: plugin.nwords])
     answer = probe.ask(
         plugin.path, request, child_env, env_prefix=dispatcher.env_prefix, timeout=ASK_TIMEOUT, answer_type="completions"
     )
