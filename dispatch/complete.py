@@ -119,14 +119,15 @@ def _command_names(dispatcher: Dispatcher, env: Mapping[str, str], current: str)
     cfg = getattr(dispatcher, "config", None)
     if cfg is not None:
         found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in BUILTINS]
-    names = set()
-    for name in _plugin_names(dispatcher, env):
-        if name.startswith(current):
-            # `db-migrate` is typed as `db migrate`: offer the next word, not the whole name.
-            head = name[: name.find("-", len(current)) if "-" in name[len(current) :] else len(name)]
-            names.add(head)
+    names = {_next_word(name, current) for name in _plugin_names(dispatcher, env) if name.startswith(current)}
     found.extend((n, "") for n in sorted(names))
     return found
+
+
+def _next_word(name: str, typed: str) -> str:
+    """`db-migrate` is typed as `db migrate`: offer `name` up to the end of the word being typed."""
+    cut = name.find("-", len(typed))
+    return name if cut < 0 else name[:cut]
 
 
 def _builtin_args(
@@ -159,8 +160,7 @@ def _plugin_args(
         stem = "-".join(command) + "-"
         for name in _plugin_names(dispatcher, env):
             if name.startswith(stem + current):
-                rest = name[len(stem) :]
-                found.append((rest.split("-", 1)[0] if "-" in rest[len(current) :] else rest, ""))
+                found.append((_next_word(name, stem + current)[len(stem) :], ""))
     plugin = dispatcher.find(command, env)
     if plugin is None:
         return found  # nothing runs: nothing to complete
