@@ -245,8 +245,14 @@ class Supervisor:
     def _suspend(self) -> None:
         """Ctrl-Z while the host has the terminal: stop the plugin's group, then the host itself."""
         self.signal_group(signal.SIGSTOP)
+        self._stop_host(lambda: None, lambda: None)
+
+    def _stop_host(self, before: Callable[[], object], after: Callable[[], object]) -> None:
+        """Stop the host as Ctrl-Z would (`before`: give the terminal back); when the shell
+        resumes it (fg/bg), `after` and let the plugin's group go on too."""
+        before()
         os.kill(os.getpid(), signal.SIGSTOP)
-        # ... resumed (fg/bg): so is the plugin.
+        after()
         self.signal_group(signal.SIGCONT)
 
     def _child_changed(self) -> None:
@@ -265,10 +271,7 @@ class Supervisor:
         if self.peer is not None and self.peer.owns_terminal():
             # A plugin on its own pty stopped (Ctrl-Z there): give the user their
             # terminal back and stop the host too; on `fg`, resume both.
-            self.peer.suspend_terminal()
-            os.kill(os.getpid(), signal.SIGSTOP)
-            self.peer.resume_terminal()
-            self.signal_group(signal.SIGCONT)
+            self._stop_host(self.peer.suspend_terminal, self.peer.resume_terminal)
         elif stop in (signal.SIGTTIN, signal.SIGTTOU):
             # It wants the terminal: hand it over, as a shell's `fg` does.
             if self.give_terminal():
@@ -276,10 +279,7 @@ class Supervisor:
         elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.tty_fd is not None:
             # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
             fd = self.tty_fd
-            self.take_terminal()
-            os.kill(os.getpid(), signal.SIGSTOP)
-            self.give_terminal(fd)
-            self.signal_group(signal.SIGCONT)
+            self._stop_host(self.take_terminal, lambda: self.give_terminal(fd))
 
     # -- the terminal ---------------------------------------------------------------------
     def give_terminal(self, fd: int | None = None) -> bool:
