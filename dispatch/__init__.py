@@ -1,7 +1,7 @@
 """tool: a git/kubectl-style exec-subcommand dispatcher, usable as a library.
 
     from dispatch import Dispatcher
-    raise SystemExit(Dispatcher(prog="mycli").main())
+    Dispatcher(prog="mycli").run()
 
 runs `mycli-foo` for `mycli foo`, with MYCLI_PLUGIN_PATH, MYCLI_BIN, ...
 """

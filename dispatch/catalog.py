@@ -29,7 +29,7 @@ class PluginFile:
     imports `inspect` and `re`, which would cost `tool list` more than the scan itself)."""
 
     __slots__ = (
-        "name", "path", "dir", "executable", "runs", "problems", "identity",
+        "name", "path", "dir", "executable", "runs", "problems", "identity", "stat",
         "kind", "protocol", "version", "summary", "description", "handshake_problem",
     )
 
@@ -42,6 +42,7 @@ class PluginFile:
         runs: bool,
         problems: tuple[Problem, ...] = (),
         identity: str | None = None,
+        stat: os.stat_result | None = None,
     ) -> None:
         self.name = name  # the command as typed: file name without prefix (and extension), `_` as `-`
         self.path = path
@@ -50,9 +51,10 @@ class PluginFile:
         self.runs = runs  # this is the file `<prog> <name>` runs
         self.problems = problems
         self.identity = identity  # the cache key of the file, when it could be read
-        # From the metadata cache (never from running the plugin):
-        self.kind: str | None = None  # "protocol" | "plain" | None (not seen running yet)
-        self.protocol: int | None = None
+        self.stat = stat
+        # From the file's declaration and the metadata cache (never from running the plugin):
+        self.kind: str | None = None  # "protocol" (declares it) | "plain" | None (cannot run)
+        self.protocol: int | None = None  # the version it greeted with, once seen speaking it
         self.version: str | None = None
         self.summary: str | None = None
         self.description: dict[str, object] | None = None
@@ -61,23 +63,38 @@ class PluginFile:
     @property
     def kind_label(self) -> str:
         if self.kind == "protocol":
-            return f"protocol v{self.protocol}"
-        return self.kind or "not run yet"
+            return f"protocol v{self.protocol}" if self.protocol is not None else "protocol"
+        return self.kind or "-"
+
+    @property
+    def speaks_protocol(self) -> bool:
+        """It declares the protocol and the host has seen it greet: safe to ask (describe, complete)."""
+        return self.kind == "protocol" and self.protocol is not None
 
 
-def with_metadata(plugins: list[PluginFile], metadata: dict[str, dict[str, object]]) -> list[PluginFile]:
-    """The plugins, with what the metadata cache knows of each file (filled in place)."""
+def with_metadata(plugins: list[PluginFile], env: Mapping[str, str], prog: str, env_prefix: str) -> list[PluginFile]:
+    """The plugins, with their kind (from the file's declaration) and what the metadata cache
+    knows of each file (filled in place). A file seen for the first time is scanned for its
+    declaration, and the answer kept for next time."""
+    from dispatch import declaration, metadata
+
+    entries = metadata.load_all(env, prog)
+    needle = (env_prefix + "PROTOCOL").encode()
     for p in plugins:
-        entry = metadata.get(p.identity or "")
-        if not entry:
+        if p.stat is None or not p.executable:
             continue
-        kind = str(entry.get("kind") or "")
+        entry = entries.get(p.identity or "") or {}
+        declares = entry.get("declares")
+        if not isinstance(declares, bool):
+            declares = declaration.declares(p.path, p.stat, needle, env, prog)
+            metadata.note(env, prog, p.stat, p.path, declares=declares)
+        p.kind = "protocol" if declares else "plain"
+        if not declares:
+            continue
         info = entry.get("plugin") if isinstance(entry.get("plugin"), dict) else {}
         description = entry.get("description") if isinstance(entry.get("description"), dict) else None
         summary = (description or {}).get("summary") or info.get("summary")  # type: ignore[union-attr]
-        p.kind = "protocol" if kind.startswith("protocol") else (kind or None)
-        version = kind.split(":")[1] if kind.startswith("protocol:") else ""
-        p.protocol = int(version) if version.isdigit() else None
+        p.protocol = entry["protocol"] if type(entry.get("protocol")) is int else None
         p.version = str(info["version"]) if info.get("version") else None  # type: ignore[union-attr, index]
         p.summary = str(summary) if summary else None
         p.description = description  # type: ignore[assignment]
@@ -107,7 +124,7 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
     windows = dispatcher.windows
     pathext = dispatcher.pathext(env)
     prefix = dispatcher.prog + "-"
-    raw: list[tuple[str, str, str, bool, Problem | None, str | None]] = []
+    raw: list[tuple[str, str, str, bool, Problem | None, str | None, os.stat_result | None]] = []
     for d in dirs:
         try:
             with os.scandir(d) as it:
@@ -127,7 +144,7 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 if not entry.is_symlink():
                     continue
                 problem = Problem("broken_link", f"symbolic link to {os.readlink(path)!r}, which does not exist")
-                raw.append((name, path, d, False, problem, None))
+                raw.append((name, path, d, False, problem, None, None))
                 continue
             mode = st.st_mode & 0o170000
             if mode != 0o100000:
@@ -136,11 +153,11 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
             if not executable:
                 problem = Problem("not_executable", f"not executable; run: chmod +x {path}")
             ident = identity(st)
-            raw.append((name, path, d, executable, problem, ident))
+            raw.append((name, path, d, executable, problem, ident, st))
 
     winners: dict[str, str] = {}
     plugins = []
-    for name, path, d, executable, problem, ident in raw:
+    for name, path, d, executable, problem, ident, st in raw:
         problems = [problem] if problem else []
         runs = False
         if executable:
@@ -163,6 +180,7 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 runs=runs,
                 problems=tuple(problems),
                 identity=ident,
+                stat=st,
             )
         )
     return plugins

@@ -16,6 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from typing import NoReturn
+
     from dispatch.errors import ToolError
 
 from dispatch import __version__
@@ -209,16 +211,38 @@ class Dispatcher:
 
     # -- the one place where failures become exit codes -------------------
     def main(self, argv: Sequence[str] | None = None) -> int:
+        """Run the command line `argv` (default: sys.argv[1:]) and return its exit status.
+
+        A plugin killed by signal N gives 128+N. Programs should rather call
+        `run`, which leaves the way the plugin did and as fast as `tool` does.
+        """
+        code = self._invoke(argv)
+        return 128 - code if code < 0 else code
+
+    def run(self, argv: Sequence[str] | None = None) -> NoReturn:
+        """Run the command line and exit the process with its outcome: the plugin's
+        status, or death by the signal that killed it (so that a shell's Ctrl-C in a loop
+        works and a crash is reported as one), without the interpreter's teardown."""
+        exit_now(self._invoke(argv), self.prog)
+
+    def _invoke(self, argv: Sequence[str] | None) -> int:
+        """The outcome: an exit status, or -N to die by signal N."""
         if argv is None:
             argv = sys.argv[1:]
         if sys.stdin is None or sys.stdout is None or sys.stderr is None:
             _sanitize_std_fds()
         try:
-            return self._main(argv)
-        except Exception as e:  # noqa: BLE001 - this is the error handler
-            return self._handle(e)
+            try:
+                return self._main(argv)
+            except Exception as e:  # noqa: BLE001 - this is the error handler
+                return self._handle(e)
         except KeyboardInterrupt:
-            return 130
+            # Ctrl-C before a plugin ran (or while a builtin worked): no traceback, the
+            # --json envelope still ends with its exit line, and the host dies by SIGINT.
+            from dispatch import error_handler
+
+            error_handler.json_failure(self, 130, "interrupted")
+            return -2
 
     def _handle(self, e: BaseException) -> int:
         from dispatch import error_handler
@@ -363,24 +387,22 @@ class Dispatcher:
         return found, words
 
     def run_plugin(self, rest: Sequence[str], env: Mapping[str, str]) -> int:
+        """Run the plugin for `rest`: its status, or -N when the host must die by signal N."""
         found, words = self.lookup(rest, env)
         args = list(rest[found.nwords :])
         prefix = self.env_prefix
-        child_env = dict(env)
-        child_env[prefix + "BIN"] = self.bin
-        child_env[prefix + "COMMAND"] = " ".join(words[: found.nwords])
-        # Set only when this host listens for a hello (a plugin calling back
-        # into tool must not pass its own TOOL_PROTOCOL on to a plain child).
-        child_env.pop(prefix + "PROTOCOL", None)
-        from dispatch import cache, launch
+        from dispatch import declaration, launch
 
+        extra = {prefix + "BIN": self.bin, prefix + "COMMAND": " ".join(words[: found.nwords])}
+        # TOOL_PROTOCOL is set only where this host listens for a hello: never passed on.
+        child_env = launch.plugin_environ(env, extra, prefix + "PROTOCOL")
         if self.windows:
             # No protocol session on Windows yet: every plugin runs as a plain one.
             from dispatch import spawn
 
             return spawn.spawn_plugin(found.path, args, child_env)  # type: ignore[no-any-return]
-        cache_dir = cache.cache_dir(env, self.prog)
-        kind = cache.lookup(cache_dir, found.stat)
+        needle = (prefix + "PROTOCOL").encode()
+        declared = declaration.declares(found.path, found.stat, needle, env, self.prog)
         opts = self.options
         supervised = (
             opts.timeout is not None
@@ -389,68 +411,32 @@ class Dispatcher:
             or opts.max_memory is not None
         )
         self.trace(
-            f"running {found.path} ({kind or 'kind not known yet'})"
+            f"running {found.path} ({'declares the protocol' if declared else 'plain'})"
             + (f" with {len(args)} argument(s)" if args else "")
         )
-        direct = kind == cache.PLAIN and not opts.json and opts.max_output is None
-        if direct and self.use_exec and not supervised:
-            # Known plain: it replaces the host on the user's terminal, as under git.
+        if not declared and not opts.json and not supervised and self.use_exec:
+            # Plain: it replaces the host on the user's terminal, as under git, every run.
             launch.exec_plugin(found.path, args, child_env)
         from dispatch import spawn
 
-        listening = kind != cache.PLAIN
-        window = self._handshake_window(env)
-        if listening:
+        if declared:
             from protocol import versions
 
             child_env[prefix + "PROTOCOL"] = versions.format_offer(versions.SUPPORTED)
+            mode = "protocol"
+        else:
+            mode = "relay" if opts.json or opts.max_output is not None else "direct"
+        window = self._handshake_window(env)
         # Start the plugin first: its start-up overlaps the import of the session machinery.
-        child = None
-        saved_tty = None
-        if kind is None and not supervised and not opts.json and _isatty(1):
-            # First run at a terminal: sniff on a pseudo-terminal, so that an
-            # interactive plain program behaves exactly as if run directly.
-            from dispatch import terminal
-
-            # Before the plugin starts: a prompt it writes at once must not see its answer echoed.
-            saved_tty = terminal.quiet(0)
-            try:
-                child = spawn.spawn_pty(found.path, args, child_env, stdin_tty=_isatty(0), tty_attrs=saved_tty)
-            except BaseException as e:
-                terminal.restore(0, saved_tty)
-                saved_tty = None
-                if not isinstance(e, OSError):
-                    raise  # a plugin that cannot start (126) stays an error
-                # No pty here: run it directly, as an ordinary command.
-                child_env.pop(prefix + "PROTOCOL", None)
-                if self.use_exec:
-                    launch.exec_plugin(found.path, args, child_env)
-                direct, listening = True, False
-        if child is None:
-            child = spawn.spawn(found.path, args, child_env, pipes=not direct, new_group=True)
-        if opts.max_cpu is not None or opts.max_memory is not None:
-            spawn.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
+        child = spawn.spawn(found.path, args, child_env, stdin_pipe=declared, stdout_pipe=mode != "direct")
         try:
+            if opts.max_cpu is not None or opts.max_memory is not None:
+                spawn.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
             from dispatch.session import Session
 
-            session = Session(
-                self,
-                child,
-                argv=args,
-                env=child_env,
-                listening=listening,
-                window=window,
-                cache_dir=cache_dir,
-                stat=found.stat,
-                known_kind=kind,
-                saved_tty=saved_tty,
-            )
+            session = Session(self, child, argv=args, env=child_env, mode=mode, window=window, stat=found.stat)
         except BaseException:
             spawn.abandon(child)  # never leave it running unsupervised
-            if saved_tty is not None:
-                from dispatch import terminal
-
-                terminal.restore(0, saved_tty)
             raise
         return session.run()
 
@@ -494,15 +480,21 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    code = Dispatcher("tool").main(argv)
+    """The `tool` console script."""
+    dispatcher = Dispatcher("tool")
     if argv is None:
-        _exit_now(code)
-    return code
+        dispatcher.run()
+    return dispatcher.main(argv)
 
 
-def _exit_now(code: int) -> None:
-    """Leave without the interpreter's teardown: nothing is left to clean up, and a
-    dispatcher's own exit is on the critical path of every command it runs."""
+# Signals whose default action dumps core: the host dies by them without a core of its own.
+_CORE_SIGNALS = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ")
+
+
+def exit_now(code: int, prog: str = "tool") -> NoReturn:
+    """Leave without the interpreter's teardown (nothing is left to clean up, and a
+    dispatcher's own exit is on the critical path of every command it runs): exit with
+    `code`, or die by signal -`code` when it is negative."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -510,13 +502,35 @@ def _exit_now(code: int) -> None:
     except (OSError, ValueError) as e:
         # The last of a builtin's output could not be written (a full disk).
         _silence_stdout()
-        sys.stderr.write(f"tool: cannot write the output: {getattr(e, 'strerror', None) or e}\n")
+        sys.stderr.write(f"{prog}: cannot write the output: {getattr(e, 'strerror', None) or e}\n")
         code = code or 1
     try:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-    os._exit(code & 0xFF if code >= 0 else 1)
+    if code < 0:
+        _die_by(-code)
+    os._exit(code & 0xFF)
+
+
+def _die_by(signum: int) -> NoReturn:
+    """Die by `signum`, as the plugin did: the caller sees the same wait status as if it had been exec'd."""
+    import _signal
+
+    if any(getattr(_signal, name, None) == signum for name in _CORE_SIGNALS):
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        except (ImportError, OSError, ValueError):
+            pass
+    try:
+        _signal.signal(signum, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {signum})
+    except (OSError, ValueError):
+        pass  # SIGKILL cannot be caught or blocked: it needs neither
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # a signal whose default is not to kill
 
 
 def _sanitize_std_fds() -> None:

@@ -3,10 +3,10 @@
 The scripts from `tool completion bash|zsh|fish` call it. It completes host
 options, builtins, plugin names (from directory listings only, nothing is
 run), multi-word plugin commands (`tool db <TAB>` offers `migrate` for
-`tool-db-migrate`), and the arguments of a plugin that is already known to
-speak the protocol, through a `complete` request bounded in time. Plain and
-unknown plugins are never run for completion: the shell falls back to file
-names.
+`tool-db-migrate`), and the arguments of a plugin that declares the protocol
+and has been seen speaking it, through a `complete` request bounded in time.
+Plain plugins and plugins never run are not started for completion: the
+shell falls back to file names.
 """
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def _builtin_args(
 def _plugin_args(
     dispatcher: Dispatcher, command: list[str], current: str, env: Mapping[str, str]
 ) -> list[tuple[str, str]]:
-    from dispatch import cache, resolve
+    from dispatch import resolve
 
     found: list[tuple[str, str]] = []
     nwords = resolve.command_words(command)
@@ -164,9 +164,13 @@ def _plugin_args(
     plugin = dispatcher.find(command, env)
     if plugin is None:
         return found  # nothing runs: nothing to complete
-    kind = cache.lookup(cache.cache_dir(env, dispatcher.prog), plugin.stat)
-    if kind is None or not kind.startswith(cache.PROTOCOL):
-        return found  # only plugins known to speak the protocol are asked
+    from dispatch import declaration, metadata
+
+    needle = (dispatcher.env_prefix + "PROTOCOL").encode()
+    if not declaration.declares(plugin.path, plugin.stat, needle, env, dispatcher.prog):
+        return found  # plain plugins are never run for completion
+    if type(metadata.read(env, dispatcher.prog, plugin.stat).get("protocol")) is not int:
+        return found  # nor is a plugin not yet seen speaking the protocol (a keystroke must not start it)
     from dispatch import probe
 
     request = {

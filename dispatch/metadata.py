@@ -1,72 +1,194 @@
 """What `list`, `help`, completion and `doctor` know of each plugin file, without running it.
 
-One JSON document, `$XDG_CACHE_HOME/<prog>/metadata.json`, maps a file
-identity (dispatch/cache.py) to what is known of that file: {"path",
-"kind", "plugin": the hello's plugin object, "description": the describe
-answer, "problem": why its last handshake failed}. Read-modify-write with an
-atomic rename: a concurrent writer may lose an update, which only means it
-is learned again. Never on the start-up path.
+One small JSON document per file identity (dispatch/cache.py), in the
+host's private cache directory: `metadata/<identity>.json`, written
+atomically on its own, so that concurrent runs of different plugins never
+lose each other's updates. A field is: "path"; "declares" (whether the file
+declares the protocol); "protocol" (the version it greeted with, once seen
+speaking it); "plugin" (the hello's name, version and summary);
+"description" (its answer to `describe`); "problem" (why its last run did
+not go by the protocol).
+
+Readers of many entries (`tool list` over thousands of plugins) use
+`metadata-index.json`, a copy of all entries stamped with the state of the
+directory it was made from, and rebuilt when the directory has changed.
+
+What a plugin supplied is stored only in the shapes this module knows,
+bounded in size; anything odd (nesting, wrong types, undecodable text) is
+dropped or kept escaped, never an error: metadata never fails a run.
 """
 from __future__ import annotations
 
 import os
 
-from dispatch.cache import _MAX_ENTRIES, cache_dir, identity
+from dispatch import cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
+
+_ENTRY_CAP = 256 * 1024
+_INDEX_CAP = 64 * 1024 * 1024
+_TEXT_CAP = 2000
+_ITEMS_CAP = 500
+_INDEX = "metadata-index.json"
+MAX_ENTRIES = 16384
 
 
-def metadata_path(env: Mapping[str, str], prog: str) -> str | None:
-    directory = cache_dir(env, prog)
-    return None if directory is None else os.path.join(os.path.dirname(directory), "metadata.json")
+def _text(value: object) -> str | None:
+    return value[:_TEXT_CAP] if isinstance(value, str) else None
 
 
-def load_metadata(path: str | None) -> dict[str, dict[str, object]]:
-    if path is None:
-        return {}
+def _clean_object(value: object, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, Any] = {}
+    for name in fields:
+        text = _text(value.get(name))
+        if text is not None:
+            out[name] = text
+    return out
+
+
+def _clean_description(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, Any] = _clean_object(value, ("summary", "usage", "description")) or {}
+    subcommands = [
+        _clean_object(s, ("name", "summary")) for s in (value.get("subcommands") or [])[:_ITEMS_CAP] if isinstance(s, dict)
+    ] if isinstance(value.get("subcommands"), list) else []
+    out["subcommands"] = [s for s in subcommands if s and "name" in s]
+    flags = []
+    if isinstance(value.get("flags"), list):
+        for f in value["flags"][:_ITEMS_CAP]:
+            flag = _clean_object(f, ("name", "short", "summary"))
+            if not flag or "name" not in flag:
+                continue
+            if isinstance(f.get("takes_value"), bool):
+                flag["takes_value"] = f["takes_value"]
+            if isinstance(f.get("choices"), list):
+                flag["choices"] = [c[:_TEXT_CAP] for c in f["choices"][:_ITEMS_CAP] if isinstance(c, str)]
+            flags.append(flag)
+    out["flags"] = flags
+    return out
+
+
+def clean(fields: Mapping[str, object]) -> dict[str, object]:
+    """The fields in the shapes the store keeps (None: remove the field)."""
+    out: dict[str, object] = {}
+    for name, value in fields.items():
+        if value is None:
+            out[name] = None
+        elif name == "plugin":
+            out[name] = _clean_object(value, ("name", "version", "summary"))
+        elif name == "description":
+            out[name] = _clean_description(value)
+        elif name in ("path", "problem"):
+            out[name] = _text(value)
+        elif name == "declares":
+            out[name] = bool(value)
+        elif name == "protocol":
+            out[name] = value if type(value) is int else None
+    return out
+
+
+def _decode(data: bytes | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
     from protocol.framing import loads  # _json directly: `json` imports `re`
 
     try:
-        with open(path, "rb") as f:
-            data = loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
+        value = loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
-def note(path: str | None, st: os.stat_result, plugin_path: str, **fields: object) -> None:
-    """Merge `fields` into the entry of this file (a None value removes the field)."""
-    if path is None:
-        return
+def _encode(value: object) -> bytes | None:
     from protocol.framing import dumps
 
-    data = load_metadata(path)
-    key = identity(st)
-    entry = dict(data.get(key, {}))
-    entry["path"] = plugin_path
-    for name, value in fields.items():
-        if value is None:
-            entry.pop(name, None)
-        else:
-            entry[name] = value
-    if data.get(key) == entry:
-        return
-    data[key] = entry
-    if len(data) > _MAX_ENTRIES:
-        for stale in list(data)[: len(data) - _MAX_ENTRIES]:
-            del data[stale]
-    temp = f"{path}.{os.getpid()}.tmp"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(dumps(data))
-        os.replace(temp, path)
-    except OSError:
+        return dumps(value, ascii=True).encode("ascii")  # lone surrogates stay escaped
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def read(env: Mapping[str, str], prog: str, st: os.stat_result) -> dict[str, Any]:
+    """The entry of the file with stat `st` ({} when none)."""
+    root = cache.open_root(env, prog)
+    if root is None:
+        return {}
+    try:
+        directory = cache.open_dir(None, "metadata", dir_fd=root)
+    finally:
+        os.close(root)
+    if directory is None:
+        return {}
+    try:
+        return _decode(cache.read_file(directory, cache.identity(st) + ".json", _ENTRY_CAP)) or {}
+    finally:
+        os.close(directory)
+
+
+def note(env: Mapping[str, str], prog: str, st: os.stat_result, path: str, **fields: object) -> None:
+    """Merge `fields` into the entry of this file (a None value removes the field); never fails."""
+    key = cache.identity(st)
+    root = cache.open_root(env, prog, create=True)
+    if root is None:
+        return
+    try:
+        directory = cache.open_dir(None, "metadata", dir_fd=root, create=True)
+    finally:
+        os.close(root)
+    if directory is None:
+        return
+    try:
+        old = _decode(cache.read_file(directory, key + ".json", _ENTRY_CAP)) or {}
+        entry = dict(old)
+        for name, value in clean({"path": path, **fields}).items():
+            if value is None:
+                entry.pop(name, None)
+            else:
+                entry[name] = value
+        if entry == old:
+            return
+        data = _encode(entry)
+        if data is not None and cache.write_file(directory, key + ".json", data):
+            cache.prune(directory, keep=MAX_ENTRIES)
+    finally:
+        os.close(directory)
+
+
+def load_all(env: Mapping[str, str], prog: str) -> dict[str, dict[str, Any]]:
+    """Every entry, by identity: from the index when it is current, else rebuilt (and saved)."""
+    root = cache.open_root(env, prog)
+    if root is None:
+        return {}
+    try:
+        directory = cache.open_dir(None, "metadata", dir_fd=root)
+        if directory is None:
+            return {}
         try:
-            os.unlink(temp)
-        except OSError:
-            pass
+            st = os.fstat(directory)
+            stamp = f"{st.st_mtime_ns}:{st.st_size}:{st.st_nlink}"
+            index = _decode(cache.read_file(root, _INDEX, _INDEX_CAP))
+            if index is not None and index.get("stamp") == stamp and isinstance(index.get("entries"), dict):
+                return {k: v for k, v in index["entries"].items() if isinstance(v, dict)}
+            entries: dict[str, dict[str, Any]] = {}
+            with os.scandir(directory) as it:
+                names = [e.name for e in it if e.name.endswith(".json") and cache.ours(e.name)]
+            for name in names:
+                entry = _decode(cache.read_file(directory, name, _ENTRY_CAP))
+                if entry is not None:
+                    entries[name[: -len(".json")]] = entry
+            data = _encode({"stamp": stamp, "entries": entries})
+            if data is not None:
+                cache.write_file(root, _INDEX, data)
+            return entries
+        finally:
+            os.close(directory)
+    except OSError:
+        return {}
+    finally:
+        os.close(root)

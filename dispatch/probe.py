@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import signal
 import time
 
 from protocol import framing, messages, versions
@@ -56,7 +55,7 @@ def ask(
     child_env = dict(env)
     child_env[env_prefix + "PROTOCOL"] = offer if offer is not None else versions.format_offer(versions.SUPPORTED)
     try:
-        child = spawn.spawn(path, list(args), child_env, pipes=True, new_group=True, quiet=quiet)
+        child = spawn.spawn(path, list(args), child_env, quiet=quiet)
     except Exception as e:  # noqa: BLE001 - reported as the plugin's problem
         result.problem = getattr(e, "message", str(e))
         return result
@@ -145,10 +144,7 @@ def _finish(child: Any, sel: selectors.BaseSelector, deadline: float) -> int | N
             status = os.waitstatus_to_exitcode(wstatus)
             break
         time.sleep(0.01)
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    child.kill_group()
     if status is None:
         os.waitpid(child.pid, 0)  # reap it; killed, it has no status of its own
     return status

@@ -27,6 +27,38 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+_VISIBLE: dict[int, str] | None = None
+
+
+def _visible_table() -> dict[int, str]:
+    table = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+    table.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x1B: "\\e"})
+    # Bidirectional controls (they reorder what follows: "Trojan Source"), line and
+    # paragraph separators, and lone surrogates (never valid text).
+    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029, *range(0xD800, 0xE000)):
+        table[c] = f"\\u{c:04x}"
+    return table
+
+
+def visible(text: str, *, multiline: bool = False) -> str:
+    """Text from a plugin or from disk, safe to show on a terminal.
+
+    Control characters (C0, DEL, C1: so every escape sequence, ESC being one),
+    bidirectional overrides, line separators and lone surrogates are shown as
+    visible escapes (`\\e[2J`, `\\u202e`), never sent raw. `multiline` keeps
+    newlines and tabs (a log message of several lines). A plugin's `output`
+    bytes never pass through here: they are the user's data, verbatim.
+    """
+    if text.isprintable():
+        return text
+    global _VISIBLE
+    if _VISIBLE is None:
+        _VISIBLE = _visible_table()
+    if multiline:
+        return "\n".join("\t".join(part.translate(_VISIBLE) for part in line.split("\t")) for line in text.split("\n"))
+    return text.translate(_VISIBLE)
+
+
 def to_utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
@@ -150,9 +182,9 @@ class Renderer:
         if self.json_mode:
             self._out.append(line + b"\n")
             self.flush()
-        text = f"{self.label}: error: {msg['message']}\n"
+        text = f"{self.label}: error: {visible(str(msg['message']), multiline=True)}\n"
         if msg.get("hint"):
-            text += f"{self.label}: hint: {msg['hint']}\n"
+            text += f"{self.label}: hint: {visible(str(msg['hint']), multiline=True)}\n"
         self.stderr(text)
 
     def exit(self, code: int) -> None:
@@ -186,6 +218,7 @@ class Renderer:
         if self.verbosity < threshold:
             return
         prefix = "" if level == "info" or level not in _LEVELS else f"{level}: "
+        message = visible(message, multiline=True)
         self.stderr(prefix + message + ("" if message.endswith("\n") else "\n"))
 
     def debug(self, message: str) -> None:
@@ -203,7 +236,7 @@ class Renderer:
             return  # a terminal needs no more than 20 updates a second
         self._progress_at = now
         self.flush()
-        text = str(msg.get("message") or "")
+        text = visible(str(msg.get("message") or ""))
         current, total = msg.get("current"), msg.get("total")
         if current is not None and total:
             text += f" {_num(current)}/{_num(total)} ({int(100 * current / total)}%)"  # type: ignore[operator]

@@ -1,12 +1,24 @@
-"""The host side of a plugin run it does not exec: the handshake sniff, the protocol session, the
-plain relay, and plugins run directly on the user's stdio under a timeout or limits.
+"""The host side of a plugin run it does not exec: the handshake with a declared plugin, the
+protocol session, the plain relay, and plain plugins run on the user's stdio under a limit.
 
-One selector loop (`_wait`) serves every phase, so the host never blocks on
-one pipe while the plugin waits on another: plugin stdout is always drained,
-writes to the plugin's stdin never block, the user's stdin is read only when
-a protocol plugin asks (`read_input`) or once a plugin is known to be plain,
-and signals, deadlines and exits are handled in the same place
-(dispatch/supervise.py).
+How a plugin runs was decided from its file before it started (dispatch/declaration.py):
+- `protocol`: it declares the protocol, so it runs with pipes and must greet. A hello
+  starts the protocol session; anything else (another first line, or silence for
+  the handshake window) is relayed as plain for this run, bytes untouched both ways.
+- `relay`: a plain plugin whose stdout the host must see (`--json`, `--max-output`);
+  its stdin, stderr and terminal are the user's.
+- `direct`: a plain plugin on the user's own stdio, supervised for a timeout or limits.
+
+One poll loop (`_wait`) serves every phase, so the host never blocks on one
+pipe while the plugin waits on another: plugin stdout is always drained,
+writes to the plugin's stdin never block, the user's terminal and stdin are
+read only when a protocol plugin asks (a prompt, `read_input`) or to relay
+them to a plugin that did not greet, and signals, deadlines and exits are
+handled in the same place (dispatch/supervise.py), even while a prompt waits.
+
+`run` returns the invocation's status; a negative value -N means "die by
+signal N" (the plugin died by it, or the user's Ctrl-C interrupted the run),
+which the entry point does after its last words.
 """
 from __future__ import annotations
 
@@ -14,10 +26,10 @@ import errno
 import os
 import time
 
-from dispatch import cache, metadata, terminal
+from dispatch import metadata, terminal
 from dispatch import exitcodes as ExitCode  # plain ints: no enum on this path
 from dispatch.poller import READ, WRITE, Poller
-from dispatch.render import Renderer, to_utf8, decode_base64, terminal_width
+from dispatch.render import Renderer, to_utf8, decode_base64, terminal_width, visible
 from dispatch.supervise import Supervisor
 from protocol import framing, messages, versions
 from protocol.messages import ProtocolError
@@ -36,10 +48,23 @@ _STDIN_CHUNK = 4096
 _DRAIN_QUIET = 0.1  # after the plugin exits: stop reading once its stdout is quiet this long
 _DRAIN_MAX = 2.0  # ... or after this long in all (a grandchild may hold the pipe open)
 _READ_INPUT_MAX = 1 << 20
-_SIGPIPE_STATUS = 128 + 13
+_SIGINT, _SIGPIPE = 2, 13
 
-# Sniff outcomes.
-_PROTOCOL, _PLAIN, _PLAIN_SILENT, _PLAIN_EXITED = "protocol", "plain", "plain-silent", "plain-exited"
+PROTOCOL, RELAY, DIRECT = "protocol", "relay", "direct"
+
+
+class _Prompt:
+    """A prompt request waiting for the person at the terminal."""
+
+    __slots__ = ("rid", "text", "default", "secret", "answer", "saved")
+
+    def __init__(self, rid: object, text: str, default: str | None, secret: bool) -> None:
+        self.rid = rid
+        self.text = text
+        self.default = default
+        self.secret = secret
+        self.answer = bytearray()
+        self.saved: list[object] | None = None  # the terminal's settings while echo is off
 
 
 class Session:
@@ -50,22 +75,17 @@ class Session:
         *,
         argv: list[str],
         env: Mapping[str, str],
-        listening: bool,
+        mode: str,
         window: float,
-        cache_dir: str | None,
         stat: os.stat_result,
-        known_kind: str | None = None,
-        saved_tty: list[object] | None = None,
     ) -> None:
         opts = dispatcher.options
-        self.known_kind = known_kind
         self.d = dispatcher
         self.child = child
         self.argv = argv
         self.env = env
-        self.listening = listening
+        self.mode = mode
         self.window = window
-        self.cache_dir = cache_dir
         self.stat = stat
         self.name = os.path.basename(child.path)
         label = f"{dispatcher.prog} {env.get(dispatcher.env_prefix + 'COMMAND', '')}".rstrip()
@@ -75,15 +95,13 @@ class Session:
         self.stdout_open = child.stdout is not None
         self.read_input_id: object = None
         self.read_input_max = 0
+        self.prompt: _Prompt | None = None
         self.relaying_stdin = False
         self.seen_result = False
         self.seen_error = False
         self.protocol_active = False
         self.output_closed = False
         self.user_stdin_open = _fd_open(0)
-        self.pty = child.pty  # the master side when the plugin runs on a pseudo-terminal
-        # The user's terminal settings while we changed them (quiet during a pty sniff, then raw).
-        self.saved_tty = saved_tty
         if child.stdin is not None:
             os.set_blocking(child.stdin, False)
         if child.stdout is not None:
@@ -94,36 +112,6 @@ class Session:
     def status(self) -> int | None:
         return self.sup.status
 
-    # -- the user's terminal, while a plain plugin runs on a pty -------------------------
-    def _user_terminal_raw(self) -> None:
-        if self.saved_tty is None:
-            if not terminal.owned(0):
-                return
-            import termios
-
-            self.saved_tty = termios.tcgetattr(0)
-        terminal.raw(0)
-
-    def _restore_user_terminal(self) -> None:
-        attrs, self.saved_tty = self.saved_tty, None
-        terminal.restore(0, attrs)
-
-    def owns_terminal(self) -> bool:
-        return self.saved_tty is not None
-
-    def suspend_terminal(self) -> None:
-        terminal.restore(0, self.saved_tty)
-
-    def resume_terminal(self) -> None:
-        if self.saved_tty is not None:
-            terminal.raw(0)
-        self.window_changed()
-
-    def window_changed(self) -> None:
-        """SIGWINCH: the user's terminal changed size; so does the plugin's pty."""
-        if self.pty is not None:
-            terminal.copy_size(self.pty)
-
     # -- Peer, for the supervisor ----------------------------------------------------
     def speaks_protocol(self) -> bool:
         return self.protocol_active
@@ -131,6 +119,16 @@ class Session:
     def cancel(self, reason: str) -> bool:
         if not self.protocol_active or self.child.stdin is None:
             return False
+        # Nobody will answer what is pending now: say so before asking the plugin to stop.
+        prompt = self.prompt
+        if prompt is not None:
+            self._end_prompt()
+            self.render.stderr("\n")
+            self._send(_error_response(prompt.rid, "interaction_cancelled", f"the run was stopped ({reason})"))
+        if self.read_input_id is not None:
+            rid, self.read_input_id = self.read_input_id, None
+            self._unregister(0)
+            self._send(_error_response(rid, "interaction_cancelled", f"the run was stopped ({reason})"))
         self._send({"type": "cancel", "reason": reason})
         return True
 
@@ -141,6 +139,13 @@ class Session:
             os.close(fd)
             self.child.stdin = None
 
+    def resumed(self) -> None:
+        """The host was stopped (Ctrl-Z) and continued: a waiting prompt is shown again."""
+        if self.prompt is not None:
+            if self.prompt.secret:
+                terminal.echo(0, False)
+            self.render.stderr(self.prompt.text)
+
     # -- the whole run ------------------------------------------------------------------
     def run(self) -> int:
         try:
@@ -148,34 +153,26 @@ class Session:
                 status = self._run()
             except ProtocolError as e:
                 self.sup.stop_now()
-                self._note(problem=f"protocol error: {e}")
+                self._note(declares=True, problem=f"protocol error: {e}")
                 return self._fail(ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.name}: {e}")
             return self._conclude(status)
         finally:
             self._close()
 
     def _run(self) -> int:
-        if self.child.stdout is None:
+        if self.mode == DIRECT:
             return self._direct()
-        if not self.listening:
-            return self._plain(b"", remember=False)
-        outcome, buf = self._sniff()
-        if outcome == _PROTOCOL:
-            self._restore_user_terminal()
-            if self.pty is not None:
-                # No echo of our messages, no CR/LF translation, no signals from bytes.
-                terminal.raw(self.pty)
-            first, _, rest = buf.partition(b"\n")
-            return self._protocol(first.rstrip(b"\r"), rest)
-        if self.pty is not None:
-            # A plain program on its own terminal: pass every key through to it.
-            self._user_terminal_raw()
-        if outcome == _PLAIN_SILENT:
-            return self._plain(buf, remember=True, watch_late_hello=True)
-        return self._plain(buf, remember=outcome == _PLAIN)
+        if self.mode == RELAY:
+            self._hand_over_terminal()  # the user's stdin is the plugin's own
+            return self._plain(b"")
+        first, buf = self._handshake()
+        if first is not None:
+            return self._protocol(first, buf)
+        self._note(declares=True, problem="declares the protocol but did not greet: it was run as a plain program")
+        return self._plain(buf, watch_late_hello=not buf and self.status is None)
 
     def _conclude(self, status: int) -> int:
-        """The invocation's exit status, and the host's word when it stopped the plugin."""
+        """The invocation's status (negative: die by that signal), and the host's word when it stopped the plugin."""
         sup = self.sup
         reason = sup.stop_reason
         opts = self.d.options
@@ -195,21 +192,24 @@ class Session:
                 "limit_exceeded",
                 f"{self.name} used more than {opts.max_cpu:g} s of CPU time (--max-cpu); it was stopped",
             )
+        dies_by = sup.killed_by
         if reason == "signal" and sup.stop_signal is not None:
-            status = ExitCode.SIGNAL_BASE + sup.stop_signal
-        elif reason == "interrupt" and sup.escalated:
-            status = ExitCode.INTERRUPTED
-        elif reason == "output" and sup.escalated:
-            status = _SIGPIPE_STATUS
+            dies_by = sup.stop_signal  # the host was told to stop: after its last words, it does
+        elif reason == "interrupt" and self.protocol_active and (status == ExitCode.INTERRUPTED or sup.escalated):
+            dies_by = _SIGINT  # the protocol's answer to Ctrl-C, as a shell loop needs to see it
+        elif reason == "output":
+            dies_by = _SIGPIPE  # our reader went away, as it would have killed an exec'd plugin
         elif self.seen_error and status == 0:
             status = ExitCode.FAILURE
+        if dies_by is not None:
+            status = ExitCode.SIGNAL_BASE + dies_by
         if opts.max_memory is not None and status != 0 and reason is None:
             self.d.error(
                 f"note: {self.name} failed (status {status}) while limited to {opts.max_memory} bytes "
                 f"of memory (--max-memory); the limit may be the cause"
             )
         self.render.exit(status)
-        return status
+        return -dies_by if dies_by is not None else status
 
     def _fail(self, code: int, code_name: str, message: str) -> int:
         if self.d.options.json:
@@ -219,14 +219,17 @@ class Session:
 
     # -- the loop ------------------------------------------------------------------------
     def _wait(self, timeout: float | None) -> list[object]:
-        """Block until something happens; handle process, signal and timer events and writes to the
-        plugin here; return the tags of the caller's own events ("stdout", "user-stdin")."""
+        """Block until something happens; handle process, signal and timer events, writes to the
+        plugin and the terminal's answer to a prompt here; return the tags of the caller's own
+        events ("stdout", "user-stdin")."""
         ready = []
         for tag in self.sel.select(self.sup.wait_time(timeout)):
             if self.sup.handle(tag):
                 continue
             if tag == "plugin-stdin":
                 self._write_plugin()
+            elif tag == "tty":
+                self._read_prompt()
             else:
                 ready.append(tag)
         self.sup.tick()
@@ -248,44 +251,45 @@ class Session:
                 self.sup.stop("limit", "terminate")
             else:
                 _silence_stdout()
-                self.sup.stop("output", "terminate", first_signal=13)
+                self.sup.stop("output", "terminate", first_signal=_SIGPIPE)
 
-    # -- the first bytes --------------------------------------------------------------------
-    def _sniff(self) -> tuple[str, bytes]:
-        """Decide from the first bytes on stdout whether the plugin speaks the protocol."""
+    # -- the handshake ----------------------------------------------------------------------
+    def _handshake(self) -> tuple[bytes | None, bytes]:
+        """(the hello line, or None when the plugin did not greet; the bytes read after it, or all of them)."""
         deadline = time.monotonic() + self.window
         buf = b""
-        while True:
+        while self.stdout_open:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.stdout_open:
-                if self.sup.poll() or not self.stdout_open:
-                    return (_PLAIN if buf else _PLAIN_EXITED), buf
-                return (_PLAIN_SILENT if not buf else _PLAIN), buf
-            if "stdout" in self._wait(left):
-                data = self._read_stdout()
-                if not data:
-                    return (_PLAIN if buf else _PLAIN_EXITED), buf
-                buf += data
-                if not buf.startswith(b"{"):
-                    return _PLAIN, buf
-                if b"\n" in buf:
-                    line = buf.split(b"\n", 1)[0].rstrip(b"\r")
-                    return (_PROTOCOL if _is_hello(line) else _PLAIN), buf
-                if len(buf) > framing.DEFAULT_MAX_LINE:
-                    return _PLAIN, buf
+            if left <= 0:
+                break
+            if "stdout" not in self._wait(left):
+                continue
+            data = self._read_stdout()
+            buf += data
+            if not data or not buf.startswith(b"{"):
+                break
+            if b"\n" in buf:
+                line, _, rest = buf.partition(b"\n")
+                line = line.rstrip(b"\r")
+                return (line, rest) if _is_hello(line) else (None, buf)
+            if len(buf) > framing.DEFAULT_MAX_LINE:
+                break
+        if not self.stdout_open and self.status is None:
+            self.sup.poll()
+        return None, buf
 
     # -- plain plugins ---------------------------------------------------------------------------
     def _direct(self) -> int:
         """A plugin on the user's own stdio (a timeout or limits prevented exec): wait and supervise."""
-        self.sup.give_terminal()
+        self._hand_over_terminal()
         while self.status is None:
             self._wait(None)
         return self.status
 
-    def _plain(self, buf: bytes, *, remember: bool, watch_late_hello: bool = False) -> int:
+    def _plain(self, buf: bytes, *, watch_late_hello: bool = False) -> int:
         """Relay bytes both ways until the plugin exits; pass its status through."""
-        # After a silent window, hold the first line back until we know it is
-        # not a late hello (a protocol plugin that greeted too slowly).
+        # After a silent handshake window, hold the first line back until we know
+        # it is not a late hello (a protocol plugin that greeted too slowly).
         held = b"" if watch_late_hello else None
         if buf:
             self._emit_plain(buf)
@@ -325,10 +329,13 @@ class Session:
             self._drain_held(held)
         else:
             self._drain()
-        if remember and self.known_kind != cache.PLAIN:
-            cache.remember(self.cache_dir, self.stat, cache.PLAIN)
-            self._note(kind=cache.PLAIN, problem=None)
         return self.status  # type: ignore[return-value]
+
+    def _hand_over_terminal(self) -> None:
+        """Make the plugin's group the terminal's foreground, as a shell does for a job; a plugin
+        that touched the terminal before that (and was stopped for it) goes on."""
+        self.sup.give_terminal()
+        self.sup.check_child()
 
     def _emit_plain(self, data: bytes) -> None:
         self.render.plain(data)
@@ -360,16 +367,11 @@ class Session:
         unread = len(self.to_plugin) + _pipe_unread(self.child.stdin)
         self.to_plugin.clear()
         self.close_plugin_stdin()
-        self._give_back_stdin(unread)
-
-    def _give_back_stdin(self, unread: int) -> None:
-        """Return stdin bytes the plugin never read to a seekable stdin, for the next reader."""
-        if unread <= 0:
-            return
-        try:
-            os.lseek(0, -unread, os.SEEK_CUR)
-        except OSError:
-            pass  # not seekable (a pipe, a terminal): the documented residual case
+        if unread > 0:
+            try:
+                os.lseek(0, -unread, os.SEEK_CUR)
+            except OSError:
+                pass  # not seekable (a pipe, a terminal): the documented residual case
 
     def _drain(self, splitter: framing.LineSplitter | None = None) -> None:
         """After the plugin exited: read what is left, but do not wait on a grandchild holding the pipe."""
@@ -407,15 +409,12 @@ class Session:
                 elif tag == "user-stdin":
                     self._answer_read_input()
         self._drain(splitter)
-        kind = f"{cache.PROTOCOL}:{version}"
-        if self.known_kind != kind:  # written once per version of the file, not every run
-            cache.remember(self.cache_dir, self.stat, kind)
-            self._note(kind=kind, plugin=hello.get("plugin"), problem=None)
+        self._note(declares=True, protocol=version, plugin=hello.get("plugin"), problem=None)
         return self.status  # type: ignore[return-value]
 
     def _note(self, **fields: object) -> None:
         """What `tool list` and `tool doctor` will show of this file (never on the start-up path)."""
-        metadata.note(metadata.metadata_path(self.env, self.d.prog), self.stat, self.child.path, **fields)
+        metadata.note(self.env, self.d.prog, self.stat, self.child.path, **fields)
 
     def _negotiate(self, hello: Mapping[str, object]) -> int:
         offered = list(versions.SUPPORTED)
@@ -547,10 +546,10 @@ class Session:
         rid, method = msg["id"], msg["method"]
         params: Mapping[str, object] = msg.get("params") or {}  # type: ignore[assignment]
         if method == "prompt":
-            self._send(self._prompt(rid, params))
+            self._start_prompt(rid, params)
         elif method == "read_input":
-            if self.read_input_id is not None:
-                self._send(_error_response(rid, "busy", "a read_input request is already pending"))
+            if self.read_input_id is not None or self.prompt is not None:
+                self._send(_error_response(rid, "busy", "another request is already reading the input"))
                 return
             max_bytes = params.get("max_bytes", 65536)
             if max_bytes <= 0:  # type: ignore[operator]
@@ -571,22 +570,56 @@ class Session:
                 _error_response(rid, "unknown_method", f"{self.d.prog} {self.d.version} has no method {method!r}")
             )
 
-    def _prompt(self, rid: object, params: Mapping[str, object]) -> dict[str, object]:
+    # -- prompts: read from the terminal inside the loop, so that signals and deadlines act meanwhile --
+    def _start_prompt(self, rid: object, params: Mapping[str, object]) -> None:
         if not self._interactive():
             why = "--no-input was given" if self.d.options.no_input else "there is no terminal to ask on"
-            return _error_response(rid, "interaction_unavailable", f"cannot prompt: {why}")
-        from dispatch import prompt
-
+            self._send(_error_response(rid, "interaction_unavailable", f"cannot prompt: {why}"))
+            return
+        if self.prompt is not None or self.read_input_id is not None or not terminal.owned(0):
+            self._send(_error_response(rid, "busy", "the terminal is busy with another request"))
+            return
+        default = params.get("default")
+        secret = bool(params.get("secret", False))
+        text = visible(str(params["message"]).rstrip())
+        if default is not None and not secret:
+            text += f" [{visible(str(default))}]"
+        prompt = _Prompt(rid, text + " ", default if isinstance(default, str) else None, secret)
+        if secret:
+            prompt.saved = terminal.echo(0, False)  # before the question: the answer may be typed at once
         self.render.flush()
-        self.render.stderr("")
-        answer = prompt.ask(
-            str(params["message"]),
-            default=params.get("default"),  # type: ignore[arg-type]
-            secret=bool(params.get("secret", False)),
-        )
-        if answer is None:
-            return _error_response(rid, "interaction_cancelled", "no answer (end of input)")
-        return {"type": "response", "id": rid, "result": {"value": answer}}
+        self.render.stderr(prompt.text)
+        self.prompt = prompt
+        self.sel.register(0, READ, "tty")
+
+    def _read_prompt(self) -> None:
+        prompt = self.prompt
+        if prompt is None:
+            self._unregister(0)
+            return
+        # The terminal is in canonical mode: a read returns at most one line, nothing past it.
+        data = _read(0, 4096)
+        if data:
+            prompt.answer += data
+            if not data.endswith(b"\n"):
+                return
+        self._end_prompt()
+        rid = prompt.rid
+        if prompt.secret or not data:
+            self.render.stderr("\n")
+        if not data:
+            self._send(_error_response(rid, "interaction_cancelled", "no answer (end of input)"))
+            return
+        answer = bytes(prompt.answer).rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
+        if not answer and prompt.default is not None:
+            answer = prompt.default
+        self._send({"type": "response", "id": rid, "result": {"value": answer}})
+
+    def _end_prompt(self) -> None:
+        prompt, self.prompt = self.prompt, None
+        if prompt is not None:
+            self._unregister(0)
+            terminal.restore(0, prompt.saved)
 
     def _answer_read_input(self) -> None:
         import binascii
@@ -625,17 +658,14 @@ class Session:
             self.to_plugin.clear()
             return
         del self.to_plugin[:n]
-        registered = self._registered(fd)
+        registered = self.sel.registered(fd)
         if self.to_plugin and not registered:
             self.sel.register(fd, WRITE, "plugin-stdin")
         elif not self.to_plugin:
             if registered:
                 self.sel.unregister(fd)
-            if self.relaying_stdin and self.user_stdin_open and not self._registered(0):
+            if self.relaying_stdin and self.user_stdin_open and not self.sel.registered(0):
                 self.sel.register(0, READ, "user-stdin")
-
-    def _registered(self, fd: int) -> bool:
-        return self.sel.registered(fd)
 
     def _read_stdout(self) -> bytes:
         fd = self.child.stdout
@@ -651,7 +681,7 @@ class Session:
         self.sel.unregister(fd)
 
     def _close(self) -> None:
-        self._restore_user_terminal()
+        self._end_prompt()
         self.sup.close()
         self.sel.close()
         for fd in (self.child.stdin, self.child.stdout):
@@ -664,9 +694,9 @@ class Session:
 
 
 def _silence_stdout() -> None:
-    from dispatch.cli import _silence_stdout as silence
+    from dispatch.error_handler import silence_stdout
 
-    silence()
+    silence_stdout()
 
 
 _OUTPUT_TEXT = b'{"type":"output","text":"'
@@ -727,15 +757,13 @@ def _read(fd: int, n: int) -> bytes:
         except InterruptedError:
             continue
         except BlockingIOError:
-            # Non-blocking (a pty master shares the flag with its dup): wait for it.
             import select
 
             select.select([fd], [], [])
         except OSError as e:
             if e.errno in (errno.EIO, errno.EBADF):
-                return b""  # EIO: a pty whose other side is closed
+                return b""  # EIO: a terminal that went away
             raise
-
 
 
 def _pipe_unread(fd: int | None) -> int:

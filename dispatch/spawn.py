@@ -1,8 +1,18 @@
-"""Starting a plugin the host supervises: pipes or a pseudo-terminal, its own process group.
+"""Starting a plugin the host supervises: pipes or the user's stdio, a process group, a guard.
 
-posix_spawn, not subprocess: cheaper to start, and the host can start the
-plugin before importing the session machinery, so that the two start-ups
-overlap.
+posix_spawn, not subprocess: it is cheaper to start, and it lets the host
+start the plugin before importing the session machinery, so that the two
+start-ups overlap.
+
+A supervised plugin must not outlive the host, even when the host is killed
+with SIGKILL (a CI runner, `timeout -s KILL`), when nothing can run in the
+host any more. So each supervised plugin joins the process group of a tiny
+guard, started first: `sh` blocked reading a pipe whose only writer is the
+host. When the host finishes normally it writes a line and the guard exits,
+leaving the plugin's background jobs alone; when the host dies any other way
+the pipe reads EOF and the guard kills its whole process group, the
+plugin's children and grandchildren included. Starting the guard first
+leaves no moment at which the plugin runs unguarded.
 """
 from __future__ import annotations
 
@@ -12,21 +22,101 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-from dispatch.explain import explain, is_script
 from dispatch.launch import SH, preflight
+
+# The guard ignores what the host forwards to the plugin's group, and stops
+# the group when its pipe reads EOF (the host is gone) instead of a line.
+_GUARD_SCRIPT = "trap '' INT TERM HUP QUIT TSTP TTIN TTOU PIPE; read -r _ || kill -KILL 0"
 
 
 class Child:
-    """A spawned plugin: its pid and the host's ends of its stdin/stdout pipes (None when inherited)."""
+    """A spawned plugin: its pid, its process group, and the host's ends of its pipes (None when inherited)."""
 
-    __slots__ = ("pid", "stdin", "stdout", "path", "pty")
+    __slots__ = ("pid", "pgid", "stdin", "stdout", "path", "guard", "guard_fd")
 
-    def __init__(self, pid: int, stdin: int | None, stdout: int | None, path: str) -> None:
+    def __init__(self, pid: int, pgid: int, stdin: int | None, stdout: int | None, path: str) -> None:
         self.pid = pid
+        self.pgid = pgid
         self.stdin = stdin
         self.stdout = stdout
         self.path = path
-        self.pty: int | None = None  # the master side, when the plugin runs on a pseudo-terminal
+        self.guard: int | None = None  # the guard's pid (the group's leader)
+        self.guard_fd: int | None = None  # the host's end of the guard's pipe
+
+    def release_guard(self) -> None:
+        """The run ended normally: let the guard go without touching the group."""
+        fd, self.guard_fd = self.guard_fd, None
+        if fd is not None:
+            try:
+                os.write(fd, b"\n")  # read before the EOF that follows, even if the host exits first
+            except OSError:
+                pass
+            os.close(fd)
+        pid, self.guard = self.guard, None
+        if pid is not None:
+            _LEFT.append(pid)
+            reap_guards()  # the guard exits in its own time: not waited for on the way out
+
+    def _reap_guard(self) -> None:
+        pid, self.guard = self.guard, None
+        if pid is not None:
+            try:
+                os.waitpid(pid, 0)  # killed with its group: it goes at once
+            except ChildProcessError:
+                pass
+
+    def kill_group(self) -> None:
+        """SIGKILL to the plugin's whole process group (the guard too); reap the guard."""
+        import _signal
+
+        try:
+            os.killpg(self.pgid, _signal.SIGKILL)
+        except OSError:
+            pass
+        if self.guard_fd is not None:
+            os.close(self.guard_fd)
+            self.guard_fd = None
+        self._reap_guard()
+
+
+# Guards let go but perhaps not gone yet: reaped at the next chance, so that a program
+# running many commands (the library) keeps no zombies.
+_LEFT: list[int] = []
+
+
+def reap_guards() -> None:
+    for pid in list(_LEFT):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _LEFT.remove(pid)
+
+
+def _sigdef() -> list[int]:
+    import _signal
+
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec.
+    return [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
+
+
+def _start_guard() -> tuple[int, int] | None:
+    """(the guard's pid, the host's end of its pipe), or None when no guard can be had."""
+    r, w = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_DUP2, r, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    try:
+        pid = os.posix_spawn(SH, ["sh", "-c", _GUARD_SCRIPT], {}, file_actions=actions, setpgroup=0)
+    except OSError:
+        os.close(w)
+        return None
+    finally:
+        os.close(r)
+    return pid, w
 
 
 def spawn(
@@ -34,46 +124,56 @@ def spawn(
     args: Sequence[str],
     env: Mapping[str, str],
     *,
-    pipes: bool = True,
-    new_group: bool = False,
+    stdin_pipe: bool = True,
+    stdout_pipe: bool = True,
     quiet: bool = False,
+    guard: bool = True,
 ) -> Child:
-    """Start the plugin, with pipes for its stdin and stdout (or the user's own), stderr inherited.
+    """Start the plugin in a process group of its own (its guard's), stderr inherited.
 
-    posix_spawn, not subprocess: it is cheaper to start, and it lets the host
-    start the plugin before importing the session machinery, so that the two
-    start-ups overlap.
+    `stdin_pipe`/`stdout_pipe`: a pipe to the host for that stream, else the
+    user's own. `quiet`: stderr to /dev/null (probes in the user's shell).
     """
-    import _signal
-
-    if pipes:
+    fds: list[int] = []
+    actions: list[tuple[object, ...]] = []
+    if stdin_pipe:
         in_r, in_w = os.pipe()
+        fds += [in_r, in_w]
+        actions.append((os.POSIX_SPAWN_DUP2, in_r, 0))
+    if stdout_pipe:
         out_r, out_w = os.pipe()
-        fds = [in_r, in_w, out_r, out_w]
-        actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1)]
-    else:
-        fds = []
-        actions = []
+        fds += [out_r, out_w]
+        actions.append((os.POSIX_SPAWN_DUP2, out_w, 1))
     if quiet:
-        # Probes (completion in the user's shell, checks) must not print over the user's screen.
         actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
-    sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
-    kwargs: dict[str, object] = {"file_actions": actions, "setsigdef": sigdef}
-    if new_group:
-        kwargs["setpgroup"] = 0
     preflight(path, env)
+    reap_guards()
+    guarded = _start_guard() if guard else None
+    kwargs: dict[str, object] = {
+        "file_actions": actions,
+        "setsigdef": _sigdef(),
+        "setpgroup": guarded[0] if guarded else 0,
+    }
     try:
         pid = _posix_spawn(path, args, env, kwargs)
     except BaseException:
         for fd in fds:
             os.close(fd)
+        if guarded:
+            os.close(guarded[1])
+            os.waitpid(guarded[0], 0)  # EOF: it killed its (empty) group and itself
         raise
-    if not pipes:
-        return Child(pid, None, None, path)
-    os.close(in_r)
-    os.close(out_w)
-    _widen(out_r)
-    return Child(pid, in_w, out_r, path)
+    child = Child(pid, guarded[0] if guarded else pid, None, None, path)
+    if guarded:
+        child.guard, child.guard_fd = guarded
+    if stdin_pipe:
+        os.close(in_r)
+        child.stdin = in_w
+    if stdout_pipe:
+        os.close(out_w)
+        _widen(out_r)
+        child.stdout = out_r
+    return child
 
 
 def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs: dict[str, object]) -> int:
@@ -82,6 +182,8 @@ def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs:
         return os.posix_spawn(path, [path, *args], env, **kwargs)  # type: ignore[arg-type]
     except OSError as e:
         import errno
+
+        from dispatch.explain import explain, is_script
 
         if e.errno != errno.ENOEXEC or not is_script(path):
             raise explain(path, e, env) from None
@@ -113,88 +215,29 @@ def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:
         resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
 
 
-def spawn_pty(
-    path: str, args: Sequence[str], env: Mapping[str, str], *, stdin_tty: bool, tty_attrs: list[object] | None = None
-) -> Child:
-    """Start the plugin on a new pseudo-terminal (its stdout, and its stdin when the user's is a terminal).
-
-    The plugin leads a new session whose controlling terminal is the pty, so
-    it behaves exactly as on the user's terminal: isatty, colours, line
-    editing, `read -s`, Ctrl-C and Ctrl-Z through the pty's line discipline.
-    The pty starts with the user's terminal settings and window size.
-    Raises OSError when no pty can be had.
-    """
-    import _signal
-    import fcntl
-    import termios
-
-    master, slave = os.openpty()
-    try:
-        name = os.ttyname(slave)
-        # The user's terminal settings as they were before the host touched them.
-        try:
-            attrs = tty_attrs if tty_attrs is not None else termios.tcgetattr(0 if stdin_tty else 1)
-            termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        except termios.error:
-            pass
-        try:
-            size = fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
-        except OSError:
-            pass
-        # Opened by the new session's leader, the pty becomes its controlling terminal.
-        if stdin_tty:
-            fds: list[int] = []
-            actions = [(os.POSIX_SPAWN_OPEN, 0, name, os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1)]
-        else:
-            in_r, in_w = os.pipe()
-            fds = [in_r, in_w]
-            actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_OPEN, 1, name, os.O_RDWR, 0)]
-        sigdef = [getattr(_signal, n) for n in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, n)]
-        preflight(path, env)
-        try:
-            pid = _posix_spawn(path, args, env, {"file_actions": actions, "setsigdef": sigdef, "setsid": True})
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)  # so that the master reads EOF (EIO) once the plugin's side is closed
-    if stdin_tty:
-        writer = os.dup(master)
-    else:
-        os.close(fds[0])
-        writer = fds[1]
-    child = Child(pid, writer, master, path)
-    child.pty = master
-    return child
-
-
 def abandon(child: Child) -> None:
     """Kill and reap a plugin the host cannot supervise after all."""
-    import _signal
-
-    try:
-        os.killpg(child.pid, _signal.SIGKILL)
-    except OSError:
-        pass
+    child.kill_group()
     try:
         os.waitpid(child.pid, 0)
     except ChildProcessError:
         pass
-    for fd in {child.stdin, child.stdout, child.pty} - {None}:
-        try:
-            os.close(fd)  # type: ignore[arg-type]
-        except OSError:
-            pass
+    for fd in (child.stdin, child.stdout):
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    child.stdin = child.stdout = None
+
+
 def spawn_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> int:
     """Run the plugin as a child on the user's terminal, wait, return its status (128+N for signal N)."""
     import subprocess
 
     from dispatch.exitcodes import from_wait_status
+
+    from dispatch.explain import explain
 
     preflight(path, env)
     argv = [path, *args]
@@ -231,5 +274,3 @@ class _ignoring_terminal_signals:
 
         for signum, handler in self._saved:
             signal.signal(signum, handler)
-
-

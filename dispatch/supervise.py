@@ -38,17 +38,12 @@ if TYPE_CHECKING:
 
         def close_plugin_stdin(self) -> None: ...
 
-        def owns_terminal(self) -> bool: ...
-
-        def suspend_terminal(self) -> None: ...
-
-        def resume_terminal(self) -> None: ...
-
-        def window_changed(self) -> None: ...
+        def resumed(self) -> None: ...
 
 CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
 TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
-_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGTSTP", "SIGCONT", "SIGWINCH")
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD", "SIGTSTP", "SIGCONT")
+_TERMINATING = frozenset(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
 
 
 class Supervisor:
@@ -61,10 +56,11 @@ class Supervisor:
         peer: Peer | None = None,
     ) -> None:
         self.child = child
-        self.pgid = child.pid
+        self.pgid = child.pgid
         self.sel = sel
         self.peer = peer
-        self.status: int | None = None
+        self.status: int | None = None  # the plugin's exit status (128+N when killed by signal N)
+        self.killed_by: int | None = None  # N when the plugin was killed by signal N
         self.stop_reason: str | None = None  # timeout | interrupt | signal | output | limit
         self.stop_signal: int | None = None
         self.escalated = False
@@ -136,7 +132,9 @@ class Supervisor:
         return self.status is not None
 
     def _exited(self, wstatus: int) -> None:
-        self.status = from_wait_status(os.waitstatus_to_exitcode(wstatus))
+        code = os.waitstatus_to_exitcode(wstatus)
+        self.killed_by = -code if code < 0 else None
+        self.status = from_wait_status(code)
         self.timers = [t for t in self.timers if t[1] != self._on_timeout]
         if self.pidfd is not None:
             self.sel.unregister(self.pidfd)
@@ -230,7 +228,7 @@ class Supervisor:
                 if self.stop_reason is None:
                     self.stop_reason = "interrupt"
                 self.signal_group(signal.SIGINT)
-        elif signum in (signal.SIGTERM, signal.SIGHUP):
+        elif signum in _TERMINATING:
             self.stop_reason = "signal"
             self.stop_signal = signum
             self.stop("signal", "terminate", first_signal=signum)
@@ -238,14 +236,11 @@ class Supervisor:
             self._suspend()
         elif signum == signal.SIGCONT:
             self.signal_group(signal.SIGCONT)
-        elif signum == signal.SIGWINCH:
-            if self.peer is not None:
-                self.peer.window_changed()
 
     def _suspend(self) -> None:
         """Ctrl-Z while the host has the terminal: stop the plugin's group, then the host itself."""
         self.signal_group(signal.SIGSTOP)
-        self._stop_host(lambda: None, lambda: None)
+        self._stop_host(lambda: None, self.peer.resumed if self.peer is not None else lambda: None)
 
     def _stop_host(self, before: Callable[[], object], after: Callable[[], object]) -> None:
         """Stop the host as Ctrl-Z would (`before`: give the terminal back); when the shell
@@ -254,6 +249,10 @@ class Supervisor:
         os.kill(os.getpid(), signal.SIGSTOP)
         after()
         self.signal_group(signal.SIGCONT)
+
+    def check_child(self) -> None:
+        """Notice a plugin that stopped or exited before the host was listening (SIGCHLD came too early)."""
+        self._child_changed()
 
     def _child_changed(self) -> None:
         if self.status is not None:
@@ -268,13 +267,10 @@ class Supervisor:
             self._exited(wstatus)
             return
         stop = os.WSTOPSIG(wstatus)
-        if self.peer is not None and self.peer.owns_terminal():
-            # A plugin on its own pty stopped (Ctrl-Z there): give the user their
-            # terminal back and stop the host too; on `fg`, resume both.
-            self._stop_host(self.peer.suspend_terminal, self.peer.resume_terminal)
-        elif stop in (signal.SIGTTIN, signal.SIGTTOU):
-            # It wants the terminal: hand it over, as a shell's `fg` does.
-            if self.give_terminal():
+        if stop in (signal.SIGTTIN, signal.SIGTTOU):
+            # It wants the terminal: hand it over, as a shell's `fg` does (it may have
+            # stopped just before the host handed it over anyway).
+            if self.tty_fd is not None or self.give_terminal():
                 self.signal_group(signal.SIGCONT)
         elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.tty_fd is not None:
             # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
@@ -310,9 +306,11 @@ class Supervisor:
     def close(self) -> None:
         if self.status is None:
             self.stop_now()  # never leave a zombie or an orphan behind
-        elif self.stop_reason is not None:
+        if self.stop_reason is not None:
             # It was stopped: nothing it started survives it.
-            self.signal_group(signal.SIGKILL)
+            self.child.kill_group()
+        else:
+            self.child.release_guard()
         self.take_terminal()
         for signum, handler in self._saved:
             signal.signal(signum, handler)  # type: ignore[arg-type]

@@ -1,5 +1,7 @@
 """The Python SDK for tool plugins.
 
+    #!/usr/bin/env python3
+    # speaks TOOL_PROTOCOL
     from protocol.plugin import Plugin
 
     plugin = Plugin("greet", version="1.0.0", summary="Say hello")
@@ -12,6 +14,11 @@
         return {"greeted": name}
 
     plugin.main()
+
+The comment `# speaks TOOL_PROTOCOL` declares the protocol: the host runs
+only files that contain the text TOOL_PROTOCOL as protocol plugins (every
+other file is exec'd as a plain program), and this SDK reads the variable
+elsewhere, so the plugin's own file must name it.
 
 Run by the host (TOOL_PROTOCOL set), the SDK greets first thing, keeps the
 protocol stream on private descriptors (anything else printed to stdout, by
@@ -63,7 +70,7 @@ class InteractionUnavailable(PluginError):
 class Cancelled(BaseException):
     """The host asked the plugin to stop (Ctrl-C, timeout, terminate) or went away."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str = "interrupt") -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -200,6 +207,7 @@ class _Channel:
         # Set while the author's function runs: only then is the main thread
         # interrupted on cancel (before, the SDK checks cancel_reason itself).
         self.armed = False
+        self.main_thread: int | None = None
         self.next_id = 1
         self.splitter = framing.LineSplitter()
         self.pending: list[bytes] = []
@@ -241,7 +249,6 @@ class _Channel:
 
     def listen(self) -> None:
         """Reader thread: responses, cancel, and EOF (the host is gone)."""
-        import _thread
         import time
 
         while True:
@@ -265,10 +272,58 @@ class _Channel:
                 self.cancel_reason = reason
                 self.arrived.notify_all()
             if first and self.armed:
-                _thread.interrupt_main()
+                self._interrupt_main()
             if reason == "host_gone":
                 time.sleep(_HOST_GONE_GRACE)
                 os._exit(_CANCEL_STATUS["terminate"])
+
+
+    def arm(self) -> object:
+        """Before the author's function runs: make sure a cancel can stop it, whatever SIGINT's
+        disposition (a plugin started from a script's `cmd &` inherits SIGINT ignored).
+        Returns what to restore afterwards."""
+        import _signal  # not `signal`, which imports enum: this is every run's start-up
+        import threading
+
+        self.main_thread = threading.get_ident()
+        saved = None
+        try:
+            if _signal.getsignal(_signal.SIGINT) in (_signal.SIG_IGN, _signal.SIG_DFL, None):
+                saved = _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+        except ValueError:
+            pass  # not the main thread: the author's own business
+        self.armed = True
+        return saved
+
+    def disarm(self, saved: object) -> None:
+        import _signal
+
+        self.armed = False
+        if saved is not None:
+            try:
+                _signal.signal(_signal.SIGINT, saved)  # type: ignore[arg-type]
+            except ValueError:
+                pass
+
+    def _interrupt_main(self) -> None:
+        """Stop the author's function: a real SIGINT to the main thread (which also ends a
+        blocking sleep or read), raised as Cancelled. When the plugin installed its own SIGINT
+        handler, Cancelled is raised in the main thread directly as well."""
+        import _signal
+
+        if self.main_thread is None or not hasattr(_signal, "pthread_kill"):
+            import _thread
+
+            _thread.interrupt_main()
+            return
+        if _signal.getsignal(_signal.SIGINT) is not _signal.default_int_handler:
+            import ctypes
+
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.main_thread), ctypes.py_object(Cancelled))
+        try:
+            _signal.pthread_kill(self.main_thread, _signal.SIGINT)
+        except (OSError, ValueError):
+            pass
 
 
 def _ask_directly(message: str, default: str | None, secret: bool, ctx: Context) -> str:
@@ -410,9 +465,13 @@ class Plugin:
         """Run the plugin: over the protocol when the host listens, as a plain CLI otherwise."""
         offer = os.environ.get(self.env_prefix + "PROTOCOL")
         args = list(sys.argv[1:] if argv is None else argv)
-        if offer is None:
-            sys.exit(self._main_direct(args))
-        sys.exit(self._main_protocol(offer))
+        try:
+            if offer is None:
+                self._hint_declaration()
+                sys.exit(self._main_direct(args))
+            sys.exit(self._main_protocol(offer))
+        except KeyboardInterrupt:
+            sys.exit(130)  # an interrupt that arrived just as the author's function returned
 
     # -- over the protocol -----------------------------------------------------------
     def _hello(self, version: int | None) -> dict[str, Any]:
@@ -436,6 +495,8 @@ class Plugin:
         os.dup2(devnull, 0)
         os.close(devnull)
         version = versions.choose(versions.parse_offer(offer))
+        # The offer was for this process: children it starts are not talking to the host.
+        os.environ.pop(self.env_prefix + "PROTOCOL", None)
         channel = _Channel(version or 0, inp, out)
         channel.send(self._hello(version))
         if version is None:
@@ -480,22 +541,23 @@ class Plugin:
             ctx.output(self.help_text())
             return 0
         try:
+            saved = None
             try:
                 if channel is not None:
-                    channel.armed = True
+                    saved = channel.arm()
                     if channel.cancel_reason is not None:
                         raise Cancelled(channel.cancel_reason)
                 result = self._run(ctx, list(ctx.args))
-                if channel is not None:
-                    channel.armed = False
             except KeyboardInterrupt:
-                if channel is not None:
-                    channel.armed = False
-                    if channel.cancel_reason is not None:
-                        raise Cancelled(channel.cancel_reason) from None
+                if channel is not None and channel.cancel_reason is not None:
+                    raise Cancelled(channel.cancel_reason) from None
                 raise
+            finally:
+                if channel is not None:
+                    channel.disarm(saved)
         except Cancelled as c:
-            return _CANCEL_STATUS.get(c.reason, 130)
+            reason = channel.cancel_reason if channel is not None and channel.cancel_reason else c.reason
+            return _CANCEL_STATUS.get(reason, 130)
         except KeyboardInterrupt:
             return 130
         except PluginError as e:
@@ -538,6 +600,22 @@ class Plugin:
             sys.stderr.write(f"{self.name}: hint: {e.hint}\n")
 
     # -- as an ordinary command ------------------------------------------------------
+    def _hint_declaration(self) -> None:
+        """Run by the host without an offer: its file does not declare the protocol; say how, once."""
+        prefix = self.env_prefix
+        command = os.environ.get(prefix + "COMMAND")
+        script = sys.argv[0] if sys.argv else ""
+        if not command or not script:
+            return
+        expected = prefix[:-1].lower() + "-" + command.replace(" ", "-")
+        if os.path.basename(script).replace("_", "-") != expected.replace("_", "-"):
+            return  # run by another program that happens to inherit the variable
+        sys.stderr.write(
+            f"{self.name}: note: {prefix[:-1].lower()} runs this plugin as a plain command, because its file does "
+            f"not declare the protocol; add the line '# speaks {prefix}PROTOCOL' near the top of {script}\n"
+        )
+        sys.stderr.flush()
+
     def _main_direct(self, args: list[str]) -> int:
         run = {
             "argv": args,

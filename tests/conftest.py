@@ -94,21 +94,77 @@ def err_line(proc: subprocess.CompletedProcess[bytes]) -> str:
     return lines[0]
 
 
-def python_plugin(env: Env, name: str, body: str, **kw: object) -> Path:
-    """A plugin in Python run by the interpreter that has the SDK installed."""
-    return env.plugin(name, f"#!{sys.executable}\n" + textwrap.dedent(body), **kw)  # type: ignore[arg-type]
+DECLARATION = "# speaks TOOL_PROTOCOL\n"
 
 
-def raw_plugin(env: Env, name: str, lines: list[str], after: str = "") -> Path:
-    """An sh plugin that writes exactly these lines to stdout, then runs `after`."""
+def python_plugin(env: Env, name: str, body: str, *, declare: bool | None = None, **kw: object) -> Path:
+    """A plugin in Python run by the interpreter that has the SDK installed.
+
+    It declares the protocol when it uses the SDK, unless `declare` says otherwise.
+    """
+    body = textwrap.dedent(body)
+    if declare is None:
+        declare = "protocol.plugin" in body
+    return env.plugin(name, f"#!{sys.executable}\n" + (DECLARATION if declare else "") + body, **kw)  # type: ignore[arg-type]
+
+
+def raw_plugin(env: Env, name: str, lines: list[str], after: str = "", *, declare: bool = True) -> Path:
+    """An sh plugin that writes exactly these lines to stdout, then runs `after`; it declares the protocol
+    unless `declare` is false."""
     quoted = " ".join("'" + line.replace("'", "'\\''") + "'" for line in lines)
-    return env.sh(name, f"printf '%s\\n' {quoted}\n{after}\n")
+    return env.sh(name, (DECLARATION if declare else "") + f"printf '%s\\n' {quoted}\n{after}\n")
+
+
+# Every process a test starts in the background, killed and reaped after the test whatever happened.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_started() -> object:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, 9)
+            except OSError:
+                proc.kill()
+        try:
+            proc.wait(HANG_BOUND)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _default_signals() -> None:
+    # What a person's shell gives a command: the suite may itself run with SIGINT ignored
+    # (started from a script's `cmd &`), which the programs under test must not inherit.
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def started(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
+    """subprocess.Popen in a session of its own, reaped after the test (see _reap_started)."""
+    kw.setdefault("start_new_session", True)
+    preexec = kw.pop("preexec_fn", None)
+
+    def setup() -> None:
+        _default_signals()
+        if callable(preexec):
+            preexec()
+
+    proc: subprocess.Popen[bytes] = subprocess.Popen(argv, preexec_fn=setup, **kw)  # type: ignore[call-overload]
+    _STARTED.append(proc)
+    return proc
 
 
 class PtyRun:
-    """The real `tool` on a pseudo-terminal, driven like a person would."""
+    """The real `tool` (or `argv`) on a pseudo-terminal, driven like a person would."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, rows: int = 24, cols: int = 80) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, rows: int = 24, cols: int = 80, *, argv: list[str] | None = None
+    ) -> None:
         import fcntl
         import pty
         import struct
@@ -116,9 +172,9 @@ class PtyRun:
 
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(
-            [TOOL, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        self.proc = started(
+            argv or [TOOL, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
         )
         os.close(slave)
         self.buf = b""
@@ -143,10 +199,17 @@ class PtyRun:
         end = time.monotonic() + timeout
         while marker not in self.buf:
             if time.monotonic() > end:
-                raise AssertionError(f"{marker!r} not seen; got {self.buf!r}")
+                raise AssertionError(f"{marker!r} not seen; got {self.buf!r}\n{self.processes()}")
             if self._read_some(end - time.monotonic()) == b"":
                 raise AssertionError(f"{marker!r} not seen before EOF; got {self.buf!r}")
         return self.buf
+
+    def processes(self) -> str:
+        """The processes on this terminal's session, with their groups and states (for failures)."""
+        ps = subprocess.run(
+            ["ps", "-o", "pid,ppid,pgid,tpgid,stat,wchan:16,args", "-s", str(self.proc.pid)], capture_output=True, timeout=10
+        )
+        return ps.stdout.decode(errors="replace")
 
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
@@ -169,7 +232,23 @@ def in_pty(env: Env, *args: str, extra: dict[str, str] | None = None) -> PtyRun:
     return PtyRun(list(args), {**env.vars, "TERM": "xterm", **(extra or {})}, env.root)
 
 
-def sdk_plugin(env: Env, name: str, run_body: str, *, header: str = "") -> Path:
+def shell_in_pty(env: Env, extra: dict[str, str] | None = None) -> PtyRun:
+    """An interactive bash with job control on a pseudo-terminal; its prompt is `$ `."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("needs bash")
+    term = PtyRun(
+        [], {**env.vars, "TERM": "dumb", "PS1": "$ ", "TOOL": TOOL, **(extra or {})}, env.root,
+        argv=[bash, "--norc", "--noprofile", "-i"],
+    )
+    # A first command, answered: the shell has set up job control and reads commands.
+    term.send(b"echo shell-$((20+1))\r")
+    term.read_until(b"shell-21\r\n$ ")
+    term.buf = b""
+    return term
+
+
+def sdk_plugin(env: Env, name: str, run_body: str, *, header: str = "", declare: bool = True) -> Path:
     """A Python SDK plugin: `header` at module level, `run_body` as the body of run(ctx, args)."""
     body = textwrap.indent(textwrap.dedent(run_body).strip("\n"), "    ")
     source = (
@@ -182,4 +261,4 @@ def sdk_plugin(env: Env, name: str, run_body: str, *, header: str = "") -> Path:
         f"{body}\n\n"
         "plugin.main()\n"
     )
-    return python_plugin(env, name, source)
+    return python_plugin(env, name, source, declare=declare)

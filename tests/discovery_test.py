@@ -337,7 +337,7 @@ def test_plugin_check_passes_a_good_plugin(deploy: Env) -> None:
     doc = json.loads(proc.stdout)
     assert proc.returncode == 0, doc
     assert [c["name"] for c in doc["checks"]] == [
-        "hello", "version mismatch", "run", "describe", "complete", "cancel", "eof on stdin",
+        "declaration", "hello", "version mismatch", "run", "describe", "complete", "cancel", "eof on stdin",
     ]
     assert all(c["ok"] for c in doc["checks"])
 
@@ -359,6 +359,8 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     proc = tenv.run("plugin", "check", "sloppy")
     assert proc.returncode == 1
     out = proc.stdout.decode()
+    assert "FAIL  declaration: it greets, but its file does not contain the text TOOL_PROTOCOL" in out
+    assert "add the line '# speaks TOOL_PROTOCOL' near the top of" in out
     assert "FAIL  version mismatch: offered only 99, it chose 1 instead of null" in out
     assert "FAIL  run: line is not valid JSON" in out
     assert "FAIL  describe: no answer within 2 s" in out

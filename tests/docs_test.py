@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,8 +26,8 @@ def test_protocol_md_sh_example(tenv: Env) -> None:
         {"type": "result", "data": {"greeted": "Ada"}},
         {"type": "exit", "code": 0},
     ]
-    proc = tenv.run("hi", env={"TOOL_PROTOCOL": "1"})  # run directly by a person: no protocol
-    assert proc.stdout == b"hi there\n"
+    direct = subprocess.run([str(tenv.bin / "tool-hi")], capture_output=True, env=tenv.vars, timeout=60)
+    assert direct.stdout == b"hi there\n", "run directly by a person: no protocol"
 
 
 def test_writing_plugins_sdk_example(tenv: Env) -> None:

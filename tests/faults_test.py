@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HANG_BOUND, TOOL, Env, err_line, python_plugin, raw_plugin, sdk_plugin
+from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env, err_line, python_plugin, raw_plugin, sdk_plugin, started
 
 HELLO = '{"type":"hello","protocol":1}'
 
@@ -48,14 +48,28 @@ def timed(tenv: Env, *args: str, env: dict[str, str] | None = None, input: bytes
 
 
 def start(tenv: Env, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """The real tool in the background, killed and reaped after the test whatever happens."""
+    return started(
         [TOOL, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**tenv.vars, **(env or {})}, cwd=tenv.root,
     )
 
 
-def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes) -> None:
-    line = proc.stdout.readline()  # type: ignore[union-attr]
+def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = HANG_BOUND) -> None:
+    """The next line of the process's stdout contains `marker` (within `timeout`)."""
+    import select
+
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    line = b""
+    end = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no line with {marker!r} within {timeout} s; got {line!r}")
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
     assert marker in line, line
 
 
@@ -69,15 +83,10 @@ wait
 """
 
 
-@pytest.mark.parametrize("run", ["first", "known-plain"])
-def test_timeout_stops_a_plain_plugin_and_its_children(tenv: Env, run: str) -> None:
+@pytest.mark.parametrize("kind", ["plain", "declares-but-does-not-greet"])
+def test_timeout_stops_a_plain_plugin_and_its_children(tenv: Env, kind: str) -> None:
     pids = tenv.root / "pids"
-    tenv.sh("tool-hang", HANG_WITH_CHILD.format(pids=pids))
-    if run == "known-plain":
-        tenv.sh("tool-hang", "echo learn\n")
-        tenv.run("hang")  # learn that this file is plain ...
-        tenv.sh("tool-hang", HANG_WITH_CHILD.format(pids=pids))
-        tenv.run("hang", env={"TOOL_TIMEOUT": "0.5"})  # ... the new version too (it prints first)
+    tenv.sh("tool-hang", ("" if kind == "plain" else DECLARATION) + HANG_WITH_CHILD.format(pids=pids))
     proc, took = timed(tenv, "--timeout", "1", "hang")
     assert proc.returncode == 124
     assert proc.stdout == b"started\n"
@@ -160,14 +169,14 @@ def test_interrupt_cancels_a_protocol_plugin_that_reports(tenv: Env) -> None:
 
 
 def test_interrupt_escalates_for_a_plugin_ignoring_cancel(tenv: Env) -> None:
-    raw = f"import sys, time\nsys.stdout.write({HELLO!r} + '\\n' + '{{\"type\":\"output\",\"text\":\"ready\\\\n\"}}\\n')\nsys.stdout.flush()\nwhile True: time.sleep(0.05)\n"
+    raw = f"{DECLARATION}import sys, time\nsys.stdout.write({HELLO!r} + '\\n' + '{{\"type\":\"output\",\"text\":\"ready\\\\n\"}}\\n')\nsys.stdout.flush()\nwhile True: time.sleep(0.05)\n"
     tenv.plugin("tool-deaf", f"#!{sys.executable}\n{raw}")
     proc = start(tenv, "deaf")
     wait_for_line(proc, b"ready")
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=HANG_BOUND)
-    assert proc.returncode == 130
+    assert proc.returncode == -signal.SIGINT, "the run was interrupted: the host dies by SIGINT, as a shell loop needs"
     assert time.monotonic() - t0 < 15
     # A second Ctrl-C does not wait for the grace period.
     proc = start(tenv, "deaf")
@@ -177,7 +186,7 @@ def test_interrupt_escalates_for_a_plugin_ignoring_cancel(tenv: Env) -> None:
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=HANG_BOUND)
-    assert proc.returncode == 130
+    assert proc.returncode == -signal.SIGINT
     assert time.monotonic() - t0 < 1.9, "escalated at once, not after the 2 s grace"
 
 
@@ -194,11 +203,12 @@ def test_interrupt_reaches_a_plain_plugin_which_decides(tenv: Env) -> None:
 def test_term_and_hup_to_the_host_are_forwarded_and_escalated(tenv: Env, sig: signal.Signals) -> None:
     pids = tenv.root / "pids"
     tenv.sh("tool-ignore", f"trap '' TERM HUP\necho $$ > {pids}\nsleep 300 & echo $! >> {pids}\necho ready\nwait\n")
-    proc = start(tenv, "ignore")
+    # Supervised (a timeout keeps the host there): the host forwards the signal, then escalates.
+    proc = start(tenv, "--timeout", "300", "ignore")
     wait_for_line(proc, b"ready")
     proc.send_signal(sig)
     proc.communicate(timeout=HANG_BOUND)
-    assert proc.returncode == 128 + int(sig)
+    assert proc.returncode == -sig, "the host dies by the signal it was sent, after stopping the plugin"
     assert_all_gone(pids)
 
 
@@ -223,7 +233,7 @@ def test_grandchild_holding_stdout_does_not_keep_the_host(tenv: Env) -> None:
     pids = tenv.root / "pids"
     for name, body in (
         ("tool-daemon", f"(sleep 30 & echo $! > {pids})\necho done\nexit 3\n"),
-        ("tool-pdaemon", f"printf '%s\\n' '{HELLO}' '{{\"type\":\"output\",\"text\":\"done\\n\"}}'\n(sleep 30 & echo $! > {pids})\nexit 3\n"),
+        ("tool-pdaemon", f"{DECLARATION}printf '%s\\n' '{HELLO}' '{{\"type\":\"output\",\"text\":\"done\\n\"}}'\n(sleep 30 & echo $! > {pids})\nexit 3\n"),
     ):
         tenv.sh(name, body)
         out = tenv.root / "out"
@@ -237,11 +247,9 @@ def test_grandchild_holding_stdout_does_not_keep_the_host(tenv: Env) -> None:
             os.kill(int(p), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("run", ["first", "known-plain"])
-def test_closed_stdout_stops_a_plain_plugin_quietly(tenv: Env, run: str) -> None:
-    tenv.sh("tool-yes", "exec yes\n")
-    if run == "known-plain":
-        subprocess.run(["/bin/sh", "-c", f'"{TOOL}" yes | head -1'], env=tenv.vars, capture_output=True, timeout=HANG_BOUND)
+@pytest.mark.parametrize("kind", ["plain", "declares-but-does-not-greet"])
+def test_closed_stdout_stops_a_plain_plugin_quietly(tenv: Env, kind: str) -> None:
+    tenv.sh("tool-yes", ("" if kind == "plain" else DECLARATION) + "exec yes\n")
     proc = subprocess.run(
         ["/bin/sh", "-c", f'"{TOOL}" yes | head -1'], env=tenv.vars, capture_output=True, timeout=HANG_BOUND
     )
@@ -298,7 +306,7 @@ def test_protocol_flood_with_stderr_flood(tenv: Env) -> None:
 # -- the cache under fault --------------------------------------------------------------------
 
 def test_concurrent_first_runs_are_all_correct(tenv: Env) -> None:
-    tenv.sh("tool-plainc", 'echo "plain $1"\n')
+    tenv.sh("tool-plainc", 'echo "plain $1"\n' + "#" * 300_000 + "\n")  # large: its scan is cached
     raw_plugin(tenv, "tool-protoc", [HELLO, '{"type":"output","text":"proto\\n"}'])
     procs = []
     for i in range(40):
@@ -308,8 +316,10 @@ def test_concurrent_first_runs_are_all_correct(tenv: Env) -> None:
         out, err = p.communicate(timeout=HANG_BOUND)
         assert p.returncode == 0, err
         assert out == (f"plain {i}\n".encode() if name == "plainc" else b"proto\n")
-    entries = sorted(os.readlink(e) for e in (tenv.root / "cache" / "tool" / "plugins").iterdir())
-    assert entries == ["plain", "protocol:1"], "no torn or temporary entries left"
+    cache = tenv.root / "cache" / "tool"
+    assert [os.readlink(e) for e in (cache / "declared").iterdir()] == ["TOOL_PROTOCOL=no"], "no torn or temporary entries"
+    (entry,) = (cache / "metadata").iterdir()
+    assert json.loads(entry.read_text())["protocol"] == 1
 
 
 def test_full_disk_cache_changes_nothing(tenv: Env) -> None:
@@ -325,22 +335,25 @@ def test_full_disk_cache_changes_nothing(tenv: Env) -> None:
             except OSError:
                 break
             i += 1
-        tenv.sh("tool-c", 'echo "proto=${TOOL_PROTOCOL-unset}"\n')
+        tenv.sh("tool-c", 'echo "plain"\n' + "#" * 300_000 + "\n")
+        raw_plugin(tenv, "tool-p", [HELLO, '{"type":"output","text":"proto\\n"}'])
         for _ in range(2):
             proc = tenv.run("c", env={"XDG_CACHE_HOME": str(mnt)})
-            assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"proto=1\n", b"")
+            assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"plain\n", b"")
+            proc = tenv.run("p", env={"XDG_CACHE_HOME": str(mnt)})
+            assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"proto\n", b"")
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 def test_garbage_cache_entry_is_rewritten(tenv: Env) -> None:
-    tenv.sh("tool-c", "echo hi\n")
+    tenv.sh("tool-c", "echo hi\n" + "#" * 300_000 + "\n")
     tenv.run("c")
-    (entry,) = list((tenv.root / "cache" / "tool" / "plugins").iterdir())
+    (entry,) = list((tenv.root / "cache" / "tool" / "declared").iterdir())
     entry.unlink()
     entry.write_bytes(b"\x00\xff truncated")
     assert tenv.run("c").stdout == b"hi\n"
-    assert os.readlink(entry) == "plain"
+    assert os.readlink(entry) == "TOOL_PROTOCOL=no"
 
 
 # -- plugin file races --------------------------------------------------------------------------

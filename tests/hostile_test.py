@@ -10,7 +10,7 @@ import json
 import random
 import subprocess
 
-from tests.conftest import HANG_BOUND, TOOL, Env
+from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env
 
 SEED = 20261125
 STREAMS = 300
@@ -72,17 +72,10 @@ def _stream(rng: random.Random) -> bytes:
     return data
 
 
-def _no_cache(tenv: Env) -> None:
-    # One replaying plugin plays every stream: it must not be remembered as one kind.
-    blocker = tenv.root / "no-cache"
-    blocker.write_text("")
-    tenv.vars["XDG_CACHE_HOME"] = str(blocker)
-
-
 def test_random_hostile_streams(tenv: Env) -> None:
     rng = random.Random(SEED)
-    _no_cache(tenv)
-    tenv.sh("tool-replay", 'exec cat "$1"\n')
+    # One replaying plugin, declaring the protocol, plays every stream.
+    tenv.sh("tool-replay", DECLARATION + 'exec cat "$1"\n')
     outcomes: dict[int, int] = {}
     for i in range(STREAMS):
         path = tenv.root / f"stream{i}"
@@ -104,8 +97,8 @@ def test_random_hostile_streams(tenv: Env) -> None:
 
 def test_random_streams_in_json_mode_stay_json(tenv: Env) -> None:
     rng = random.Random(SEED + 1)
-    _no_cache(tenv)
-    tenv.sh("tool-replay", 'exec cat "$1"\n')
+    # One replaying plugin, declaring the protocol, plays every stream.
+    tenv.sh("tool-replay", DECLARATION + 'exec cat "$1"\n')
     for i in range(60):
         path = tenv.root / f"stream{i}"
         path.write_bytes(_stream(rng))

@@ -24,7 +24,7 @@ def mycli(tenv: Env) -> str:
         "mycli",
         """
         from dispatch import Dispatcher
-        raise SystemExit(Dispatcher(prog="mycli", version="9.9").main())
+        Dispatcher(prog="mycli", version="9.9").run()
         """,
     )
 
@@ -46,7 +46,7 @@ def test_second_program_builtins_speak_its_name(tenv: Env, mycli: str) -> None:
     assert tenv.run("--version", exe=mycli).stdout.startswith(b"mycli 9.9 ")
     tenv.sh("mycli-a", "true\n")
     listing = tenv.run("list", exe=mycli).stdout.decode()
-    assert listing.splitlines()[1].split() == ["a", "not", "run", "yet", f"{tenv.bin}/mycli-a"]
+    assert listing.splitlines()[1].split() == ["a", "plain", f"{tenv.bin}/mycli-a"]
     assert tenv.run("help", exe=mycli).stdout.startswith(b"usage: mycli ")
 
 

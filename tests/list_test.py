@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.conftest import TOOL, Env
+from tests.conftest import DECLARATION, TOOL, Env, python_plugin
 
 
 def _layout(tenv: Env) -> tuple[str, str]:
@@ -58,7 +58,8 @@ def test_list_json_shape(tenv: Env) -> None:
     assert set(by_path[f"{first}/tool-deploy"]) == {
         "name", "path", "executable", "runs", "problems", "kind", "protocol", "version", "summary",
     }
-    assert by_path[f"{first}/tool-deploy"]["kind"] is None, "never run: not known"
+    assert by_path[f"{first}/tool-deploy"]["kind"] == "plain", "known from the file, without running it"
+    assert by_path[f"{first}/tool-nox"]["kind"] is None, "cannot run: no kind"
     assert by_path[f"{first}/tool-deploy"]["runs"] is True
     assert by_path[f"{first}/tool-deploy"]["problems"] == []
     assert [q["code"] for q in by_path[f"{second}/tool-deploy"]["problems"]] == ["shadowed"]
@@ -93,54 +94,49 @@ def test_list_into_a_closed_pipe_is_quiet(tenv: Env) -> None:
 HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"2.5.0","summary":"Does p things"}}'
 
 
-def test_list_shows_kind_version_summary_from_the_cache_without_running(tenv: Env) -> None:
+def test_list_shows_kind_from_the_file_and_version_summary_from_the_cache_without_running(tenv: Env) -> None:
     marker = tenv.root / "ran"
-    tenv.sh("tool-proto", f"touch {marker}\nprintf '%s\\n' '{HELLO}'\n")
+    tenv.sh("tool-proto", f"{DECLARATION}touch {marker}\nprintf '%s\\n' '{HELLO}'\n")
     tenv.sh("tool-plain", f"touch {marker}\necho plain\n")
-    tenv.sh("tool-fresh", f"touch {marker}\necho never run\n")
-    tenv.run("list")
-    assert not marker.exists(), "list runs no plugin it does not know"
-    assert tenv.run("proto").returncode == 0 and tenv.run("plain").returncode == 0
+    rows = {line.split()[0]: line for line in tenv.run("list").stdout.decode().splitlines()[1:]}
+    assert not marker.exists(), "list runs no plugin"
+    assert rows["proto"].split()[:2] == ["proto", "protocol"], "declared in its file: known before it ever ran"
+    assert rows["plain"].split()[:2] == ["plain", "plain"]
+    assert tenv.run("proto").returncode == 0
     marker.unlink()
     rows = {line.split()[0]: line for line in tenv.run("list").stdout.decode().splitlines()[1:]}
-    assert rows["proto"].split()[:5] == ["proto", "protocol", "v1", "2.5.0", "Does"]
-    assert rows["plain"].split()[1] == "plain"
-    assert "not run yet" in rows["fresh"]
+    assert rows["proto"].split()[:5] == ["proto", "protocol", "v1", "2.5.0", "Does"], "learned when it ran"
     assert not marker.exists()
     doc = json.loads(tenv.run("list", "--json").stdout)
     by_name = {p["name"]: p for p in doc["plugins"]}
     assert (by_name["proto"]["kind"], by_name["proto"]["protocol"], by_name["proto"]["version"]) == ("protocol", 1, "2.5.0")
     assert by_name["proto"]["summary"] == "Does p things"
     assert (by_name["plain"]["kind"], by_name["plain"]["summary"]) == ("plain", None)
-    assert by_name["fresh"]["kind"] is None
 
 
-def test_list_refresh_asks_only_known_protocol_plugins(tenv: Env) -> None:
-    import sys
-
+def test_list_refresh_asks_only_protocol_plugins(tenv: Env) -> None:
     log = tenv.root / "asked"
-    tenv.plugin(
+    python_plugin(
+        tenv,
         "tool-desc",
-        f"""#!{sys.executable}
-import sys
-from protocol.plugin import Plugin
-open({str(log)!r}, "a").write("asked\\n")
-plugin = Plugin("desc", version="1.0", summary="first summary")
-@plugin.run
-def run(ctx, args):
-    return None
-plugin.main()
-""",
+        f"""
+        import sys
+        from protocol.plugin import Plugin
+        open({str(log)!r}, "a").write("asked\\n")
+        plugin = Plugin("desc", version="1.0", summary="first summary")
+        @plugin.run
+        def run(ctx, args):
+            return None
+        plugin.main()
+        """,
     )
     tenv.sh("tool-plain", f"echo asked-plain >> {log}\necho plain\n")
-    tenv.run("desc")
-    tenv.run("plain")
-    log.unlink()
     proc = tenv.run("list", "--refresh")
     assert "first summary" in proc.stdout.decode()
-    assert log.read_text() == "asked\n", "only the protocol plugin was asked (describe)"
+    assert log.read_text() == "asked\n", "only the plugin that declares the protocol was asked (describe)"
     doc = json.loads(tenv.run("list", "--json").stdout)
     assert {p["name"]: p["summary"] for p in doc["plugins"]}["desc"] == "first summary"
+    assert log.read_text() == "asked\n", "and remembered: a plain list asks nobody"
 
 
 def test_list_with_hundreds_of_plugins(tenv: Env) -> None:

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from tests.conftest import TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
+from pathlib import Path
+
+from tests.conftest import DECLARATION, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
 
 HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"1.0","summary":"s"}}'
 
@@ -155,7 +157,7 @@ def test_protocol_error_in_json_mode_ends_with_exit_line(tenv: Env) -> None:
 
 
 def test_eof_in_the_middle_of_a_message(tenv: Env) -> None:
-    tenv.sh("tool-cut", f"printf '%s\\n' '{HELLO}'\nprintf '%s' '{{\"type\":\"output\",\"te'\n")
+    tenv.sh("tool-cut", f"{DECLARATION}printf '%s\\n' '{HELLO}'\nprintf '%s' '{{\"type\":\"output\",\"te'\n")
     proc = tenv.run("cut")
     assert proc.returncode == 76
     assert "stdout ended in the middle of a message" in err_line(proc)
@@ -175,6 +177,7 @@ def test_oversized_line_is_76_with_bounded_memory(tenv: Env) -> None:
         except BrokenPipeError:
             pass
         """,
+        declare=True,
     )
     # Measure the peak RSS of the host (the child of this small wrapper).
     wrapper = (
@@ -204,6 +207,7 @@ def test_unknown_types_ignored_and_unknown_methods_answered(tenv: Env) -> None:
         reply = json.loads(sys.stdin.readline())
         out.write(json.dumps({{"type": "output", "text": reply["error"]["code"] + "\\n"}}) + "\\n")
         """,
+        declare=True,
     )
     proc = tenv.run("future")
     assert (proc.returncode, proc.stdout) == (0, b"unknown_method\n")
@@ -219,6 +223,7 @@ def test_run_message_fields(tenv: Env) -> None:
         run = sys.stdin.readline()
         sys.stdout.write(json.dumps({{"type": "result", "data": json.loads(run)}}) + "\\n")
         """,
+        declare=True,
     )
     proc = tenv.run("--json", "-v", "--no-input", "echo-run", "a", "--b", env={"COLUMNS": "123"})
     run = json.loads(proc.stdout.splitlines()[0])["data"]
@@ -327,71 +332,71 @@ def test_plain_plugin_reading_stdin_first(tenv: Env) -> None:
 
 
 def test_late_hello_is_a_protocol_error(tenv: Env) -> None:
-    tenv.sh("tool-slow", f"sleep 1\nprintf '%s\\n' '{HELLO}'\nsleep 30\n")
+    tenv.sh("tool-slow", f"{DECLARATION}sleep 1\nprintf '%s\\n' '{HELLO}'\nsleep 30\n")
     proc = tenv.run("slow", env={"TOOL_HANDSHAKE_TIMEOUT": "0.3"})
     assert proc.returncode == 76
     assert "greeted after the 0.3 s handshake window" in err_line(proc)
-    assert _cache_entries(tenv) == [], "a late greeter is not remembered as plain"
 
 
-def _cache_entries(tenv: Env) -> list[str]:
-    d = tenv.root / "cache" / "tool" / "plugins"
+def _declared_cache(tenv: Env) -> list[str]:
+    d = tenv.root / "cache" / "tool" / "declared"
     return sorted(os.readlink(p) for p in d.iterdir()) if d.exists() else []
 
 
-def test_what_is_remembered(tenv: Env) -> None:
-    tenv.sh("tool-silent", "exit 0\n")
-    tenv.run("silent")
-    assert _cache_entries(tenv) == [], "a silent exit is no evidence"
-    tenv.sh("tool-talks", "echo hi\n")
-    tenv.run("talks")
-    assert _cache_entries(tenv) == ["plain"]
-    raw_plugin(tenv, "tool-proto", [HELLO])
-    tenv.run("proto")
-    assert _cache_entries(tenv) == ["plain", "protocol:1"]
+def _big(tenv: Env, name: str, body: str) -> Path:
+    """A plugin file large enough that its declaration scan is cached (a compiled plugin's size)."""
+    return tenv.sh(name, body + "exit $?\n" + "#" * (300 * 1024) + "\n")
 
 
-def test_second_run_of_a_plain_plugin_gets_the_terminal(tenv: Env) -> None:
-    tenv.sh("tool-tty", '[ -t 1 ] && echo "stdout is a tty" || echo "stdout is not a tty"\necho "proto=${TOOL_PROTOCOL-unset}"\n')
-    first = tenv.run("tty")  # not on a terminal: learns that it is plain
-    assert b"not a tty" in first.stdout
-    code, screen = in_pty(tenv, "tty").finish()
-    assert code == 0
-    assert b"stdout is a tty" in screen and b"proto=unset" in screen
+def test_only_large_files_have_their_scan_cached(tenv: Env) -> None:
+    tenv.sh("tool-small", "echo small\n")
+    assert tenv.run("small").stdout == b"small\n"
+    assert _declared_cache(tenv) == [], "a script is simply read each time"
+    _big(tenv, "tool-bigplain", "echo big\n")
+    assert tenv.run("bigplain").stdout == b"big\n"
+    _big(tenv, "tool-bigproto", DECLARATION + f"printf '%s\\n' '{HELLO}' '{{\"type\":\"output\",\"text\":\"p\\n\"}}'\n")
+    assert tenv.run("bigproto").stdout == b"p\n"
+    assert _declared_cache(tenv) == ["TOOL_PROTOCOL=no", "TOOL_PROTOCOL=yes"]
+    # The cached answers serve the next runs the same way.
+    assert (tenv.run("bigplain").stdout, tenv.run("bigproto").stdout) == (b"big\n", b"p\n")
 
 
-def test_edited_plugin_is_learned_again(tenv: Env) -> None:
-    tenv.sh("tool-up", 'echo "v1 proto=${TOOL_PROTOCOL-unset}"\n')
-    assert tenv.run("up").stdout == b"v1 proto=1\n"
-    assert tenv.run("up").stdout == b"v1 proto=unset\n"
-    raw_plugin(tenv, "tool-up", [HELLO, '{"type":"output","text":"v2 speaks the protocol\\n"}'])
-    assert tenv.run("up").stdout == b"v2 speaks the protocol\n"
+def test_edited_plugin_follows_its_file(tenv: Env) -> None:
+    for make in (tenv.sh, lambda name, body: _big(tenv, name, body)):
+        make("tool-up", 'echo "v1 $(env | grep -c PROTOCOL=)"\n')
+        assert tenv.run("up").stdout == b"v1 0\n"
+        # The same file, now declaring and speaking the protocol: the next run follows the file.
+        make("tool-up", f"{DECLARATION}printf '%s\\n' '{HELLO}' '{{\"type\":\"output\",\"text\":\"v2\\n\"}}'\n")
+        assert tenv.run("up").stdout == b"v2\n"
 
 
-@pytest.mark.parametrize("garbage", ["file", "dangling", "bad-target"])
+@pytest.mark.parametrize("garbage", ["file", "dangling", "bad-target", "other-needle"])
 def test_corrupted_cache_is_ignored(tenv: Env, garbage: str) -> None:
-    tenv.sh("tool-c", 'echo "proto=${TOOL_PROTOCOL-unset}"\n')
+    _big(tenv, "tool-c", "echo plain\n")
     tenv.run("c")
-    d = tenv.root / "cache" / "tool" / "plugins"
+    d = tenv.root / "cache" / "tool" / "declared"
     (entry,) = list(d.iterdir())
     entry.unlink()
     if garbage == "file":
         entry.write_bytes(b"\x00garbage")
     elif garbage == "dangling":
-        entry.symlink_to("protocol:")
-    else:
+        entry.symlink_to("TOOL_PROTOCOL=")
+    elif garbage == "bad-target":
         entry.symlink_to("../../../../etc/passwd")
-    # Unknown again: sniffed, works, still plain.
-    assert tenv.run("c").stdout == b"proto=1\n"
+    else:
+        entry.symlink_to("MYCLI_PROTOCOL=yes")
+    # Unknown again: scanned, and still plain (exec'd: no protocol variable).
+    proc = tenv.run("c")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"plain\n", b"")
 
 
 def test_unwritable_cache_changes_nothing(tenv: Env) -> None:
     blocker = tenv.root / "not-a-dir"
     blocker.write_text("")
-    tenv.sh("tool-c", 'echo "proto=${TOOL_PROTOCOL-unset}"\n')
+    _big(tenv, "tool-c", 'echo "offers: $(env | grep -c PROTOCOL=)"\n')
     for _ in range(2):
         proc = tenv.run("c", env={"XDG_CACHE_HOME": str(blocker)})
-        assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"proto=1\n", b"")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"offers: 0\n", b"")
 
 
 def test_while_read_loop_processes_every_line(tenv: Env) -> None:

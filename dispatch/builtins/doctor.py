@@ -33,7 +33,7 @@ class Finding:
 
 
 def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding], int, list[str]]:
-    from dispatch import cache, catalog, config, metadata, shebang
+    from dispatch import cache, catalog, config, shebang
     from dispatch.cli import BUILTINS
 
     findings: list[Finding] = []
@@ -76,9 +76,7 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
                         f"chmod o-w {d}, or take it off PATH and {dispatcher.plugin_path_var()}", d)
             )
 
-    found = catalog.with_metadata(
-        catalog.scan(dispatcher, sp.dirs, env), metadata.load_metadata(metadata.metadata_path(env, prog))
-    )
+    found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, prog, dispatcher.env_prefix)
     fixes = {
         "shadowed": "remove or rename one of them ('tool list' shows the order)",
         "not_executable": "chmod +x the file, or remove it",
@@ -96,24 +94,50 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
                     Finding("error", "bad_interpreter", f"{p.path}: its #! line names {missing!r}, which is not installed",
                             "install it, or fix the first line of the file", p.path)
                 )
-        if p.handshake_problem:
-            findings.append(
-                Finding("error", "handshake_failed", f"{p.path}: its last run broke the protocol: {p.handshake_problem}",
-                        f"upgrade the plugin, or run '{prog} plugin check {p.name}' to see what is wrong", p.path)
-            )
+        if p.handshake_problem and p.kind == "protocol":
+            if p.handshake_problem.startswith("declares the protocol but did not greet"):
+                findings.append(
+                    Finding("error", "did_not_greet", f"{p.path}: {p.handshake_problem}",
+                            f"make it send a hello first thing when {dispatcher.env_prefix}PROTOCOL is set, or remove the "
+                            f"text {dispatcher.env_prefix}PROTOCOL from the file; '{prog} plugin check {p.name}' shows more",
+                            p.path)
+                )
+            else:
+                findings.append(
+                    Finding("error", "handshake_failed", f"{p.path}: its last run broke the protocol: {p.handshake_problem}",
+                            f"upgrade the plugin, or run '{prog} plugin check {p.name}' to see what is wrong", p.path)
+                )
 
-    directory = cache.cache_dir(env, prog)
-    path = directory
-    while path and not os.path.lexists(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)  # the nearest part of the cache path that exists
-    if path and os.path.lexists(path):
-        if not os.path.isdir(path):
-            findings.append(Finding("warning", "cache_unusable", f"the cache cannot be written: {path} is not a directory",
-                                    f"remove {path}; nothing is remembered meanwhile (each run learns again)", path))
-        elif not os.access(path, os.W_OK | os.X_OK):
-            findings.append(Finding("warning", "cache_unusable", f"the cache cannot be written: {path} is not writable",
-                                    "fix its permissions; nothing is remembered meanwhile", path))
+    findings += _cache_findings(env, prog)
     return findings, len(found), sp.dirs
+
+
+def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
+    """Whether the cache directory can be used: it must be ours alone (design section 6)."""
+    from dispatch import cache
+
+    root = cache.cache_root(env, prog)
+    if root is None:
+        return [Finding("warning", "cache_unusable", "no cache directory: HOME and XDG_CACHE_HOME are unset or relative",
+                        "set HOME (or XDG_CACHE_HOME) to an absolute directory; meanwhile nothing is remembered")]
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        return []  # made on first use
+    except OSError as e:
+        return [Finding("warning", "cache_unusable", f"the cache {root} cannot be used: {e.strerror}",
+                        "fix its permissions; meanwhile nothing is remembered", root)]
+    if stat.S_ISLNK(st.st_mode):
+        why = "it is a symbolic link"
+    else:
+        why = cache.distrust(st)
+    if why is not None:
+        return [Finding("warning", "cache_untrusted", f"the cache {root} is not used: {why}",
+                        f"remove it (rm -r {root}) and let {prog} make its own, private one; meanwhile nothing is remembered", root)]
+    if not os.access(root, os.W_OK | os.X_OK):
+        return [Finding("warning", "cache_unusable", f"the cache cannot be written: {root} is not writable",
+                        "fix its permissions; meanwhile nothing is remembered", root)]
+    return []
 
 
 def run(dispatcher: Dispatcher, args: list[str]) -> int:

@@ -6,6 +6,8 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dispatch.cli import Dispatcher
 
 USAGE = "help [COMMAND...]"
@@ -41,39 +43,41 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
 
 def plugin_help(dispatcher: Dispatcher, args: list[str]) -> int:
     """A protocol plugin's description, rendered; a plain plugin's own --help, said so."""
-    from dispatch import cache
+    from dispatch import declaration
 
     env = os.environ
     found, words = dispatcher.lookup(args, env)
     command = f"{dispatcher.prog} {' '.join(words[: found.nwords])}"
-    kind = cache.lookup(cache.cache_dir(env, dispatcher.prog), found.stat)
-    if kind is not None and kind.startswith(cache.PROTOCOL):
+    needle = (dispatcher.env_prefix + "PROTOCOL").encode()
+    if declaration.declares(found.path, found.stat, needle, env, dispatcher.prog):
         description = describe(dispatcher, found.path, found.stat, env)
         if description is not None:
             from protocol import help as render
 
             sys.stdout.write(render.render(description, command))
             return 0
-    if kind == cache.PLAIN:
+    else:
         dispatcher.error(f"{os.path.basename(found.path)} does not describe itself; here is its own --help")
-    # Plain or not run yet: the plugin owns its help, as under git.
+    # The plugin owns its help, as under git.
     return dispatcher.run_plugin([*args[: found.nwords], "--help"], env)
 
 
-def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: object) -> dict[str, object] | None:
-    """The cached describe answer, asking the (known protocol) plugin when there is none yet."""
-    from dispatch import cache, metadata, probe
+def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: Mapping[str, str]) -> dict[str, object] | None:
+    """The cached describe answer, asking the plugin (which declares the protocol) when there is none yet."""
+    from dispatch import metadata, probe
 
-    meta_file = metadata.metadata_path(env, dispatcher.prog)  # type: ignore[arg-type]
-    entry = metadata.load_metadata(meta_file).get(cache.identity(st), {})
+    entry = metadata.read(env, dispatcher.prog, st)
     if isinstance(entry.get("description"), dict):
-        return entry["description"]  # type: ignore[return-value]
+        return entry["description"]  # type: ignore[no-any-return]
     request = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
-    answer = probe.ask(path, request, env, env_prefix=dispatcher.env_prefix, answer_type="description")  # type: ignore[arg-type]
-    if answer.answer is None or answer.answer.get("type") != "description":
+    answer = probe.ask(path, request, env, env_prefix=dispatcher.env_prefix, answer_type="description")
+    if answer.hello is None or answer.answer is None or answer.answer.get("type") != "description":
         return None
     description = {k: v for k, v in answer.answer.items() if k != "type"}
-    metadata.note(meta_file, st, path, description=description)
+    metadata.note(
+        env, dispatcher.prog, st, path,
+        declares=True, protocol=answer.hello.get("protocol"), plugin=answer.hello.get("plugin"), description=description,
+    )
     return description
 
 

@@ -1,9 +1,10 @@
 """`tool list`: every plugin on the search path, in the order it is found, with what is known of it.
 
-It never runs a plugin it has not already seen speak the protocol: kinds,
-versions and summaries come from the metadata cache. `--refresh` asks the
-known protocol plugins again (a `describe` request); plain and unknown
-plugins are never probed.
+It runs no plugin: a plugin's kind comes from its file (whether it declares
+the protocol), versions and summaries from the metadata cache, learned when
+a protocol plugin runs. `--refresh` asks every plugin that declares the
+protocol to describe itself (a `describe` request); plain plugins are never
+run.
 """
 from __future__ import annotations
 
@@ -12,51 +13,48 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dispatch.catalog import PluginFile
     from dispatch.cli import Dispatcher
+    from dispatch.resolve import SearchPath
 
 USAGE = "list [--json] [--refresh]"
 
 
-def plugins(dispatcher: Dispatcher, env: os._Environ[str] | dict[str, str], *, refresh: bool = False) -> tuple[list[PluginFile], object]:
-    from dispatch import catalog, metadata
+def plugins(dispatcher: Dispatcher, env: Mapping[str, str], *, refresh: bool = False) -> tuple[list[PluginFile], SearchPath]:
+    from dispatch import catalog
 
     sp = dispatcher.search_path(env)
-    found = catalog.scan(dispatcher, sp.dirs, env)
-    meta_file = metadata.metadata_path(env, dispatcher.prog)
-    known = metadata.load_metadata(meta_file)
+    found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, dispatcher.prog, dispatcher.env_prefix)
     if refresh:
-        refresh_metadata(dispatcher, catalog.with_metadata(found, known), env, meta_file)
-        known = metadata.load_metadata(meta_file)
-    return catalog.with_metadata(found, known), sp
+        refresh_metadata(dispatcher, found, env)
+        found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, dispatcher.prog, dispatcher.env_prefix)
+    return found, sp
 
 
-def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: object, meta_file: str | None) -> None:
-    """Ask every plugin known to speak the protocol to describe itself again."""
+def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: Mapping[str, str]) -> None:
+    """Ask every plugin that declares the protocol to describe itself (again)."""
     from dispatch import metadata, probe
 
     for p in found:
-        if p.kind != "protocol" or not p.executable:
+        if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
         describe = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
-        answer = probe.ask(p.path, describe, env, env_prefix=dispatcher.env_prefix, answer_type="description")  # type: ignore[arg-type]
-        try:
-            st = os.stat(p.path)
-        except OSError:
-            continue
+        answer = probe.ask(p.path, describe, env, env_prefix=dispatcher.env_prefix, answer_type="description")
         if answer.hello is not None and answer.hello.get("protocol") is not None:
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":
                 description = {k: v for k, v in answer.answer.items() if k != "type"}
             metadata.note(
-                meta_file, st, p.path,
-                kind=f"protocol:{answer.hello['protocol']}",
+                env, dispatcher.prog, p.stat, p.path,
+                protocol=answer.hello["protocol"],
                 plugin=answer.hello.get("plugin"),
                 description=description,
                 problem=None,
             )
         else:
-            metadata.note(meta_file, st, p.path, problem=answer.problem or "no protocol version in common")
+            metadata.note(env, dispatcher.prog, p.stat, p.path, problem=answer.problem or "no protocol version in common")
 
 
 def run(dispatcher: Dispatcher, args: list[str]) -> int:
@@ -70,8 +68,8 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
     if "--json" in given:
         common.write_json(
             {
-                "search_path": sp.dirs,  # type: ignore[attr-defined]
-                "skipped": [{"source": v, "entry": e, "reason": r} for v, e, r in sp.skipped],  # type: ignore[attr-defined]
+                "search_path": sp.dirs,
+                "skipped": [{"source": v, "entry": e, "reason": r} for v, e, r in sp.skipped],
                 "plugins": [
                     {
                         "name": p.name,

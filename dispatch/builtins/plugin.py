@@ -93,6 +93,32 @@ def check_hello(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_a
     return _result("hello", True, detail)
 
 
+def check_declaration(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
+    from dispatch import declaration
+
+    name = dispatcher.env_prefix + "PROTOCOL"
+    declared = declaration.scan(path, name.encode())[0]
+    greets = _ask(dispatcher, path, env, None, close_stdin_after_hello=True).hello is not None
+    if declared and greets:
+        return _result("declaration", True, f"its file contains {name}, so {dispatcher.prog} runs it as a protocol plugin")
+    if greets:
+        return _result(
+            "declaration", False,
+            f"it greets, but its file does not contain the text {name}, so {dispatcher.prog} runs it as a plain "
+            f"program and never sends it a run request; add the line '# speaks {name}' near the top of {path}",
+        )
+    if declared:
+        return _result(
+            "declaration", False,
+            f"its file contains {name} (declaring the protocol) but it does not greet: {dispatcher.prog} will relay "
+            f"it as a plain program; send a hello first thing when {name} is set, or remove the text from the file",
+        )
+    return _result(
+        "declaration", False,
+        f"a plain program: its file does not contain {name} and it does not greet (the protocol checks do not apply)",
+    )
+
+
 def check_negotiation(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
     answer = _ask(dispatcher, path, env, None, offer="99", close_stdin_after_hello=True)
     if answer.hello is None:
@@ -149,7 +175,7 @@ def check_cancel(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_
 
     child_env = dict(env)
     child_env[dispatcher.env_prefix + "PROTOCOL"] = "1"
-    child = spawn.spawn(path, run_args, child_env, pipes=True, new_group=True)
+    child = spawn.spawn(path, run_args, child_env)
     try:
         request = {
             "type": "run", "argv": run_args, "interactive": False, "output": "json", "color": False,
@@ -187,25 +213,13 @@ def _wait(pid: int, seconds: float) -> int | None:
 
 
 def _cleanup(child: Any) -> None:
-    import signal
+    from dispatch import spawn
 
-    for fd in (child.stdin, child.stdout):
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.waitpid(child.pid, 0)
-    except ChildProcessError:
-        pass
+    spawn.abandon(child)
 
 
 SCENARIOS = [
+    check_declaration,
     check_hello,
     check_negotiation,
     check_run,
