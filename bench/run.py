@@ -159,14 +159,13 @@ def main() -> int:
     rows: list[tuple[str, str, str, str]] = []
 
     # 1. dispatch overhead --------------------------------------------------------------
+    # A silent plain plugin: nothing to learn from its output, so every run of it
+    # shows what the first run costs. "cold": the cache cannot even be created.
     noop = write(bin_dir / "tool-noop", "#!/bin/sh\nexit 0\n")
     for name in ("git-noop", "kubectl-noop"):
         shutil.copy(noop, bin_dir / name)
-    subprocess.run(  # noop prints nothing, so mark it as a known plain plugin the way a first run would
-        [python, "-c", "import os,sys; from dispatch import cache; "
-         "cache.remember(cache.cache_dir(os.environ,'tool'), os.stat(sys.argv[1]), 'plain')", str(noop)],
-        env=env, check=True,
-    )
+    cold = {**env, "XDG_CACHE_HOME": str(work / "cache-is-a-file")}
+    Path(cold["XDG_CACHE_HOME"]).write_text("")
     variants = {
         "tool noop": [tool, "noop"],
         "plugin alone": [str(noop)],
@@ -176,19 +175,21 @@ def main() -> int:
         exe = shutil.which(other)
         if exe:
             variants[f"{other} noop"] = [exe, "noop"]
-    times = alternate(variants, env, rounds)
+    times = alternate(variants, env, rounds, extra={"tool noop (cold cache)": ([tool, "noop"], cold, None)})
     base = "python -c pass"
-    for name in variants:
+    for name in times:
         rows.append(("dispatch", name, f"{ms(times[name]):.1f} ms", f"{ratio(times, name, base):.2f}x python"))
     results["dispatch"] = {n: ms(t) for n, t in times.items()} | {
         "ratio_tool_vs_python": ratio(times, "tool noop", base),
+        "ratio_cold_vs_python": ratio(times, "tool noop (cold cache)", base),
         "target": 1.1,
+        "target_cold": 1.15,
     }
 
     # 2. protocol round trip --------------------------------------------------------------
     pnoop = write(
         bin_dir / "tool-pnoop",
-        f"#!{python}\nfrom protocol.plugin import Plugin\nplugin = Plugin('pnoop')\n"
+        f"#!{python}\n# speaks TOOL_PROTOCOL\nfrom protocol.plugin import Plugin\nplugin = Plugin('pnoop')\n"
         "plugin.run(lambda ctx, args: None)\nplugin.main()\n",
     )
     spawn_time([tool, "pnoop"], env)  # learn it
@@ -209,7 +210,7 @@ def main() -> int:
     results["protocol_round_trip"] = {n: ms(t) for n, t in times.items()} | {
         "overhead_ms": statistics.median(overhead) * 1000,
         "overhead_vs_python_start": round_trip,
-        "target": 1.2,
+        "target": 1.1,
     }
 
     # 3. throughput -----------------------------------------------------------------------
@@ -219,7 +220,7 @@ def main() -> int:
         f.write('{"type":"hello","protocol":1}\n')
         for i in range(count):
             f.write(json.dumps({"type": "output", "text": f"line {i:06d} of the output stream\n"}, separators=(",", ":")) + "\n")
-    write(bin_dir / "tool-pstream", f"#!/bin/sh\nexec cat {stream}\n")
+    write(bin_dir / "tool-pstream", f"#!/bin/sh\n# speaks TOOL_PROTOCOL\nexec cat {stream}\n")
     reference = write(
         work / "reference.py",
         f"#!{python}\nimport json, subprocess\n"
@@ -242,19 +243,19 @@ def main() -> int:
         for _ in range(size_mb):
             f.write(chunk)
     write(bin_dir / "tool-relay", f"#!/bin/sh\necho start\nexec cat {blob}\n")
-    no_cache = {**env, "XDG_CACHE_HOME": str(work / "no-cache-file")}
-    Path(no_cache["XDG_CACHE_HOME"]).write_text("")  # every run is a first run: the relay path
-    times = alternate({"tool relay (first run)": [tool, "relay"], "cat": ["/bin/cat", str(blob)]}, no_cache, max(3, rounds // 8))
+    # A plain plugin's stdout goes through the host only when it must count it (--max-output).
+    relay = "tool --max-output relay"
+    times = alternate({relay: [tool, "--max-output", "100G", "relay"], "cat": ["/bin/cat", str(blob)]}, env, max(3, rounds // 8))
     mbps = {n: size_mb / statistics.median(t) for n, t in times.items()}
-    rows.append(("throughput", f"plain relay, {size_mb} MiB", f"{mbps['tool relay (first run)']:.0f} MiB/s", f"{ratio(times, 'cat', 'tool relay (first run)'):.2f}x cat speed"))
-    results["relay"] = {"MiB_per_s": mbps, "speed_vs_cat": ratio(times, "cat", "tool relay (first run)")}
+    rows.append(("throughput", f"plain relay, {size_mb} MiB", f"{mbps[relay]:.0f} MiB/s", f"{ratio(times, 'cat', relay):.2f}x cat speed"))
+    results["relay"] = {"MiB_per_s": mbps, "speed_vs_cat": ratio(times, "cat", relay)}
 
     # 4. memory ---------------------------------------------------------------------------
     gib = 0.125 if args.quick else 1.0
     messages = int(gib * (1 << 30) / (48 * 1024))
     write(
         bin_dir / "tool-pbig",
-        f"#!{python}\nimport os, json, base64\nos.write(1, b'{{\"type\":\"hello\",\"protocol\":1}}\\n')\n"
+        f"#!{python}\n# speaks TOOL_PROTOCOL\nimport os, json, base64\nos.write(1, b'{{\"type\":\"hello\",\"protocol\":1}}\\n')\n"
         "line = json.dumps({'type': 'output', 'base64': base64.b64encode(os.urandom(48 * 1024)).decode()}).encode() + b'\\n'\n"
         f"for _ in range({messages}):\n    os.write(1, line)\n",
     )
