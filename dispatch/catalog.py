@@ -20,7 +20,7 @@ class Problem:
     __slots__ = ("code", "message")
 
     def __init__(self, code: str, message: str) -> None:
-        self.code = code  # shadowed | not_executable | broken_link | builtin_name
+        self.code = code
         self.message = message
 
 
@@ -49,7 +49,7 @@ class PluginFile:
         self.dir = dir
         self.executable = executable
         self.runs = runs  # this is the file `<prog> <name>` runs
-        self.problems = problems
+        self.problems = problems  # codes: shadowed not_executable broken_link not_a_file builtin_name takes_over
         self.identity = identity  # the cache key of the file, when it could be read
         self.stat = stat
         # From the file's declaration and the metadata cache (never from running the plugin):
@@ -125,7 +125,15 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
     pathext = dispatcher.pathext(env)
     prefix = dispatcher.prog + "-"
     raw: list[tuple[str, str, str, bool, Problem | None, str | None, os.stat_result | None]] = []
+    seen_dirs: set[tuple[int, int]] = set()
     for d in dirs:
+        try:
+            dst = os.stat(d)
+        except OSError:
+            continue
+        if (dst.st_dev, dst.st_ino) in seen_dirs:
+            continue  # one directory reached twice (/bin -> /usr/bin): listed once, where it is first
+        seen_dirs.add((dst.st_dev, dst.st_ino))
         try:
             with os.scandir(d) as it:
                 entries = sorted((e for e in it if e.name.startswith(prefix)), key=lambda e: e.name)
@@ -147,8 +155,12 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 raw.append((name, path, d, False, problem, None, None))
                 continue
             mode = st.st_mode & 0o170000
+            if mode == 0o040000:
+                continue  # a directory of that name: not a plugin, and common enough (tool-data/)
             if mode != 0o100000:
-                continue  # directories, sockets, fifos: not plugins
+                problem = Problem("not_a_file", "not a regular file (a FIFO, socket or device): it cannot run; remove it")
+                raw.append((name, path, d, False, problem, None, None))
+                continue
             executable = windows or os.access(path, os.X_OK)
             if not executable:
                 problem = Problem("not_executable", f"not executable; run: chmod +x {path}")
@@ -156,6 +168,11 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
             raw.append((name, path, d, executable, problem, ident, st))
 
     winners: dict[str, str] = {}
+    order = {d: i for i, d in enumerate(dirs)}
+    first_in: dict[str, int] = {}  # command name -> index of the first directory with a runnable file
+    for name, path, d, executable, *_ in raw:
+        if executable:
+            first_in.setdefault(name.replace("_", "-"), order.get(d, 0))
     plugins = []
     for name, path, d, executable, problem, ident, st in raw:
         problems = [problem] if problem else []
@@ -166,6 +183,20 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 problems.append(Problem("shadowed", f"shadowed by {first}, which is found first"))
             else:
                 runs = True
+        if runs and "-" in name.replace("_", "-"):
+            # `tool a b` runs the longest name that exists, wherever it is on the path:
+            # a shorter command found earlier loses its `b` argument to this file.
+            parts = name.replace("_", "-").split("-")
+            for k in range(len(parts) - 1, 0, -1):
+                shorter = "-".join(parts[:k])
+                if first_in.get(shorter, len(dirs)) < order.get(d, 0):
+                    problems.append(Problem(
+                        "takes_over",
+                        f"'{dispatcher.prog} {' '.join(parts)}' runs this file, not '{dispatcher.prog} {shorter}' "
+                        f"(found earlier on the search path) with the argument(s) {' '.join(parts[k:])!r}: "
+                        "the longest name wins",
+                    ))
+                    break
         if name in BUILTINS:
             problems.append(
                 Problem("builtin_name", f"never run: {name!r} is a builtin command of {dispatcher.prog}")

@@ -62,36 +62,48 @@ def _usage_error(message: str) -> ToolError:
     return ToolError(ExitCode.USAGE, message)
 
 
+# The largest values the limits accept: beyond them a number no longer fits what the
+# kernel takes (a poll(2) wait, an rlimit), and nobody means them anyway.
+MAX_SECONDS = 365 * 24 * 3600.0
+MAX_SIZE = 1 << 50
+_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DECIMAL = frozenset("0123456789.")
+
+
 def parse_size(value: str, option: str) -> int:
-    """Bytes, optionally with a binary unit: `1000`, `64K`, `10M`, `1G`."""
+    """Bytes, optionally with a binary unit: `1000`, `64K`, `10M`, `1G`, `2T`."""
     number = value.strip()
     scale = 1
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    if number[-1:].lower() in units:
-        scale = units[number[-1].lower()]
+    if number[-1:].lower() in _SIZE_UNITS:
+        scale = _SIZE_UNITS[number[-1].lower()]
         number = number[:-1]
     elif number[-1:] in ("b", "B"):
         number = number[:-1]
-    if not number.isdigit() or int(number) <= 0:
+    # isascii: str.isdigit and int() also take other scripts' digits ("١٠").
+    if not (number.isascii() and number.isdigit()) or int(number) <= 0:
         raise _usage_error(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
-    return int(number) * scale
+    size = int(number) * scale
+    if size > MAX_SIZE:
+        raise _usage_error(f"{option} is at most 1024T ({MAX_SIZE} bytes), got {value!r}")
+    return size
 
 
 def parse_timeout(value: str, option: str = "--timeout") -> float:
-    """Seconds, optionally with a unit: `30`, `1.5`, `90s`, `2m`, `1h`."""
+    """Seconds, optionally with a unit: `30`, `1.5`, `90s`, `2m`, `1h`, `2d`."""
     scale = 1.0
     number = value.strip()
-    if number[-1:] in ("s", "m", "h"):
-        scale = {"s": 1.0, "m": 60.0, "h": 3600.0}[number[-1]]
+    if number[-1:] in ("s", "m", "h", "d"):
+        scale = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}[number[-1]]
         number = number[:-1]
-    try:
+    seconds = -1.0
+    if number and set(number) <= _DECIMAL and number.count(".") <= 1 and number != ".":
         seconds = float(number) * scale
-    except ValueError:
-        seconds = -1.0
-    if not (0 < seconds < float("inf")):
+    if not seconds > 0:
         raise _usage_error(
             f"{option} needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}"
         )
+    if seconds > MAX_SECONDS:
+        raise _usage_error(f"{option} is at most 365d ({MAX_SECONDS:.0f} s), got {value!r}")
     return seconds
 
 
@@ -233,12 +245,16 @@ class Dispatcher:
             _sanitize_std_fds()
         try:
             try:
+                _interrupts_raise()
                 return self._main(argv)
             except Exception as e:  # noqa: BLE001 - this is the error handler
                 return self._handle(e)
         except KeyboardInterrupt:
             # Ctrl-C before a plugin ran (or while a builtin worked): no traceback, the
             # --json envelope still ends with its exit line, and the host dies by SIGINT.
+            import _signal
+
+            _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C must not cut this short
             from dispatch import error_handler
 
             error_handler.json_failure(self, 130, "interrupted")
@@ -255,6 +271,11 @@ class Dispatcher:
         error_handler.json_failure(self, code, message)
 
     def error(self, message: str) -> None:
+        if not message.isprintable():
+            # Paths and names from disk may hold control characters: never raw to a terminal.
+            from dispatch.render import visible
+
+            message = visible(message)
         try:
             sys.stderr.write(f"{self.prog}: {message}\n")
             sys.stderr.flush()
@@ -287,6 +308,9 @@ class Dispatcher:
         if opts.help:
             return self.builtin("help", rest)
         if not rest:
+            if opts.json:
+                # Scripts asked for JSON lines: human help would break their parser.
+                raise _usage_error(f"--json needs a command, as in '{self.prog} --json list'; see '{self.prog} --help'")
             return self.builtin("help", [])
         return self.route(rest, os.environ)
 
@@ -314,7 +338,9 @@ class Dispatcher:
             return explicit, True
         base = env.get("XDG_CONFIG_HOME")
         if not base or not os.path.isabs(base):
-            base = os.path.join(env.get("HOME") or "/", ".config")
+            home = env.get("HOME")
+            # A relative HOME would read a config from wherever the user stands (a repository could ship one).
+            base = os.path.join(home if home and os.path.isabs(home) else "/", ".config")
         return os.path.join(base, self.prog, "config.toml"), False
 
     def load_config(self, env: Mapping[str, str]) -> object:
@@ -344,7 +370,7 @@ class Dispatcher:
     ) -> tuple[resolve.Found | None, list[str], list[str], resolve.SearchPath, list[tuple[int, list[str]]]]:
         """(the plugin found or None, the command words, the valid ones, the search path, the candidates)."""
         words = list(rest[: resolve.command_words(rest)])
-        valid = resolve.lookup_words(words)
+        valid = resolve.lookup_words(words, self.prog)
         sp = self.search_path(env, trace=trace)
         table = resolve.candidates(self.prog, valid, windows=self.windows, pathext=self.pathext(env))
         if trace and self.verbosity > 0 and table:
@@ -431,7 +457,16 @@ class Dispatcher:
         child = spawn.spawn(found.path, args, child_env, stdin_pipe=declared, stdout_pipe=mode != "direct")
         try:
             if opts.max_cpu is not None or opts.max_memory is not None:
-                spawn.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
+                try:
+                    spawn.limit(child.pid, cpu=opts.max_cpu, memory=opts.max_memory)
+                except OSError as e:
+                    from dispatch.explain import cannot_execute
+
+                    raise cannot_execute(
+                        found.path,
+                        f"its limits (--max-cpu, --max-memory) cannot be applied: {e.strerror} "
+                        f"(a set-user-ID program cannot be limited); run it without them",
+                    ) from None
             from dispatch.session import Session
 
             session = Session(self, child, argv=args, env=child_env, mode=mode, window=window, stat=found.stat)
@@ -471,6 +506,20 @@ def _isatty(fd: int) -> bool:
     from dispatch.terminal import isatty
 
     return isatty(fd)
+
+
+def _interrupts_raise() -> None:
+    """From here on Ctrl-C raises KeyboardInterrupt, which the entry point reports; one that
+    came during start-up (dispatch/__init__.py noted it) is raised now."""
+    import _signal
+
+    import dispatch
+
+    if _signal.getsignal(_signal.SIGINT) is dispatch._note_interrupt:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    if dispatch.interrupted:
+        dispatch.interrupted = False
+        raise KeyboardInterrupt
 
 
 def _silence_stdout() -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from dispatch.render import visible
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -54,8 +56,9 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
     out = []
     seen = set()
     for value, description in found:
-        if not value.startswith(current) or value in seen:
-            continue
+        if not value.startswith(current) or value in seen or not value.isprintable():
+            continue  # a value with control characters would be typed into the user's shell
+        description = visible(" ".join(description.split()))
         seen.add(value)
         if shell == "bash" or not description:
             out.append(value if shell != "zsh" else value.replace(":", "\\:"))

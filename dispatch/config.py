@@ -40,18 +40,37 @@ class Config:
         self.plugin_dirs: list[str] = []
 
 
+MAX_SIZE = 1 << 20
+
+
 def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> Config | None:
     """The config in `path`, or None when there is no such file (an error when the user
-    named it, in the variable `named_by`); raises ToolError (2) when it is wrong."""
+    named it, in the variable `named_by`); raises ToolError (2) when it is wrong.
+
+    Only a regular file of at most 1 MiB is read, opened without blocking: a FIFO or a
+    device named as the config (`TOOL_CONFIG=/dev/zero`) is an error, never a hang.
+    """
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         if named_by:
             raise _error(path, None, f"no such file (from {named_by})") from None
         return None
     except OSError as e:
         raise _error(path, None, f"cannot read it: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if (st.st_mode & 0o170000) != 0o100000:
+            raise _error(path, None, "not a regular file")
+        if st.st_size > MAX_SIZE:
+            raise _error(path, None, f"larger than {MAX_SIZE // 1024} KiB; a config file is a few lines")
+        raw = os.read(fd, MAX_SIZE + 1)
+    except OSError as e:
+        raise _error(path, None, f"cannot read it: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SIZE:
+        raise _error(path, None, f"larger than {MAX_SIZE // 1024} KiB; a config file is a few lines")
     import tomllib
 
     text = raw.decode("utf-8", "replace")
@@ -69,13 +88,14 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
     from dispatch.cli import parse_size, parse_timeout
 
     cfg = Config(path)
+    lines = _key_lines(text)
     for section, value in data.items():
         if section not in ("alias", "defaults", "plugins"):
-            raise _error(path, _line_of(text, None, section), f"unknown section [{section}]; known: [alias], [defaults], [plugins]")
+            raise _error(path, lines.get((None, section)), f"unknown section [{section}]; known: [alias], [defaults], [plugins]")
         if not isinstance(value, dict):
-            raise _error(path, _line_of(text, None, section), f"{section} must be a table ([{section}])")
+            raise _error(path, lines.get((None, section)), f"{section} must be a table ([{section}])")
     for name, value in data.get("alias", {}).items():
-        where = _line_of(text, "alias", name)
+        where = lines.get(("alias", name))
         if isinstance(value, str):
             import shlex
 
@@ -91,7 +111,7 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
             raise _error(path, where, f"alias.{name} is empty")
         cfg.aliases[name] = words
     for key, value in data.get("defaults", {}).items():
-        where = _line_of(text, "defaults", key)
+        where = lines.get(("defaults", key))
         if key not in _DEFAULT_KEYS:
             raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(_DEFAULT_KEYS))}")
         try:
@@ -117,12 +137,14 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
             raise _error(path, where, getattr(e, "message", str(e))) from None
     plugins = data.get("plugins", {})
     for key, value in plugins.items():
-        where = _line_of(text, "plugins", key)
+        where = lines.get(("plugins", key))
         if key != "dirs":
             raise _error(path, where, f"unknown key plugins.{key}; known: dirs")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise _error(path, where, "plugins.dirs must be a list of directory names")
         home = env.get("HOME", "")
+        if not os.path.isabs(home):
+            home = ""  # a relative HOME would make "~/x" depend on where the user stands
         cfg.plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
     return cfg
 
@@ -132,31 +154,52 @@ def expand_alias(cfg: Config | None, rest: list[str], builtins: Mapping[str, str
     if cfg is None or not rest or rest[0] not in cfg.aliases or rest[0] in builtins:
         return None
     seen = [rest[0]]
-    words = cfg.aliases[rest[0]] + rest[1:]
-    while words and words[0] in cfg.aliases and words[0] not in builtins:
-        if words[0] in seen:
-            loop = " -> ".join([*seen, words[0]])
+    seen_set = {rest[0]}
+    head = cfg.aliases[rest[0]]
+    tail = list(rest[1:])
+    while head and head[0] in cfg.aliases and head[0] not in builtins:
+        if head[0] in seen_set:
+            loop = " -> ".join([*seen, head[0]])
             raise _error(cfg.path, None, f"alias loop: {loop}")
-        seen.append(words[0])
-        words = cfg.aliases[words[0]] + words[1:]
-    return words
+        seen.append(head[0])
+        seen_set.add(head[0])
+        head = cfg.aliases[head[0]] + head[1:]
+    return head + tail
 
 
-def _line_of(text: str, section: str | None, key: str) -> int | None:
-    """The line where `key` is set (in [section]), for error messages; None when not found."""
-    current = None
+def alias_loops(cfg: Config, builtins: Mapping[str, str]) -> list[list[str]]:
+    """Every alias loop, each as the chain of names around it; linear in the number of aliases."""
+    state: dict[str, int] = {}  # 1: on the current chain, 2: done
+    loops = []
+    for start in cfg.aliases:
+        chain = []
+        name = start
+        while name in cfg.aliases and name not in builtins and state.get(name) is None:
+            state[name] = 1
+            chain.append(name)
+            name = cfg.aliases[name][0]
+        if state.get(name) == 1:
+            loops.append([*chain[chain.index(name) :], name])
+        for visited in chain:
+            state[visited] = 2
+    return loops
+
+
+def _key_lines(text: str) -> dict[tuple[str | None, str], int]:
+    """Where each key is set, by (section, key), and each section header, by (None, name):
+    one pass over the text, for error messages (a first-seen line wins)."""
+    found: dict[tuple[str | None, str], int] = {}
+    current: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if stripped.startswith("[") and not stripped.startswith("[["):
             current = stripped.strip("[]").strip()
-            if section is None and current == key:
-                return number
+            found.setdefault((None, current), number)
             continue
-        if current == section and "=" in stripped:
+        if current is not None and "=" in stripped:
             name = stripped.split("=", 1)[0].strip().strip('"').strip("'")
-            if name == key:
-                return number
-    return None
+            found.setdefault((current, name), number)
+    return found
 
 
 def _error(path: str, line: int | None, message: str) -> ToolError:

@@ -95,6 +95,15 @@ def not_found(
     problem = resolve.name_problem(words[0])
     if problem is not None:
         return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not a {d.prog} command: {problem}")
+    skipped = _in_skipped_entry(sp, table)
+    if skipped is not None:
+        var, entry, path = skipped
+        return ToolError(
+            ExitCode.NOT_FOUND,
+            f"{words[0]!r} is not a {d.prog} command here: {path} exists, but the {var} entry {entry!r} is "
+            f"relative and {d.prog} skips relative entries (they would make the current directory a plugin "
+            f"source); put the directory on {var} as an absolute path, or run {path} directly",
+        )
     from dispatch import catalog, suggest
 
     names = list(BUILTINS) + [p.name for p in catalog.scan(d, sp.dirs, env) if p.runs]
@@ -110,6 +119,21 @@ def not_found(
     else:
         message += f" See '{d.prog} list' for the plugins on the search path."
     return ToolError(ExitCode.NOT_FOUND, message)
+
+
+def _in_skipped_entry(
+    sp: resolve.SearchPath, table: Sequence[tuple[int, Sequence[str]]]
+) -> tuple[str, str, str] | None:
+    """(variable, entry, path) when a skipped relative or empty entry holds a file of a wanted name."""
+    for var, entry, reason in sp.skipped:
+        if reason == "duplicate":
+            continue
+        for _nwords, names in table:
+            for name in names:
+                path = os.path.join(entry or ".", name)
+                if os.path.lexists(path):
+                    return var, entry, path if path.startswith((".", "/")) else "./" + path
+    return None
 
 
 def silence_stdout() -> None:

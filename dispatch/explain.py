@@ -13,12 +13,10 @@ if TYPE_CHECKING:
 
 def is_script(path: str) -> bool:
     """Text without a #! line, which sh may run; not a binary cut short or for another machine."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return False
-    return b"\0" not in head and not head.startswith(b"\x7fELF")
+    from dispatch.launch import read_head
+
+    head = read_head(path, 512)
+    return head is not None and b"\0" not in head and not head.startswith(b"\x7fELF")
 
 
 def cannot_execute(path: str, reason: str) -> Exception:

@@ -81,19 +81,31 @@ def _startup_ctype(ctype: str) -> str | None:
     return None
 
 
+def read_head(path: str, size: int) -> bytes | None:
+    """The first `size` bytes of a regular file; None for anything else. Opened without
+    blocking, so that a FIFO swapped in for the plugin cannot hang the host."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
+            return None
+        return os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def preflight(path: str, env: Mapping[str, str]) -> None:
     """Refuse, with the reason, a script whose `#!/usr/bin/env prog` names a missing prog.
 
     Once exec'd, env would print its own error and exit 127, which a script
     would read as "no such command"; this costs one read of the file's head.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            head = os.read(fd, 256)
-        finally:
-            os.close(fd)
-    except OSError:
+    head = read_head(path, 256)
+    if head is None:
         return
     if not head.startswith(b"#!") or b"env" not in head.split(b"\n", 1)[0]:
         return  # not an env line: a missing interpreter shows as ENOENT from exec, explained then

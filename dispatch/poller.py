@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import sys
 
+_MAX_MS = 2**31 - 1
 READ = select.POLLIN
 WRITE = select.POLLOUT
 
@@ -42,11 +43,12 @@ class Poller:
         """The tags of the fds that are ready (readable, writable, or at EOF/error) within `timeout` s."""
         tags = self._tags
         if self._poll is not None:
-            ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            # Capped at poll(2)'s int: a longer wait just wakes up early and is asked again.
+            ms = None if timeout is None else min(_MAX_MS, max(0, int(timeout * 1000 + 0.999)))
             return [tags[fd] for fd, _ in self._poll.poll(ms) if fd in tags]
         readers = [fd for fd, ev in self._events.items() if ev & READ]
         writers = [fd for fd, ev in self._events.items() if ev & WRITE]
-        r, w, _ = select.select(readers, writers, [], None if timeout is None else max(0.0, timeout))
+        r, w, _ = select.select(readers, writers, [], None if timeout is None else min(_MAX_MS / 1000, max(0.0, timeout)))
         return [tags[fd] for fd in {*r, *w} if fd in tags]
 
     def close(self) -> None:

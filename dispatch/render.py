@@ -239,7 +239,7 @@ class Renderer:
         text = visible(str(msg.get("message") or ""))
         current, total = msg.get("current"), msg.get("total")
         if current is not None and total:
-            text += f" {_num(current)}/{_num(total)} ({int(100 * current / total)}%)"  # type: ignore[operator]
+            text += f" {_num(current)}/{_num(total)}{_percent(current, total)}"
         elif current is not None:
             text += f" {_num(current)}"
         width = _width()
@@ -259,7 +259,20 @@ class Renderer:
 
 
 def _num(value: object) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+    return str(value)
+
+
+def _percent(current: object, total: object) -> str:
+    """" (42%)" for numbers that make sense (any size, without overflow), else nothing."""
+    try:
+        ratio = float(current) / float(total)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return ""
+    if not 0 <= ratio <= 1e6:
+        return ""
+    return f" ({int(100 * ratio)}%)"
 
 
 def _width() -> int:

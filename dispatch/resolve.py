@@ -50,11 +50,15 @@ def command_words(args: Sequence[str]) -> int:
     return n
 
 
-def lookup_words(words: Sequence[str]) -> list[str]:
-    """The leading command words that may be looked up: those before the first invalid one."""
+def lookup_words(words: Sequence[str], prefix: str = "") -> list[str]:
+    """The leading command words that may be looked up: those before the first invalid one,
+    and no more than fit in a file name with `prefix-` in front (so that `tool rm f1 ... f100000`
+    costs as little as `tool rm f1`)."""
     valid = []
+    length = len(prefix)
     for word in words:
-        if name_problem(word) is not None:
+        length += len(word) + 1
+        if length > _NAME_MAX or name_problem(word) is not None:
             break
         valid.append(word)
     return valid

@@ -13,17 +13,10 @@ _MAX_LINE = 256
 
 def read(path: str) -> list[str] | None:
     """The words of the file's `#!` line, or None when it has none (or cannot be read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        head = os.read(fd, _MAX_LINE)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return parse(head)
+    from dispatch.launch import read_head
+
+    head = read_head(path, _MAX_LINE)
+    return None if head is None else parse(head)
 
 
 def parse(head: bytes) -> list[str] | None:

@@ -73,13 +73,21 @@ def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        # 1e400 overflows to Infinity, which JSON cannot express: refused like `Infinity` itself.
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
 class _DecodeContext:
     # What _json's scanner reads from a JSONDecoder. Using _json directly keeps
     # the `json` package, which imports `re`, off the host's session path.
     strict = True
     object_hook = None
     object_pairs_hook = None
-    parse_float = float
+    parse_float = staticmethod(_finite_float)
     parse_int = int
     parse_constant = staticmethod(_no_constants)
     memo: dict[str, str] = {}

@@ -47,6 +47,8 @@ def parse_flags(dispatcher: Dispatcher, name: str, args: Sequence[str], usage: s
 
 
 def write_json(document: object) -> None:
-    from protocol.framing import dumps  # _json directly: `json` imports `re`
+    from protocol.framing import encode  # _json directly: `json` imports `re`
 
-    sys.stdout.write(dumps(document) + "\n")
+    # encode: UTF-8, with text that cannot be (a non-UTF-8 file name) kept as escapes.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(encode(document))

@@ -9,6 +9,8 @@ import os
 import stat
 import sys
 
+from dispatch.render import visible
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,11 +53,8 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
                     Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
                             f"rename it in {cfg.path}", cfg.path)
                 )
-        for name in cfg.aliases:
-            try:
-                config.expand_alias(cfg, [name], BUILTINS)
-            except Exception as e:
-                findings.append(Finding("error", "alias_loop", getattr(e, "message", str(e)), f"fix [alias] in {cfg.path}", cfg.path))
+        for loop in config.alias_loops(cfg, BUILTINS):
+            findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
 
     sp = dispatcher.search_path(env, trace=False)
     for var, entry, reason in sp.skipped:
@@ -64,29 +63,24 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
                 Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
                         f"use an absolute directory in {var}, or remove the entry")
             )
-    for d in sp.dirs:
-        try:
-            st = os.stat(d)
-        except OSError:
-            continue
-        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH:
-            findings.append(
-                Finding("error", "world_writable_dir",
-                        f"{d} is on the search path and anyone can write to it: anyone could add a {prog}-* command",
-                        f"chmod o-w {d}, or take it off PATH and {dispatcher.plugin_path_var()}", d)
-            )
+    findings += _directory_findings(dispatcher, sp.dirs)
 
     found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, prog, dispatcher.env_prefix)
     fixes = {
-        "shadowed": "remove or rename one of them ('tool list' shows the order)",
+        "shadowed": f"remove or rename one of them ('{prog} list' shows the order)",
         "not_executable": "chmod +x the file, or remove it",
         "broken_link": "point the link at an existing file, or remove it",
+        "not_a_file": "remove it: only regular files can be plugins",
         "builtin_name": f"rename it: {prog} runs its builtin instead",
+        "takes_over": "rename one of them, or change the order of the search path, if that is not what you want",
     }
+    warnings = {"shadowed", "takes_over"}
     for p in found:
         for problem in p.problems:
-            severity = "warning" if problem.code == "shadowed" else "error"
+            severity = "warning" if problem.code in warnings else "error"
             findings.append(Finding(severity, problem.code, f"{p.path}: {problem.message}", fixes[problem.code], p.path))
+        if p.stat is not None:
+            findings += _file_findings(p.path, p.stat, prog)
         if p.executable:
             missing = shebang.missing_interpreter(p.path, env.get("PATH"))
             if missing is not None:
@@ -110,6 +104,76 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
 
     findings += _cache_findings(env, prog)
     return findings, len(found), sp.dirs
+
+
+def _others_can_write(st: os.stat_result) -> str | None:
+    """Who besides the owner can change this directory's entries, or None ("anyone", "group N")."""
+    if st.st_mode & stat.S_ISVTX:
+        return None  # sticky (/tmp): others cannot rename or remove what they do not own
+    if st.st_mode & stat.S_IWOTH:
+        return "anyone"
+    if st.st_mode & stat.S_IWGRP:
+        return f"the members of group {st.st_gid}"
+    return None
+
+
+def _foreign(st: os.stat_result) -> bool:
+    """Owned by someone other than root and this user."""
+    return st.st_uid not in (0, os.getuid())
+
+
+def _directory_findings(dispatcher: Dispatcher, dirs: list[str]) -> list[Finding]:
+    """Who can add a command: whoever can write to a search directory or replace one of its parents."""
+    prog = dispatcher.prog
+    findings = []
+    seen: set[tuple[int, int]] = set()
+    parents_seen: set[str] = set()
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        who = _others_can_write(st)
+        if who is not None or _foreign(st):
+            who = who or f"its owner (uid {st.st_uid})"
+            findings.append(Finding(
+                "error" if who == "anyone" else "warning", "world_writable_dir" if who == "anyone" else "writable_dir",
+                f"{d} is on the search path and {who} can write to it: they could add a {prog}-* command",
+                f"chmod {'o' if who == 'anyone' else 'go'}-w {d} (or take it off PATH and {dispatcher.plugin_path_var()})", d))
+        parent = os.path.dirname(os.path.realpath(d))
+        while parent not in parents_seen:
+            parents_seen.add(parent)
+            try:
+                pst = os.stat(parent)
+            except OSError:
+                break
+            who = _others_can_write(pst)
+            if who is not None or _foreign(pst):
+                who = who or f"its owner (uid {pst.st_uid})"
+                findings.append(Finding(
+                    "error" if who == "anyone" else "warning", "writable_parent",
+                    f"{parent}, a parent of the search directory {d}, can be changed by {who}: they could "
+                    f"replace {d} and add {prog}-* commands",
+                    f"chmod go-w {parent}, or move {d} somewhere only you can change", parent))
+            if parent == os.path.dirname(parent):
+                break
+            parent = os.path.dirname(parent)
+    return findings
+
+
+def _file_findings(path: str, st: os.stat_result, prog: str) -> list[Finding]:
+    """A plugin file someone else can change runs their code as whoever runs the command."""
+    if st.st_mode & stat.S_IWOTH:
+        return [Finding("error", "writable_plugin", f"{path}: anyone can change this plugin",
+                        f"chmod o-w {path}", path)]
+    if st.st_mode & stat.S_IWGRP or _foreign(st):
+        who = f"the members of group {st.st_gid}" if st.st_mode & stat.S_IWGRP else f"its owner (uid {st.st_uid})"
+        return [Finding("warning", "writable_plugin", f"{path}: {who} can change this plugin",
+                        f"chmod g-w {path} (or make sure you trust them)", path)]
+    return []
 
 
 def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
@@ -152,7 +216,7 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         return 1 if findings else 0
     out = []
     for f in findings:
-        out.append(f"{f.severity}: {f.message}\n  fix: {f.fix}\n")
+        out.append(f"{f.severity}: {visible(f.message)}\n  fix: {visible(f.fix)}\n")
     summary = f"{count} plugin file(s) in {len(dirs)} director{'y' if len(dirs) == 1 else 'ies'}"
     if findings:
         out.append(f"{len(findings)} problem(s) found; {summary}\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+from dispatch.render import visible
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,7 +56,7 @@ def plugin_help(dispatcher: Dispatcher, args: list[str]) -> int:
         if description is not None:
             from protocol import help as render
 
-            sys.stdout.write(render.render(description, command))
+            sys.stdout.write(visible(render.render(description, command), multiline=True))
             return 0
     else:
         dispatcher.error(f"{os.path.basename(found.path)} does not describe itself; here is its own --help")
@@ -108,7 +110,7 @@ def general_help(dispatcher: Dispatcher) -> int:
     if described:
         out.append("\nPlugins:\n")
         for p in sorted(described, key=lambda p: p.name):
-            out.append(f"  {p.name:<19}  {p.summary}\n")
+            out.append(f"  {p.name:<19}  {visible(' '.join((p.summary or '').split()))}\n")
     if others:
         out.append("\nOther plugins:" if described else "\nPlugins:")
         line = "\n "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+from dispatch.render import visible
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,7 +97,7 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         return 0
     rows = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
     for p in found:
-        rows.append((p.name, p.kind_label, p.version or "", _short(p.summary or "", 48), p.path))
+        rows.append((p.name, p.kind_label, _short(p.version or "", 16), _short(p.summary or "", 48), visible(p.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     out = []
     warnings = 0
@@ -104,7 +106,7 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         if i:
             for problem in found[i - 1].problems:
                 warnings += 1
-                out.append(f"  warning: {problem.message}\n")
+                out.append(f"  warning: {visible(problem.message)}\n")
     sys.stdout.write("".join(out))
     sys.stdout.flush()
     if warnings:
@@ -113,5 +115,7 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
 
 
 def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    """Plugin-supplied text on one line, escaped, cut to `width` (the cut cannot split an escape
+    sequence: there are none left, only their visible spelling)."""
+    text = visible(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "\u2026"
