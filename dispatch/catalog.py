@@ -13,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Program
 
 
 class Problem:
@@ -72,14 +72,15 @@ class PluginFile:
         return self.kind == "protocol" and self.protocol is not None
 
 
-def with_metadata(plugins: list[PluginFile], env: Mapping[str, str], prog: str, env_prefix: str) -> list[PluginFile]:
+def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str, str]) -> list[PluginFile]:
     """The plugins, with their kind (from the file's declaration) and what the metadata cache
     knows of each file (filled in place). A file seen for the first time is scanned for its
     declaration, and the answer kept for next time."""
     from dispatch import declaration, metadata
 
+    prog = program.prog
     entries = metadata.load_all(env, prog)
-    needle = (env_prefix + "PROTOCOL").encode()
+    needle = program.var("PROTOCOL").encode()
     for p in plugins:
         if p.stat is None or not p.executable:
             continue
@@ -116,14 +117,15 @@ def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[
     return rest
 
 
-def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) -> list[PluginFile]:
+def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[PluginFile]:
     """All `<prog>-*` files (not directories) in `dirs`, in search order, each dir sorted by name."""
+    from dispatch.builtins import BUILTINS
     from dispatch.cache import identity
-    from dispatch.cli import BUILTINS
+    from dispatch.lookup import pathext as pathext_of
 
-    windows = dispatcher.windows
-    pathext = dispatcher.pathext(env)
-    prefix = dispatcher.prog + "-"
+    windows = program.windows
+    pathext = pathext_of(program, env)
+    prefix = program.prog + "-"
     raw: list[tuple[str, str, str, bool, Problem | None, str | None, os.stat_result | None]] = []
     seen_dirs: set[tuple[int, int]] = set()
     for d in dirs:
@@ -192,14 +194,14 @@ def scan(dispatcher: Dispatcher, dirs: Sequence[str], env: Mapping[str, str]) ->
                 if first_in.get(shorter, len(dirs)) < order.get(d, 0):
                     problems.append(Problem(
                         "takes_over",
-                        f"'{dispatcher.prog} {' '.join(parts)}' runs this file, not '{dispatcher.prog} {shorter}' "
+                        f"'{program.prog} {' '.join(parts)}' runs this file, not '{program.prog} {shorter}' "
                         f"(found earlier on the search path) with the argument(s) {' '.join(parts[k:])!r}: "
                         "the longest name wins",
                     ))
                     break
         if name in BUILTINS:
             problems.append(
-                Problem("builtin_name", f"never run: {name!r} is a builtin command of {dispatcher.prog}")
+                Problem("builtin_name", f"never run: {name!r} is a builtin command of {program.prog}")
             )
             runs = False
         plugins.append(

@@ -17,9 +17,9 @@ from dispatch.render import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
 
 ASK_TIMEOUT = 1.0  # a plugin that does not answer within this gives no candidates
 
@@ -35,10 +35,9 @@ _HOST_FLAGS = {
     "--max-cpu": "limit CPU time",
     "--max-memory": "limit memory",
 }
-_TAKES_VALUE = {"--timeout", "--max-output", "--max-cpu", "--max-memory", "-C"}
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
+def run(inv: Invocation, args: list[str]) -> int:
     shell = "bash"
     if args[:1] == ["--shell"] and len(args) > 1:
         shell, args = args[1], args[2:]
@@ -48,9 +47,9 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         args = [""]
     *words, current = args
     try:
-        found = candidates(dispatcher, words, current, os.environ)
+        found = candidates(inv, words, current)
     except Exception:  # noqa: BLE001 - completion must never break the user's shell
-        if dispatcher.verbosity > 0:
+        if inv.options.verbosity > 0:
             raise
         found = []
     out = []
@@ -70,16 +69,17 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
     return 0
 
 
-def candidates(
-    dispatcher: Dispatcher, words: Sequence[str], current: str, env: Mapping[str, str]
-) -> list[tuple[str, str]]:
+def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tuple[str, str]]:
+    """(value, description) pairs for the word being typed, `current`, after `words`."""
+    from dispatch.options import TAKES_VALUE
+
     # Skip the host options in front of the command words.
     i = 0
     while i < len(words) and words[i].startswith("-"):
         if words[i] == "--":
             i += 1
             break
-        if words[i] in _TAKES_VALUE:
+        if words[i] in TAKES_VALUE:
             i += 1
         i += 1
     if i > len(words):
@@ -88,26 +88,26 @@ def candidates(
         return list(_HOST_FLAGS.items())
     command = list(words[i:])
     if not command:
-        return _command_names(dispatcher, env, current)
-    from dispatch.cli import BUILTINS
+        return _command_names(inv, current)
+    from dispatch.builtins import BUILTINS
 
-    if command[0] in BUILTINS or command[0] == "completion":
-        return _builtin_args(dispatcher, command, current, env)
-    return _plugin_args(dispatcher, command, current, env)
+    if command[0] in BUILTINS:
+        return _builtin_args(inv, command, current)
+    return _plugin_args(inv, command, current)
 
 
-def _plugin_names(dispatcher: Dispatcher, env: Mapping[str, str]) -> Iterable[str]:
+def _plugin_names(inv: Invocation) -> Iterable[str]:
     """Command names from the directory listings alone (no stat of every file)."""
-    from dispatch import resolve
+    from dispatch import lookup, resolve
 
-    prefix = dispatcher.prog + "-"
-    for d in dispatcher.search_path(env, trace=False).dirs:
+    prefix = inv.prog + "-"
+    for d in lookup.search_path(inv).dirs:
         try:
             with os.scandir(d) as it:
                 for entry in it:
                     if entry.name.startswith(prefix):
                         name = entry.name[len(prefix) :]
-                        if dispatcher.windows:
+                        if inv.program.windows:
                             name = os.path.splitext(name)[0]
                         if resolve.name_problem(name) is None:
                             yield name.replace("_", "-")
@@ -115,14 +115,14 @@ def _plugin_names(dispatcher: Dispatcher, env: Mapping[str, str]) -> Iterable[st
             continue
 
 
-def _command_names(dispatcher: Dispatcher, env: Mapping[str, str], current: str) -> list[tuple[str, str]]:
-    from dispatch.cli import BUILTINS
+def _command_names(inv: Invocation, current: str) -> list[tuple[str, str]]:
+    from dispatch import builtins
 
-    found = list(BUILTINS.items())
-    cfg = getattr(dispatcher, "config", None)
+    found = [(name, builtins.summary(name, inv.prog)) for name in builtins.BUILTINS]
+    cfg = inv.config
     if cfg is not None:
-        found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in BUILTINS]
-    names = {_next_word(name, current) for name in _plugin_names(dispatcher, env) if name.startswith(current)}
+        found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in builtins.BUILTINS]
+    names = {_next_word(name, current) for name in _plugin_names(inv) if name.startswith(current)}
     found.extend((n, "") for n in sorted(names))
     return found
 
@@ -133,59 +133,49 @@ def _next_word(name: str, typed: str) -> str:
     return name if cut < 0 else name[:cut]
 
 
-def _builtin_args(
-    dispatcher: Dispatcher, command: list[str], current: str, env: Mapping[str, str]
-) -> list[tuple[str, str]]:
+def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
     name = command[0]
     if name == "help" and len(command) == 1:
-        return _command_names(dispatcher, env, current)
+        return _command_names(inv, current)
     if name == "completion" and len(command) == 1:
         return [("bash", ""), ("zsh", ""), ("fish", "")]
     if name == "plugin":
         if len(command) == 1:
             return [("check", "check a plugin against the protocol")]
         if len(command) == 2 and command[1] == "check":
-            return _command_names(dispatcher, env, current)
+            return _command_names(inv, current)
         return []
     flags = {"list": ["--json", "--refresh"], "doctor": ["--json"], "version": ["--json"]}.get(name, [])
     return [(f, "") for f in flags]
 
 
-def _plugin_args(
-    dispatcher: Dispatcher, command: list[str], current: str, env: Mapping[str, str]
-) -> list[tuple[str, str]]:
-    from dispatch import resolve
+def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
+    from dispatch import declaration, lookup, metadata, resolve
 
     found: list[tuple[str, str]] = []
     nwords = resolve.command_words(command)
     # Deeper plugin commands first: `tool db <TAB>` offers `migrate` for tool-db-migrate.
     if nwords == len(command):
         stem = "-".join(command) + "-"
-        for name in _plugin_names(dispatcher, env):
+        for name in _plugin_names(inv):
             if name.startswith(stem + current):
                 found.append((_next_word(name, stem + current)[len(stem) :], ""))
-    plugin = dispatcher.find(command, env)
+    plugin = lookup.find(inv, command)
     if plugin is None:
         return found  # nothing runs: nothing to complete
-    from dispatch import declaration, metadata
-
-    needle = (dispatcher.env_prefix + "PROTOCOL").encode()
-    if not declaration.declares(plugin.path, plugin.stat, needle, env, dispatcher.prog):
+    program = inv.program
+    env = inv.environ
+    if not declaration.declares(plugin.path, plugin.stat, program.var("PROTOCOL").encode(), env, program.prog):
         return found  # plain plugins are never run for completion
-    if type(metadata.read(env, dispatcher.prog, plugin.stat).get("protocol")) is not int:
+    if type(metadata.read(env, program.prog, plugin.stat).get("protocol")) is not int:
         return found  # nor is a plugin not yet seen speaking the protocol (a keystroke must not start it)
     from dispatch import probe
 
-    request = {
-        "type": "complete",
-        "words": list(command[plugin.nwords :]),
-        "current": current,
-        "host": {"name": dispatcher.prog, "version": dispatcher.version},
-    }
     child_env = dict(env)
-    child_env[dispatcher.env_prefix + "COMMAND"] = " ".join(command[: plugin.nwords])
+    child_env[program.var("COMMAND")] = " ".join(command[: plugin.nwords])
+    words = list(command[plugin.nwords :])
     answer = probe.ask(
-        plugin.path, request, child_env, env_prefix=dispatcher.env_prefix, timeout=ASK_TIMEOUT, answer_type="completions"
+        program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions"
     )
     if answer.answer is not None and answer.answer.get("type") == "completions":
         for item in answer.answer.get("candidates", []):

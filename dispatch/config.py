@@ -81,11 +81,10 @@ def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> C
     return _check(path, text, data, env)
 
 
-_DEFAULT_KEYS = {"timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory"}
 
 
 def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -> Config:
-    from dispatch.cli import parse_size, parse_timeout
+    from dispatch.options import DEFAULTS, parse_seconds, parse_size
 
     cfg = Config(path)
     lines = _key_lines(text)
@@ -112,13 +111,13 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
         cfg.aliases[name] = words
     for key, value in data.get("defaults", {}).items():
         where = lines.get(("defaults", key))
-        if key not in _DEFAULT_KEYS:
-            raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(_DEFAULT_KEYS))}")
+        if key not in DEFAULTS:
+            raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(DEFAULTS))}")
         try:
             if key in ("timeout", "max_cpu"):
                 if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                     raise ValueError
-                cfg.defaults[key] = parse_timeout(str(value), f"defaults.{key}")
+                cfg.defaults[key] = parse_seconds(str(value), f"defaults.{key}")
             elif key in ("max_output", "max_memory"):
                 if isinstance(value, bool) or not isinstance(value, (int, str)):
                     raise ValueError
@@ -203,8 +202,7 @@ def _key_lines(text: str) -> dict[tuple[str | None, str], int]:
 
 
 def _error(path: str, line: int | None, message: str) -> ToolError:
-    from dispatch.errors import ToolError
-    from dispatch.exitcodes import ExitCode
+    from dispatch.errors import usage_error
 
     where = f"{path}, line {line}" if line else path
-    return ToolError(ExitCode.USAGE, f"bad config {where}: {message}")
+    return usage_error(f"bad config {where}: {message}")

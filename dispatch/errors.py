@@ -1,3 +1,4 @@
+"""The one public exception of the host."""
 from __future__ import annotations
 
 
@@ -8,3 +9,8 @@ class ToolError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def usage_error(message: str) -> ToolError:
+    """A mistake on the command line, in the environment or in the config (exit 2)."""
+    return ToolError(2, message)

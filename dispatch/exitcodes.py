@@ -1,37 +1,41 @@
 """The exit codes of the host: public, documented in docs/exit-codes.md.
 
-`ExitCode` is an IntEnum of them, for everything that reports. It is built
-on first use: importing `enum` costs more than the whole dispatch of a
-command, so the start-up and session paths use the plain int constants
-below, which are the same values.
+Plain ints in a namespace: the start-up and session paths cannot afford the
+import of `enum`, and a script reads them as numbers anyway.
 """
 from __future__ import annotations
 
-OK = 0
-FAILURE = 1
-USAGE = 2
-INTERNAL = 70
-PROTOCOL = 76
-TIMEOUT = 124
-CANNOT_EXECUTE = 126
-NOT_FOUND = 127
-SIGNAL_BASE = 128
-INTERRUPTED = 130
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
-_NAMES = ("OK", "FAILURE", "USAGE", "INTERNAL", "PROTOCOL", "TIMEOUT", "CANNOT_EXECUTE", "NOT_FOUND", "SIGNAL_BASE", "INTERRUPTED")
 
-def __getattr__(name: str) -> object:
-    if name == "ExitCode":
-        import enum
+class ExitCode:
+    OK: Final = 0
+    FAILURE: Final = 1
+    USAGE: Final = 2
+    INTERNAL: Final = 70
+    PROTOCOL: Final = 76
+    TIMEOUT: Final = 124  # a limit the user set ran out: --timeout, --max-output, --max-cpu
+    CANNOT_EXECUTE: Final = 126
+    NOT_FOUND: Final = 127
+    SIGNAL_BASE: Final = 128  # + N: killed by signal N
+    INTERRUPTED: Final = 130
 
-        cls = enum.IntEnum("ExitCode", {n: globals()[n] for n in _NAMES}, module=__name__)  # type: ignore[misc]
-        globals()["ExitCode"] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# The `code` of the JSON error line for a failure of the host itself (`--json`).
+JSON_CODES: Final = {
+    ExitCode.USAGE: "usage_error",
+    ExitCode.INTERNAL: "internal_error",
+    ExitCode.PROTOCOL: "protocol_error",
+    ExitCode.TIMEOUT: "timeout",
+    ExitCode.CANNOT_EXECUTE: "cannot_execute",
+    ExitCode.NOT_FOUND: "not_found",
+}
 
 
 def from_wait_status(returncode: int) -> int:
     """A subprocess return code (negative: killed by that signal) as a shell would show it."""
     if returncode < 0:
-        return SIGNAL_BASE + -returncode
+        return ExitCode.SIGNAL_BASE - returncode
     return returncode

@@ -10,6 +10,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dispatch.errors import ToolError
+
 
 def is_script(path: str) -> bool:
     """Text without a #! line, which sh may run; not a binary cut short or for another machine."""
@@ -19,14 +21,14 @@ def is_script(path: str) -> bool:
     return head is not None and b"\0" not in head and not head.startswith(b"\x7fELF")
 
 
-def cannot_execute(path: str, reason: str) -> Exception:
+def cannot_execute(path: str, reason: str) -> ToolError:
     from dispatch.errors import ToolError
     from dispatch.exitcodes import ExitCode
 
     return ToolError(ExitCode.CANNOT_EXECUTE, f"cannot run {path}: {reason}")
 
 
-def explain(path: str, err: OSError, env: Mapping[str, str]) -> Exception:
+def explain(path: str, err: OSError, env: Mapping[str, str]) -> ToolError:
     """The ToolError for a plugin that could not be started."""
     import errno
 

@@ -1,8 +1,10 @@
-"""Running a plugin in place of the host (exec), as kubectl and cargo do.
+"""Running a plugin: in place of the host (exec), as git, kubectl and cargo do, when its file
+does not declare the protocol and nothing needs the host to stay; otherwise supervised
+(dispatch/run.py).
 
-This is the start-up path of every command that runs a known plain plugin,
-so it is kept small: failures are explained in dispatch/explain.py and
-plugins the host supervises are started by dispatch/spawn.py.
+This is the start-up path of every command that runs a plain plugin, so it
+is kept small: failures are explained in dispatch/explain.py and plugins the
+host supervises are started by dispatch/run.py and dispatch/spawn.py.
 """
 from __future__ import annotations
 
@@ -14,7 +16,37 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
+    from dispatch.context import Invocation
+    from dispatch.resolve import Found
+
 SH = "/bin/sh"
+
+
+def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequence[str]) -> int:
+    """Run the plugin found for `rest`: its status, or -N when the host must die by signal N."""
+    from dispatch import declaration
+
+    program = inv.program
+    args = list(rest[found.nwords :])
+    extra = {program.var("BIN"): inv.bin, program.var("COMMAND"): " ".join(words[: found.nwords])}
+    # PROG_PROTOCOL is set only where this host listens for a hello: never passed on.
+    child_env = plugin_environ(inv.environ, extra, program.var("PROTOCOL"))
+    if program.windows:
+        from dispatch import run
+
+        return run.waited(found.path, args, child_env)
+    declared = declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, program.prog)
+    inv.trace(
+        f"running {found.path} ({'declares the protocol' if declared else 'plain'})"
+        + (f" with {len(args)} argument(s)" if args else "")
+    )
+    options = inv.options
+    if not declared and not options.json and not options.supervised and program.use_exec:
+        # Plain: it replaces the host on the user's terminal, as under git, every run.
+        exec_plugin(found.path, args, child_env)
+    from dispatch import run
+
+    return run.supervised(inv, found, args, child_env, declared=declared)
 
 
 def _reset_signals() -> None:

@@ -1,4 +1,4 @@
-"""A minimal wait-for-fds helper: fds tagged with names, waited on together.
+"""Waiting for file descriptors (tagged with names, waited on together) and reading them.
 
 The stdlib `selectors` module costs more to import than this whole session
 needs (it pulls in collections.abc and friends); `select` is a C module.
@@ -8,6 +8,8 @@ poll(2) does not handle terminals, select(2) is used instead.
 """
 from __future__ import annotations
 
+import errno
+import os
 import select
 import sys
 
@@ -54,3 +56,26 @@ class Poller:
     def close(self) -> None:
         for fd in list(self._tags):
             self.unregister(fd)
+
+
+def read(fd: int, n: int) -> bytes:
+    """Up to n bytes from fd; b"" at its end (or when a terminal went away: EIO)."""
+    while True:
+        try:
+            return os.read(fd, n)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            select.select([fd], [], [])  # a non-blocking fd shared with another process: wait for it
+        except OSError as e:
+            if e.errno in (errno.EIO, errno.EBADF):
+                return b""
+            raise
+
+
+def is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False

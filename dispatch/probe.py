@@ -1,28 +1,32 @@
-"""Asking a protocol plugin a first request other than `run` (describe, complete), within a time bound.
+"""Asking a plugin that declares the protocol one first request (describe, complete, run),
+within a time bound: for `tool help`, `tool list --refresh`, completion and `tool plugin check`.
 
-Used by `tool help`, `tool list --refresh`, completion and `tool plugin
-check`. Only plugins already known to speak the protocol are asked by the
-listing and completion paths; whatever the plugin does, the answer arrives
-within the bound or not at all, and the plugin's process group is gone
-afterwards.
+Whatever the plugin does, the answer arrives within the bound or not at all,
+and the plugin's process group is gone afterwards. The messages are checked
+by the one host-side protocol client (protocol/client.py).
 """
 from __future__ import annotations
 
 import os
-import selectors
 import time
 
-from protocol import framing, messages, versions
+from dispatch import spawn
+from dispatch.poller import READ, Poller, read
+from protocol import framing
+from protocol.client import Client
 from protocol.messages import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any
+
+    from dispatch.context import Program
 
 
 class Answer:
-    """What a plugin said: its hello, its answer (or None), and what went wrong (or None)."""
+    """What a plugin said: its hello, its answer (or None), everything after the hello, its
+    exit code (None: it had to be killed), and what went wrong (or None)."""
 
     __slots__ = ("hello", "answer", "problem", "status", "stream")
 
@@ -31,15 +35,20 @@ class Answer:
         self.answer: dict[str, Any] | None = None
         self.problem: str | None = None
         self.status: int | None = None
-        self.stream: list[dict[str, Any]] = []  # every message after the hello
+        self.stream: list[dict[str, Any]] = []
+
+
+def client(program: Program, path: str) -> Client:
+    return Client(host={"name": program.prog, "version": program.version}, plugin=os.path.basename(path),
+                  env_prefix=program.env_prefix)
 
 
 def ask(
+    program: Program,
     path: str,
-    request: Mapping[str, Any] | None,
+    request: Callable[[Client], dict[str, Any]] | None,
     env: Mapping[str, str],
     *,
-    env_prefix: str = "TOOL_",
     timeout: float = 2.0,
     offer: str | None = None,
     answer_type: str | None = None,
@@ -48,54 +57,43 @@ def ask(
     quiet: bool = True,
     exit_wait: float = 1.0,
 ) -> Answer:
-    """Start the plugin listening for a hello, send `request` first, collect until its answer and exit."""
-    from dispatch import spawn
-
+    """Start the plugin with the protocol offered, send `request(client)` first (None: nothing),
+    collect until its `answer_type` (or an `error`) and its exit, within `timeout`."""
     result = Answer()
+    conversation = client(program, path)
     child_env = dict(env)
-    child_env[env_prefix + "PROTOCOL"] = offer if offer is not None else versions.format_offer(versions.SUPPORTED)
+    child_env[program.var("PROTOCOL")] = offer if offer is not None else conversation.offer
     try:
         child = spawn.spawn(path, list(args), child_env, quiet=quiet)
     except Exception as e:  # noqa: BLE001 - reported as the plugin's problem
         result.problem = getattr(e, "message", str(e))
         return result
     deadline = time.monotonic() + timeout
-    sel = selectors.DefaultSelector()
-    sel.register(child.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
-    splitter = framing.LineSplitter()
     try:
-        for line in _lines(sel, child.stdout, splitter, deadline):  # type: ignore[arg-type]
-            msg = framing.decode(line)
-            messages.check_plugin_message(msg)
+        for line in _lines(child, deadline):
             if result.hello is None:
-                if msg.get("type") != "hello":
-                    raise ProtocolError(f"the first message is {msg.get('type')!r}, not 'hello'")
-                result.hello = msg
-                if msg.get("protocol") is None:
-                    break
+                try:
+                    conversation.greeted(line)
+                except ProtocolError:
+                    if conversation.hello is None:
+                        raise
+                result.hello = conversation.hello
+                if conversation.version is None:
+                    break  # no version in common: what it said is the answer
                 if close_stdin_after_hello:
-                    os.close(child.stdin)  # type: ignore[arg-type]
-                    child.stdin = None
+                    _close(child)
                 if request is None:
                     break  # nothing asked: all that is left is to see whether it exits
-                _write(child.stdin, framing.encode(request))  # type: ignore[arg-type]
+                _write(child, request(conversation))
                 continue
+            msg = conversation.message(line)
             result.stream.append(msg)
-            if msg.get("type") == "request" and child.stdin is not None:
-                # Nobody to ask and no input: the answers a script would get.
-                rid = msg.get("id")
-                if msg.get("method") == "read_input":
-                    reply = {"type": "response", "id": rid, "result": {"base64": "", "eof": True}}
-                else:
-                    code = "interaction_unavailable" if msg.get("method") == "prompt" else "unknown_method"
-                    reply = {"type": "response", "id": rid, "error": {"code": code, "message": "not available here"}}
-                _write(child.stdin, framing.encode(reply))
-            if answer_type is not None and msg.get("type") == answer_type:
+            if msg["type"] == "request":
+                _write(child, conversation.unanswered(msg))
+            if msg["type"] == answer_type or msg["type"] == "error":
                 result.answer = msg
-            elif msg.get("type") == "error":
-                result.answer = msg
-            if result.answer is not None and answer_type is not None:
-                break
+                if answer_type is not None:
+                    break
         else:
             if result.hello is None and result.problem is None:
                 result.problem = "no hello"
@@ -104,47 +102,42 @@ def ask(
     except TimeoutError:
         result.problem = f"no answer within {timeout:g} s"
     finally:
-        result.status = _finish(child, sel, min(deadline, time.monotonic() + exit_wait))
+        result.status = spawn.stop(child, wait=max(0.5, min(deadline, time.monotonic() + exit_wait) - time.monotonic()))
     return result
 
 
-def _lines(sel: selectors.BaseSelector, fd: int, splitter: framing.LineSplitter, deadline: float):  # type: ignore[no-untyped-def]
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        if not sel.select(left):
-            continue
-        data = os.read(fd, 1 << 16)
-        if not data:
-            if splitter.pending:
-                raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
-            return
-        yield from splitter.feed(data)
-
-
-def _write(fd: int, data: bytes) -> None:
+def _lines(child: spawn.Child, deadline: float) -> Iterator[bytes]:
+    assert child.stdout is not None
+    splitter = framing.LineSplitter()
+    poller = Poller()
+    poller.register(child.stdout, READ, "stdout")
     try:
-        os.write(fd, data)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            if not poller.select(left):
+                continue
+            data = read(child.stdout, 1 << 16)
+            if not data:
+                if splitter.pending:
+                    raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
+                return
+            yield from splitter.feed(data)
+    finally:
+        poller.close()
+
+
+def _write(child: spawn.Child, msg: Mapping[str, Any]) -> None:
+    if child.stdin is None:
+        return
+    try:
+        os.write(child.stdin, framing.encode(msg))
     except BrokenPipeError:
         pass
 
 
-def _finish(child: Any, sel: selectors.BaseSelector, deadline: float) -> int | None:
-    """Give the plugin until `deadline` (at least 0.5 s) to exit by itself, then stop its group."""
-    sel.close()
-    for fd in (child.stdin, child.stdout):
-        if fd is not None:
-            os.close(fd)
-    end = max(deadline, time.monotonic() + 0.5)
-    status = None
-    while time.monotonic() < end:
-        pid, wstatus = os.waitpid(child.pid, os.WNOHANG)
-        if pid:
-            status = os.waitstatus_to_exitcode(wstatus)
-            break
-        time.sleep(0.01)
-    child.kill_group()
-    if status is None:
-        os.waitpid(child.pid, 0)  # reap it; killed, it has no status of its own
-    return status
+def _close(child: spawn.Child) -> None:
+    if child.stdin is not None:
+        os.close(child.stdin)
+        child.stdin = None

@@ -12,12 +12,12 @@ import binascii
 import os
 
 from protocol.framing import dumps
+from protocol.messages import LOG_LEVELS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_LEVELS = {"debug": 1, "info": 0, "warning": 0, "error": -1}
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -214,10 +214,10 @@ class Renderer:
             pass  # nobody is reading our stderr: nothing better to do
 
     def log(self, level: str, message: str) -> None:
-        threshold = _LEVELS.get(level, 0)
+        threshold = LOG_LEVELS.get(level, 0)
         if self.verbosity < threshold:
             return
-        prefix = "" if level == "info" or level not in _LEVELS else f"{level}: "
+        prefix = "" if level == "info" or level not in LOG_LEVELS else f"{level}: "
         message = visible(message, multiline=True)
         self.stderr(prefix + message + ("" if message.endswith("\n") else "\n"))
 

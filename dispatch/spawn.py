@@ -215,13 +215,14 @@ def limit(pid: int, *, cpu: float | None, memory: int | None) -> None:
         resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
 
 
-def abandon(child: Child) -> None:
-    """Kill and reap a plugin the host cannot supervise after all."""
-    child.kill_group()
-    try:
-        os.waitpid(child.pid, 0)
-    except ChildProcessError:
-        pass
+def stop(child: Child, *, wait: float = 0.0, term: bool = False) -> int | None:
+    """Stop a plugin for good, the one way the host does: close its pipes, give it `wait`
+    seconds to exit by itself (after SIGTERM to its group when `term`), then SIGKILL its
+    whole group and reap it and its guard. Returns its exit code (negative: killed by that
+    signal) when it ended by itself, None when it had to be killed."""
+    import _signal
+    import time
+
     for fd in (child.stdin, child.stdout):
         if fd is not None:
             try:
@@ -229,48 +230,28 @@ def abandon(child: Child) -> None:
             except OSError:
                 pass
     child.stdin = child.stdout = None
-
-
-def spawn_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> int:
-    """Run the plugin as a child on the user's terminal, wait, return its status (128+N for signal N)."""
-    import subprocess
-
-    from dispatch.exitcodes import from_wait_status
-
-    from dispatch.explain import explain
-
-    preflight(path, env)
-    argv = [path, *args]
-    try:
-        proc = subprocess.Popen(argv, env=dict(env))
-    except OSError as e:
-        import errno
-
-        if e.errno != errno.ENOEXEC or os.name == "nt":
-            raise explain(path, e, env) from None
+    if term:
         try:
-            proc = subprocess.Popen([SH, *argv], env=dict(env))
-        except OSError as e2:
-            raise explain(path, e2, env) from None
-    # Like system(3): the terminal's Ctrl-C reaches the plugin, which decides;
-    # the host just waits for its status.
-    with _ignoring_terminal_signals():
-        returncode = proc.wait()
-    return from_wait_status(returncode)
-
-
-class _ignoring_terminal_signals:
-    def __enter__(self) -> None:
-        import signal
-
-        self._saved = []
-        for name in ("SIGINT", "SIGQUIT"):
-            signum = getattr(signal, name, None)
-            if signum is not None:
-                self._saved.append((signum, signal.signal(signum, signal.SIG_IGN)))
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for signum, handler in self._saved:
-            signal.signal(signum, handler)
+            os.killpg(child.pgid, _signal.SIGTERM)
+        except OSError:
+            pass
+    code = None
+    end = time.monotonic() + wait
+    while True:
+        try:
+            pid, wstatus = os.waitpid(child.pid, os.WNOHANG)
+        except ChildProcessError:
+            break  # reaped elsewhere
+        if pid:
+            code = os.waitstatus_to_exitcode(wstatus)
+            break
+        if time.monotonic() >= end:
+            break
+        time.sleep(0.01)
+    child.kill_group()
+    if code is None:
+        try:
+            os.waitpid(child.pid, 0)  # killed: it goes at once
+        except ChildProcessError:
+            pass
+    return code

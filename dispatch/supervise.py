@@ -19,7 +19,9 @@ import _signal as signal
 import time
 
 from dispatch.exitcodes import from_wait_status
+from dispatch.outcome import STOP_REASONS
 from dispatch.poller import READ
+from dispatch.spawn import stop
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -132,7 +134,10 @@ class Supervisor:
         return self.status is not None
 
     def _exited(self, wstatus: int) -> None:
-        code = os.waitstatus_to_exitcode(wstatus)
+        self._record(os.waitstatus_to_exitcode(wstatus))
+
+    def _record(self, code: int) -> None:
+        """The plugin ended with exit code `code` (negative: killed by that signal)."""
         self.killed_by = -code if code < 0 else None
         self.status = from_wait_status(code)
         self.timers = [t for t in self.timers if t[1] != self._on_timeout]
@@ -146,11 +151,12 @@ class Supervisor:
             pass
 
     # -- stopping --------------------------------------------------------------------
-    def stop(self, reason: str, cancel_reason: str, first_signal: int = signal.SIGTERM) -> None:
-        """Begin the ladder: cancel (protocol) or `first_signal` (plain), then SIGTERM, then SIGKILL."""
+    def stop(self, reason: str, first_signal: int = signal.SIGTERM) -> None:
+        """Begin the ladder for `reason` (dispatch/outcome.py): cancel (protocol) or
+        `first_signal` (plain), then SIGTERM, then SIGKILL."""
         if self.stop_reason is None:
             self.stop_reason = reason
-        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(cancel_reason):
+        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(STOP_REASONS[reason][0]):
             self.at(CANCEL_GRACE, self._escalate_term)
         else:
             self.signal_group(first_signal)
@@ -172,22 +178,17 @@ class Supervisor:
         self.signal_group(signal.SIGKILL)
 
     def stop_now(self, grace: float = 1.0) -> None:
-        """Stop the plugin synchronously (after a protocol error, or on the way out)."""
+        """Stop the plugin at once (after a protocol error, or on the way out): SIGTERM to its
+        group, `grace` seconds, then SIGKILL to whatever is left of the group."""
         if self.peer is not None:
             self.peer.close_plugin_stdin()
-        self.signal_group(signal.SIGTERM)
-        end = time.monotonic() + grace
-        while time.monotonic() < end and not self.poll():
-            time.sleep(0.01)
-        # Whatever is left of the group (the plugin, or children ignoring SIGTERM) goes now.
-        self.signal_group(signal.SIGKILL)
-        end = time.monotonic() + 5.0
-        while time.monotonic() < end and not self.poll():
-            time.sleep(0.01)
+        code = stop(self.child, wait=grace, term=True) if self.status is None else None
+        if self.status is None:
+            self._record(code if code is not None else -signal.SIGKILL)
 
     def _on_timeout(self) -> None:
         if self.status is None:
-            self.stop("timeout", "timeout")
+            self.stop("timeout")
 
     # -- signals -----------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -218,7 +219,7 @@ class Supervisor:
             if self.peer is not None and self.peer.speaks_protocol():
                 # A protocol plugin: the first Ctrl-C asks it to stop, the next ones escalate.
                 if self.interrupts == 1:
-                    self.stop("interrupt", "interrupt")
+                    self.stop("interrupt")
                 elif self.interrupts == 2:
                     self._escalate_term()
                 else:
@@ -231,7 +232,7 @@ class Supervisor:
         elif signum in _TERMINATING:
             self.stop_reason = "signal"
             self.stop_signal = signum
-            self.stop("signal", "terminate", first_signal=signum)
+            self.stop("signal", first_signal=signum)
         elif signum == signal.SIGTSTP:
             self._suspend()
         elif signum == signal.SIGCONT:

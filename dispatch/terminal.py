@@ -23,6 +23,11 @@ def owned(fd: int = 0) -> bool:
         return False
 
 
+def may_read(fd: int = 0) -> bool:
+    """False for a terminal we do not own: reading it from the background would stop the host (SIGTTIN)."""
+    return not isatty(fd) or owned(fd)
+
+
 def echo(fd: int, on: bool) -> list[Any] | None:
     """Turn the terminal's echo on or off (a secret prompt); the settings to restore, or None."""
     import termios

@@ -3,6 +3,3 @@
 Protocol v1 is specified in docs/protocol.md; this package implements it.
 """
 from __future__ import annotations
-
-# The protocol versions this code speaks, newest last.
-SUPPORTED_VERSIONS = (1,)

@@ -145,6 +145,73 @@ def decode(line: bytes) -> dict[str, object]:
     return obj
 
 
+# The fast path for the bulk of any stream, runs of `output` messages with a plain text: a
+# chunk is checked once (UTF-8, no control bytes) and a run of such lines is unescaped at
+# once, without a JSON parse. Anything else, or any doubt, takes the full parser (which also
+# reports errors); tests/fastpath_test.py holds the two to the same answers.
+OUTPUT_TEXT = b'{"type":"output","text":"'
+_CONTROL = bytes(range(0x20))  # never raw inside a JSON line (the newlines between lines are not in it)
+_SIMPLE_ESCAPES = ((b"\\n", b"\n"), (b"\\t", b"\t"), (b"\\r", b"\r"), (b'\\"', b'"'), (b"\\/", b"/"))
+
+
+def plain_text_ok(lines: list[bytes]) -> bool:
+    """The lines are valid UTF-8 without control bytes (so the fast path may trust them)."""
+    blob = b"".join(lines)
+    if len(blob.translate(None, _CONTROL)) != len(blob):
+        return False
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def output_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
+    """(the bytes of the `output` messages with a plain text from lines[start] on, where the
+    run ends); (None, start) when the first line is not one, or the run needs the parser.
+    The lines must have passed `plain_text_ok`."""
+    payloads = []
+    end = start
+    n = len(lines)
+    while end < n:
+        line = lines[end]
+        if not (line.startswith(OUTPUT_TEXT) and line.endswith(b'"}')):
+            break
+        payload = line[len(OUTPUT_TEXT) : -2]
+        if payload.endswith(b"\\"):
+            break  # a lone backslash: let the parser say what is wrong
+        payloads.append(payload)
+        end += 1
+    if end == start:
+        return None, start
+    text = unescape(b"".join(payloads))
+    return (None, start) if text is None else (text, end)
+
+
+def unescape(payload: bytes) -> bytes | None:
+    """The UTF-8 bytes of JSON string bodies (joined) with only simple escapes; None when they need a parser.
+
+    Joining is safe because no body ends in a backslash, so no escape spans two of them.
+    """
+    if b"\\" not in payload:
+        return None if b'"' in payload else payload
+    if b"\\\\" in payload or b'"' in payload.replace(b'\\"', b""):
+        return None
+    for escaped, raw in _SIMPLE_ESCAPES:
+        payload = payload.replace(escaped, raw)
+    return None if b"\\" in payload else payload
+
+
+def is_hello(line: bytes) -> bool:
+    """Whether a line is a hello message (only the type is checked: the caller validates it)."""
+    if not line.startswith(b"{"):
+        return False
+    try:
+        return decode(line).get("type") == "hello"
+    except ProtocolError:
+        return False
+
+
 def encode(msg: object) -> bytes:
     """A message as one compact line, `\\n` included."""
     text = dumps(msg)

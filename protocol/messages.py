@@ -10,7 +10,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    Message = dict[str, Any]
 
 
 class ProtocolError(ValueError):
@@ -54,7 +57,8 @@ _STR_LIST = "str[]"
 _OBJ_LIST = "obj[]"
 _INT_LIST = "int[]"
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
+# How much each log level needs: shown when the verbosity (-1 quiet, 0, 1 -v, 2 -vv) is at least this.
+LOG_LEVELS: dict[str, int] = {"debug": 1, "info": 0, "warning": 0, "error": -1}
 CANCEL_REASONS = frozenset({"interrupt", "timeout", "terminate"})
 OUTPUT_MODES = frozenset({"text", "json"})
 
@@ -227,3 +231,51 @@ def check_plugin_message(msg: Mapping[str, object]) -> None:
 
 def check_host_message(msg: Mapping[str, object]) -> None:
     check(msg, HOST_MESSAGES)
+
+
+# -- builders: every message the host, the fake host and the SDK send, in one place ------------
+
+
+def hello(version: int | None, supported: Sequence[int] | None = None, plugin: Mapping[str, Any] | None = None) -> Message:
+    msg: Message = {"type": "hello", "protocol": version}
+    if supported is not None:
+        msg["supported"] = list(supported)
+    if plugin is not None:
+        msg["plugin"] = dict(plugin)
+    return msg
+
+
+def run_request(
+    argv: Sequence[str], *, interactive: bool, output: str, color: bool, width: int, verbosity: int, host: Mapping[str, str]
+) -> Message:
+    return {
+        "type": "run", "argv": list(argv), "interactive": interactive, "output": output,
+        "color": color, "width": width, "verbosity": verbosity, "host": dict(host),
+    }
+
+
+def describe_request(host: Mapping[str, str]) -> Message:
+    return {"type": "describe", "host": dict(host)}
+
+
+def complete_request(words: Sequence[str], current: str, host: Mapping[str, str]) -> Message:
+    return {"type": "complete", "words": list(words), "current": current, "host": dict(host)}
+
+
+def response(rid: object, result: Mapping[str, Any]) -> Message:
+    return {"type": "response", "id": rid, "result": dict(result)}
+
+
+def error_response(rid: object, code: str, message: str) -> Message:
+    return {"type": "response", "id": rid, "error": {"code": code, "message": message}}
+
+
+def cancel(reason: str) -> Message:
+    return {"type": "cancel", "reason": reason}
+
+
+def error(code: str, message: str, hint: str | None = None) -> Message:
+    msg: Message = {"type": "error", "code": code, "message": message}
+    if hint:
+        msg["hint"] = hint
+    return msg

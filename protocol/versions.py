@@ -7,7 +7,6 @@ if TYPE_CHECKING:
 
 # The versions this code speaks, oldest first.
 SUPPORTED: tuple[int, ...] = (1,)
-CURRENT = SUPPORTED[-1]
 
 
 def parse_offer(value: str | None) -> list[int]:

@@ -362,7 +362,7 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     assert "FAIL  declaration: it greets, but its file does not contain the text TOOL_PROTOCOL" in out
     assert "add the line '# speaks TOOL_PROTOCOL' near the top of" in out
     assert "FAIL  version mismatch: offered only 99, it chose 1 instead of null" in out
-    assert "FAIL  run: line is not valid JSON" in out
+    assert "FAIL  run: a line on stdout is not a protocol message (a stray print?" in out
     assert "FAIL  describe: no answer within 2 s" in out
     assert "FAIL  eof on stdin: kept running after its stdin closed" in out
     assert out.rstrip().endswith("checks passed")

@@ -4,14 +4,15 @@ from __future__ import annotations
 import json
 import random
 
-from dispatch.session import _OUTPUT_TEXT, _OUTPUT_TEXT_LEN, _unescape
+from protocol.framing import OUTPUT_TEXT, output_run, plain_text_ok
+from protocol.framing import unescape as _unescape
 
 ALPHABET = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\r', '\b', '\f', '\u00e9', '\u2028', '\U0001F600', '\x00', '\x1f', '}', '{']
 
 
 def _body(line: bytes) -> bytes:
-    assert line.startswith(_OUTPUT_TEXT) and line.endswith(b'"}')
-    return line[_OUTPUT_TEXT_LEN:-2]
+    assert line.startswith(OUTPUT_TEXT) and line.endswith(b'"}')
+    return line[len(OUTPUT_TEXT):-2]
 
 
 def test_fast_path_matches_the_parser_on_random_texts() -> None:
@@ -36,3 +37,11 @@ def test_fast_path_steps_aside_for_what_it_cannot_judge() -> None:
     assert _unescape(b'a\\x') is None  # an invalid escape: the parser reports it
     assert _unescape(b'line\\n') == b"line\n"
     assert _unescape(b'say \\"hi\\"\\t\\/') == b'say "hi"\t/'
+
+
+def test_a_run_of_output_lines_is_decoded_at_once_and_stops_where_the_parser_must_take_over() -> None:
+    lines = [b'{"type":"output","text":"a\\n"}', b'{"type":"output","text":"b"}', b'{"type":"log","level":"info","message":"x"}']
+    assert plain_text_ok(lines)
+    assert output_run(lines, 0) == (b"a\nb", 2)
+    assert output_run(lines, 2) == (None, 2)
+    assert not plain_text_ok([b'{"type":"output","text":"\x01"}'])

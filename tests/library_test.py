@@ -53,8 +53,8 @@ def test_second_program_builtins_speak_its_name(tenv: Env, mycli: str) -> None:
 def test_env_prefix_derived_from_prog() -> None:
     from dispatch import Dispatcher
 
-    assert Dispatcher(prog="my-cli").env_prefix == "MY_CLI_"
-    assert Dispatcher(prog="x", env_prefix="ZED_").env_prefix == "ZED_"
+    assert Dispatcher(prog="my-cli").program.env_prefix == "MY_CLI_"
+    assert Dispatcher(prog="x", env_prefix="ZED_").program.env_prefix == "ZED_"
     with pytest.raises(ValueError):
         Dispatcher(prog="../x")
 
@@ -89,18 +89,19 @@ def test_internal_error_is_70_without_traceback_unless_verbose(tenv: Env) -> Non
         tenv,
         "buggy",
         """
+        import dispatch.builtins
         from dispatch import Dispatcher
-        class Buggy(Dispatcher):
-            def run_plugin(self, rest, env):
-                raise RuntimeError("boom")
-        raise SystemExit(Buggy(prog="buggy").main())
+        def boom(*args):
+            raise RuntimeError("boom")
+        dispatch.builtins.run = boom  # a bug anywhere after start-up
+        raise SystemExit(Dispatcher(prog="buggy").main())
         """,
     )
-    proc = tenv.run("anything", exe=prog)
+    proc = tenv.run("list", exe=prog)
     assert proc.returncode == 70
     err = proc.stderr.decode()
     assert err.startswith("buggy: internal error: RuntimeError: boom.") and err.count("\n") == 1
-    proc = tenv.run("-v", "anything", exe=prog)
+    proc = tenv.run("-v", "list", exe=prog)
     assert proc.returncode == 70
     assert "Traceback" in proc.stderr.decode()
 

@@ -7,11 +7,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
 
 
 def parse_args(
-    dispatcher: Dispatcher,
+    inv: Invocation,
     name: str,
     args: Sequence[str],
     usage: str,
@@ -23,26 +23,26 @@ def parse_args(
 
     `--json` given as a host option counts as given here.
     """
-    from dispatch.cli import _usage_error
+    from dispatch.errors import usage_error
 
-    given: set[str] = {"--json"} if dispatcher.options.json else set()
+    given: set[str] = {"--json"} if inv.options.json else set()
     positional: list[str] = []
     for arg in args:
         if arg in ("-h", "--help"):
-            sys.stdout.write(f"usage: {dispatcher.prog} {usage}\n")
+            sys.stdout.write(f"usage: {inv.prog} {usage}\n")
             return None
         if arg in flags:
             given.add(arg)
         elif arg.startswith("-") or len(positional) >= max_positional:
-            raise _usage_error(f"{name}: unexpected argument {arg!r}; usage: {dispatcher.prog} {usage}")
+            raise usage_error(f"{name}: unexpected argument {arg!r}; usage: {inv.prog} {usage}")
         else:
             positional.append(arg)
     return given, positional
 
 
-def parse_flags(dispatcher: Dispatcher, name: str, args: Sequence[str], usage: str) -> bool | None:
+def parse_flags(inv: Invocation, name: str, args: Sequence[str], usage: str) -> bool | None:
     """Accept only `--json`: whether JSON was asked for; None after printing -h."""
-    parsed = parse_args(dispatcher, name, args, usage)
+    parsed = parse_args(inv, name, args, usage)
     return None if parsed is None else "--json" in parsed[0]
 
 

@@ -5,7 +5,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
 
 USAGE = "completion bash|zsh|fish"
 
@@ -63,15 +63,15 @@ def script(prog: str, shell: str) -> str:
     return SCRIPTS[shell].format(prog=prog, func=func)
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
-    from dispatch.cli import _usage_error
+def run(inv: Invocation, args: list[str]) -> int:
+    from dispatch.errors import usage_error
 
     if len(args) != 1 or args[0] in ("-h", "--help"):
         if args[:1] in (["-h"], ["--help"]):
-            sys.stdout.write(f"usage: {dispatcher.prog} {USAGE}\n")
+            sys.stdout.write(f"usage: {inv.prog} {USAGE}\n")
             return 0
-        raise _usage_error(f"completion: name a shell: {dispatcher.prog} {USAGE}")
+        raise usage_error(f"completion: name a shell: {inv.prog} {USAGE}")
     if args[0] not in SCRIPTS:
-        raise _usage_error(f"completion: no completion for {args[0]!r}; choose bash, zsh or fish")
-    sys.stdout.write(script(dispatcher.prog, args[0]))
+        raise usage_error(f"completion: no completion for {args[0]!r}; choose bash, zsh or fish")
+    sys.stdout.write(script(inv.prog, args[0]))
     return 0

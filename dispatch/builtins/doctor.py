@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation, Program
 
 USAGE = "doctor [--json]"
 
@@ -34,16 +34,18 @@ class Finding:
         return {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix, "path": self.path}
 
 
-def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding], int, list[str]]:
-    from dispatch import cache, catalog, config, shebang
-    from dispatch.cli import BUILTINS
+def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
+    from dispatch import catalog, config, lookup, shebang
+    from dispatch.builtins import BUILTINS
 
     findings: list[Finding] = []
-    prog = dispatcher.prog
+    env = inv.environ
+    program = inv.program
+    prog = program.prog
     # The config first: a broken one changes everything else.
     cfg = None
     try:
-        cfg = dispatcher.load_config(env)
+        cfg = program.load_config(env)
     except Exception as e:  # a ToolError naming file, line and key
         findings.append(Finding("error", "bad_config", getattr(e, "message", str(e)), "fix the file, or move it away"))
     if cfg is not None:
@@ -56,16 +58,16 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
         for loop in config.alias_loops(cfg, BUILTINS):
             findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
 
-    sp = dispatcher.search_path(env, trace=False)
+    sp = lookup.search_path(inv)
     for var, entry, reason in sp.skipped:
         if reason != "duplicate":
             findings.append(
                 Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
                         f"use an absolute directory in {var}, or remove the entry")
             )
-    findings += _directory_findings(dispatcher, sp.dirs)
+    findings += _directory_findings(program, sp.dirs)
 
-    found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, prog, dispatcher.env_prefix)
+    found = catalog.with_metadata(catalog.scan(program, sp.dirs, env), program, env)
     fixes = {
         "shadowed": f"remove or rename one of them ('{prog} list' shows the order)",
         "not_executable": "chmod +x the file, or remove it",
@@ -92,8 +94,8 @@ def check(dispatcher: Dispatcher, env: Mapping[str, str]) -> tuple[list[Finding]
             if p.handshake_problem.startswith("declares the protocol but did not greet"):
                 findings.append(
                     Finding("error", "did_not_greet", f"{p.path}: {p.handshake_problem}",
-                            f"make it send a hello first thing when {dispatcher.env_prefix}PROTOCOL is set, or remove the "
-                            f"text {dispatcher.env_prefix}PROTOCOL from the file; '{prog} plugin check {p.name}' shows more",
+                            f"make it send a hello first thing when {program.var('PROTOCOL')} is set, or remove the "
+                            f"text {program.var('PROTOCOL')} from the file; '{prog} plugin check {p.name}' shows more",
                             p.path)
                 )
             else:
@@ -122,9 +124,9 @@ def _foreign(st: os.stat_result) -> bool:
     return st.st_uid not in (0, os.getuid())
 
 
-def _directory_findings(dispatcher: Dispatcher, dirs: list[str]) -> list[Finding]:
+def _directory_findings(program: Program, dirs: list[str]) -> list[Finding]:
     """Who can add a command: whoever can write to a search directory or replace one of its parents."""
-    prog = dispatcher.prog
+    prog = program.prog
     findings = []
     seen: set[tuple[int, int]] = set()
     parents_seen: set[str] = set()
@@ -142,7 +144,7 @@ def _directory_findings(dispatcher: Dispatcher, dirs: list[str]) -> list[Finding
             findings.append(Finding(
                 "error" if who == "anyone" else "warning", "world_writable_dir" if who == "anyone" else "writable_dir",
                 f"{d} is on the search path and {who} can write to it: they could add a {prog}-* command",
-                f"chmod {'o' if who == 'anyone' else 'go'}-w {d} (or take it off PATH and {dispatcher.plugin_path_var()})", d))
+                f"chmod {'o' if who == 'anyone' else 'go'}-w {d} (or take it off PATH and {program.var('PLUGIN_PATH')})", d))
         parent = os.path.dirname(os.path.realpath(d))
         while parent not in parents_seen:
             parents_seen.add(parent)
@@ -204,13 +206,13 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
     return []
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
+def run(inv: Invocation, args: list[str]) -> int:
     from dispatch.builtins import common
 
-    parsed = common.parse_args(dispatcher, "doctor", args, USAGE)
+    parsed = common.parse_args(inv, "doctor", args, USAGE)
     if parsed is None:
         return 0
-    findings, count, dirs = check(dispatcher, os.environ)
+    findings, count, dirs = check(inv)
     if "--json" in parsed[0]:
         common.write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings]})
         return 1 if findings else 0

@@ -8,9 +8,7 @@ from dispatch.render import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
 
 USAGE = "help [COMMAND...]"
 
@@ -29,78 +27,74 @@ _OPTIONS = """\
 """
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
-    from dispatch.cli import BUILTINS
+def run(inv: Invocation, args: list[str]) -> int:
+    from dispatch import builtins
 
-    if args and args[0] in BUILTINS:
-        import importlib
-
-        module = importlib.import_module(f"dispatch.builtins.{args[0]}")
-        sys.stdout.write(f"usage: {dispatcher.prog} {module.USAGE}\n\n{BUILTINS[args[0]]}\n")
+    if args and args[0] in builtins.BUILTINS:
+        sys.stdout.write(f"usage: {inv.prog} {builtins.usage(args[0])}\n\n{builtins.summary(args[0], inv.prog)}\n")
         return 0
     if args and not args[0].startswith("-"):
-        return plugin_help(dispatcher, args)
-    return general_help(dispatcher)
+        return plugin_help(inv, args)
+    return general_help(inv)
 
 
-def plugin_help(dispatcher: Dispatcher, args: list[str]) -> int:
+def plugin_help(inv: Invocation, args: list[str]) -> int:
     """A protocol plugin's description, rendered; a plain plugin's own --help, said so."""
-    from dispatch import declaration
+    from dispatch import declaration, launch, lookup
 
-    env = os.environ
-    found, words = dispatcher.lookup(args, env)
-    command = f"{dispatcher.prog} {' '.join(words[: found.nwords])}"
-    needle = (dispatcher.env_prefix + "PROTOCOL").encode()
-    if declaration.declares(found.path, found.stat, needle, env, dispatcher.prog):
-        description = describe(dispatcher, found.path, found.stat, env)
+    program = inv.program
+    found, words = lookup.lookup(inv, args)
+    command = f"{inv.prog} {' '.join(words[: found.nwords])}"
+    if declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, inv.prog):
+        description = describe(inv, found.path, found.stat)
         if description is not None:
             from protocol import help as render
 
             sys.stdout.write(visible(render.render(description, command), multiline=True))
             return 0
     else:
-        dispatcher.error(f"{os.path.basename(found.path)} does not describe itself; here is its own --help")
+        inv.error(f"{os.path.basename(found.path)} does not describe itself; here is its own --help")
     # The plugin owns its help, as under git.
-    return dispatcher.run_plugin([*args[: found.nwords], "--help"], env)
+    return launch.run_plugin(inv, found, words, [*args[: found.nwords], "--help"])
 
 
-def describe(dispatcher: Dispatcher, path: str, st: os.stat_result, env: Mapping[str, str]) -> dict[str, object] | None:
+def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object] | None:
     """The cached describe answer, asking the plugin (which declares the protocol) when there is none yet."""
     from dispatch import metadata, probe
 
-    entry = metadata.read(env, dispatcher.prog, st)
+    entry = metadata.read(inv.environ, inv.prog, st)
     if isinstance(entry.get("description"), dict):
         return entry["description"]  # type: ignore[no-any-return]
-    request = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
-    answer = probe.ask(path, request, env, env_prefix=dispatcher.env_prefix, answer_type="description")
+    answer = probe.ask(inv.program, path, lambda c: c.describe(), inv.environ, answer_type="description")
     if answer.hello is None or answer.answer is None or answer.answer.get("type") != "description":
         return None
     description = {k: v for k, v in answer.answer.items() if k != "type"}
     metadata.note(
-        env, dispatcher.prog, st, path,
+        inv.environ, inv.prog, st, path,
         declares=True, protocol=answer.hello.get("protocol"), plugin=answer.hello.get("plugin"), description=description,
     )
     return description
 
 
-def general_help(dispatcher: Dispatcher) -> int:
+def general_help(inv: Invocation) -> int:
+    from dispatch import builtins
     from dispatch.builtins.list import plugins
-    from dispatch.cli import BUILTINS
 
-    prog = dispatcher.prog
+    prog = inv.prog
+    program = inv.program
     out = []
     out.append(f"usage: {prog} [options] <command> [<args>...]\n")
-    if dispatcher.description:
-        out.append(f"\n{dispatcher.description}\n")
+    if program.description:
+        out.append(f"\n{program.description}\n")
     out.append(
         f"\nRuns {prog}-<command> found on the plugin search path "
-        f"({dispatcher.plugin_path_var()}, then PATH).\n"
+        f"({program.var('PLUGIN_PATH')}, then PATH).\n"
     )
     out.append("\nOptions (before the command):\n" + _OPTIONS)
     out.append("\nBuiltin commands:\n")
-    for name, summary in BUILTINS.items():
-        out.append(f"  {name:<19}  {summary}\n")
-    found, _ = plugins(dispatcher, os.environ)
+    for name in builtins.BUILTINS:
+        out.append(f"  {name:<19}  {builtins.summary(name, prog)}\n")
+    found, _ = plugins(inv)
     runnable = {}
     for p in found:
         if p.runs and p.name not in runnable:

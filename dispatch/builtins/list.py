@@ -8,65 +8,62 @@ run.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 from dispatch.render import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from dispatch.catalog import PluginFile
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
     from dispatch.resolve import SearchPath
 
 USAGE = "list [--json] [--refresh]"
 
 
-def plugins(dispatcher: Dispatcher, env: Mapping[str, str], *, refresh: bool = False) -> tuple[list[PluginFile], SearchPath]:
-    from dispatch import catalog
+def plugins(inv: Invocation, *, refresh: bool = False) -> tuple[list[PluginFile], SearchPath]:
+    """Every plugin file on the search path, with what is known of it (asking again with `refresh`)."""
+    from dispatch import catalog, lookup
 
-    sp = dispatcher.search_path(env)
-    found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, dispatcher.prog, dispatcher.env_prefix)
+    sp = lookup.search_path(inv, trace=True)
+    found = catalog.with_metadata(catalog.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     if refresh:
-        refresh_metadata(dispatcher, found, env)
-        found = catalog.with_metadata(catalog.scan(dispatcher, sp.dirs, env), env, dispatcher.prog, dispatcher.env_prefix)
+        refresh_metadata(inv, found)
+        found = catalog.with_metadata(catalog.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     return found, sp
 
 
-def refresh_metadata(dispatcher: Dispatcher, found: list[PluginFile], env: Mapping[str, str]) -> None:
+def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
     """Ask every plugin that declares the protocol to describe itself (again)."""
     from dispatch import metadata, probe
 
     for p in found:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
-        describe = {"type": "describe", "host": {"name": dispatcher.prog, "version": dispatcher.version}}
-        answer = probe.ask(p.path, describe, env, env_prefix=dispatcher.env_prefix, answer_type="description")
+        answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description")
         if answer.hello is not None and answer.hello.get("protocol") is not None:
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":
                 description = {k: v for k, v in answer.answer.items() if k != "type"}
             metadata.note(
-                env, dispatcher.prog, p.stat, p.path,
+                inv.environ, inv.prog, p.stat, p.path,
                 protocol=answer.hello["protocol"],
                 plugin=answer.hello.get("plugin"),
                 description=description,
                 problem=None,
             )
         else:
-            metadata.note(env, dispatcher.prog, p.stat, p.path, problem=answer.problem or "no protocol version in common")
+            metadata.note(inv.environ, inv.prog, p.stat, p.path, problem=answer.problem or "no protocol version in common")
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
+def run(inv: Invocation, args: list[str]) -> int:
     from dispatch.builtins import common
 
-    parsed = common.parse_args(dispatcher, "list", args, USAGE, flags=("--json", "--refresh"))
+    parsed = common.parse_args(inv, "list", args, USAGE, flags=("--json", "--refresh"))
     if parsed is None:
         return 0
     given, _ = parsed
-    found, sp = plugins(dispatcher, os.environ, refresh="--refresh" in given)
+    found, sp = plugins(inv, refresh="--refresh" in given)
     if "--json" in given:
         common.write_json(
             {
@@ -90,9 +87,9 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
         )
         return 0
     if not found:
-        dispatcher.error(
-            f"no plugins found. Put an executable named {dispatcher.prog}-NAME in a directory "
-            f"on PATH or {dispatcher.plugin_path_var()}, then run '{dispatcher.prog} NAME'"
+        inv.error(
+            f"no plugins found. Put an executable named {inv.prog}-NAME in a directory "
+            f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
     rows = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
@@ -110,7 +107,7 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
     sys.stdout.write("".join(out))
     sys.stdout.flush()
     if warnings:
-        dispatcher.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{dispatcher.prog} doctor'")
+        inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
     return 0
 
 

@@ -16,34 +16,35 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation, Program
     from dispatch.probe import Answer
 
 USAGE = "plugin check NAME [--json] [-- ARGS...]"
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
-    from dispatch.cli import _usage_error
+def run(inv: Invocation, args: list[str]) -> int:
+    from dispatch import lookup
+    from dispatch.errors import usage_error
 
     if args[:1] in (["-h"], ["--help"]) or not args:
-        sys.stdout.write(f"usage: {dispatcher.prog} {USAGE}\n")
+        sys.stdout.write(f"usage: {inv.prog} {USAGE}\n")
         return 0 if args else 2
     if args[0] != "check":
-        raise _usage_error(f"plugin: unknown subcommand {args[0]!r}; usage: {dispatcher.prog} {USAGE}")
+        raise usage_error(f"plugin: unknown subcommand {args[0]!r}; usage: {inv.prog} {USAGE}")
     rest = args[1:]
     run_args: list[str] = ["--help"]
     if "--" in rest:
         i = rest.index("--")
         rest, run_args = rest[:i], rest[i + 1 :]
-    as_json = dispatcher.options.json or "--json" in rest
+    as_json = inv.options.json or "--json" in rest
     rest = [a for a in rest if a != "--json"]
     if not rest:
-        raise _usage_error(f"plugin check: name a plugin; usage: {dispatcher.prog} {USAGE}")
-    found, words = dispatcher.lookup(rest, os.environ)
-    env = dict(os.environ)
-    env[dispatcher.env_prefix + "COMMAND"] = " ".join(words[: found.nwords])
-    env[dispatcher.env_prefix + "BIN"] = dispatcher.bin
-    results = [scenario(dispatcher, found.path, env, run_args) for scenario in SCENARIOS]
+        raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {USAGE}")
+    found, words = lookup.lookup(inv, rest)
+    env = dict(inv.environ)
+    env[inv.program.var("COMMAND")] = " ".join(words[: found.nwords])
+    env[inv.program.var("BIN")] = inv.bin
+    results = Checker(inv.program, found.path, env, run_args).check()
     failed = [r for r in results if not r["ok"]]
     if as_json:
         from dispatch.builtins import common
@@ -58,148 +59,168 @@ def run(dispatcher: Dispatcher, args: list[str]) -> int:
     return 1 if failed else 0
 
 
+class Bounds:
+    """How long each scenario waits for the plugin (seconds): generous for real plugins,
+    small in tests."""
+
+    __slots__ = ("answer", "run", "cancel", "eof")
+
+    def __init__(self, answer: float = 2.0, run: float = 30.0, cancel: float = 3.0, eof: float = 4.0) -> None:
+        self.answer = answer
+        self.run = run
+        self.cancel = cancel
+        self.eof = eof
+
+
 def _result(name: str, ok: bool, detail: str) -> dict[str, Any]:
     return {"name": name, "ok": ok, "detail": detail}
 
 
-def _ask(dispatcher: Dispatcher, path: str, env: Mapping[str, str], request: Mapping[str, Any] | None, **kw: Any) -> Answer:
-    from dispatch import probe
+class Checker:
+    """The protocol's scenarios, run against one plugin file."""
 
-    return probe.ask(path, request, env, env_prefix=dispatcher.env_prefix, **kw)
+    def __init__(self, program: Program, path: str, env: Mapping[str, str], run_args: list[str],
+                 bounds: Bounds | None = None) -> None:
+        self.program = program
+        self.path = path
+        self.env = env
+        self.run_args = run_args
+        self.bounds = bounds or Bounds()
 
+    def check(self) -> list[dict[str, Any]]:
+        return [scenario() for scenario in (
+            self.declaration, self.hello, self.negotiation, self.run, self.describe, self.complete, self.cancel, self.eof,
+        )]
 
-def _schema_problems(answer: Answer) -> list[str]:
-    from protocol import schema
+    def _ask(self, request: Callable[[Any], dict[str, Any]] | None, **kw: Any) -> Answer:
+        from dispatch import probe
 
-    problems = []
-    for msg in ([answer.hello] if answer.hello else []) + answer.stream:
-        problems += [f"{msg.get('type')}: {p}" for p in schema.errors(msg, "plugin_message")]
-    return problems
+        kw.setdefault("timeout", self.bounds.answer)
+        return probe.ask(self.program, self.path, request, self.env, **kw)
 
+    @staticmethod
+    def _schema_problems(answer: Answer) -> list[str]:
+        from protocol import schema
 
-def _host(dispatcher: Dispatcher) -> dict[str, str]:
-    return {"name": dispatcher.prog, "version": dispatcher.version}
+        problems = []
+        for msg in ([answer.hello] if answer.hello else []) + answer.stream:
+            problems += [f"{msg.get('type')}: {p}" for p in schema.errors(msg, "plugin_message")]
+        return problems
 
+    def declaration(self) -> dict[str, Any]:
+        from dispatch import declaration
 
-def check_hello(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    answer = _ask(dispatcher, path, env, None, close_stdin_after_hello=True)
-    if answer.hello is None:
-        return _result("hello", False, f"no valid hello first on stdout ({answer.problem}); a protocol plugin greets first thing")
-    if answer.hello.get("protocol") != 1:
-        return _result("hello", False, f"offered 1, it chose {answer.hello.get('protocol')!r}")
-    info = answer.hello.get("plugin") or {}
-    missing = [k for k in ("name", "version", "summary") if not info.get(k)]
-    detail = "greets with protocol 1" + (f"; consider adding plugin.{', plugin.'.join(missing)} for 'tool list'" if missing else "")
-    return _result("hello", True, detail)
-
-
-def check_declaration(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    from dispatch import declaration
-
-    name = dispatcher.env_prefix + "PROTOCOL"
-    declared = declaration.scan(path, name.encode())[0]
-    greets = _ask(dispatcher, path, env, None, close_stdin_after_hello=True).hello is not None
-    if declared and greets:
-        return _result("declaration", True, f"its file contains {name}, so {dispatcher.prog} runs it as a protocol plugin")
-    if greets:
+        name = self.program.var("PROTOCOL")
+        prog = self.program.prog
+        declared = declaration.scan(self.path, name.encode())[0]
+        greets = self._ask(None, close_stdin_after_hello=True).hello is not None
+        if declared and greets:
+            return _result("declaration", True, f"its file contains {name}, so {prog} runs it as a protocol plugin")
+        if greets:
+            return _result(
+                "declaration", False,
+                f"it greets, but its file does not contain the text {name}, so {prog} runs it as a plain "
+                f"program and never sends it a run request; add the line '# speaks {name}' near the top of {self.path}",
+            )
+        if declared:
+            return _result(
+                "declaration", False,
+                f"its file contains {name} (declaring the protocol) but it does not greet: {prog} will relay "
+                f"it as a plain program; send a hello first thing when {name} is set, or remove the text from the file",
+            )
         return _result(
             "declaration", False,
-            f"it greets, but its file does not contain the text {name}, so {dispatcher.prog} runs it as a plain "
-            f"program and never sends it a run request; add the line '# speaks {name}' near the top of {path}",
+            f"a plain program: its file does not contain {name} and it does not greet (the protocol checks do not apply)",
         )
-    if declared:
-        return _result(
-            "declaration", False,
-            f"its file contains {name} (declaring the protocol) but it does not greet: {dispatcher.prog} will relay "
-            f"it as a plain program; send a hello first thing when {name} is set, or remove the text from the file",
+
+    def hello(self) -> dict[str, Any]:
+        answer = self._ask(None, close_stdin_after_hello=True)
+        if answer.hello is None:
+            return _result("hello", False, f"no valid hello first on stdout ({answer.problem}); a protocol plugin greets first thing")
+        if answer.hello.get("protocol") != 1:
+            return _result("hello", False, f"offered 1, it chose {answer.hello.get('protocol')!r}")
+        info = answer.hello.get("plugin") or {}
+        missing = [k for k in ("name", "version", "summary") if not info.get(k)]
+        detail = "greets with protocol 1" + (
+            f"; consider adding plugin.{', plugin.'.join(missing)} for '{self.program.prog} list'" if missing else ""
         )
-    return _result(
-        "declaration", False,
-        f"a plain program: its file does not contain {name} and it does not greet (the protocol checks do not apply)",
-    )
+        return _result("hello", True, detail)
 
+    def negotiation(self) -> dict[str, Any]:
+        answer = self._ask(None, offer="99", close_stdin_after_hello=True)
+        if answer.hello is None:
+            return _result("version mismatch", False, f"offered only 99: no hello ({answer.problem})")
+        if answer.hello.get("protocol") is not None:
+            return _result("version mismatch", False, f"offered only 99, it chose {answer.hello.get('protocol')!r} instead of null")
+        if not answer.hello.get("supported"):
+            return _result("version mismatch", False, "a hello with protocol null must list 'supported'")
+        if answer.status in (0, None):
+            return _result("version mismatch", False, f"it must exit non-zero (76) after saying so, exited {answer.status}")
+        return _result("version mismatch", True, f"says it speaks {answer.hello['supported']} and exits {answer.status}")
 
-def check_negotiation(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    answer = _ask(dispatcher, path, env, None, offer="99", close_stdin_after_hello=True)
-    if answer.hello is None:
-        return _result("version mismatch", False, f"offered only 99: no hello ({answer.problem})")
-    if answer.hello.get("protocol") is not None:
-        return _result("version mismatch", False, f"offered only 99, it chose {answer.hello.get('protocol')!r} instead of null")
-    if not answer.hello.get("supported"):
-        return _result("version mismatch", False, "a hello with protocol null must list 'supported'")
-    if answer.status in (0, None):
-        return _result("version mismatch", False, f"it must exit non-zero (76) after saying so, exited {answer.status}")
-    return _result("version mismatch", True, f"says it speaks {answer.hello['supported']} and exits {answer.status}")
+    def run(self) -> dict[str, Any]:
+        args = self.run_args
+        answer = self._ask(lambda c: c.run(args, interactive=False, output="json"), timeout=self.bounds.run, args=tuple(args))
+        if answer.problem:
+            return _result("run", False, answer.problem)
+        problems = self._schema_problems(answer)
+        if problems:
+            return _result("run", False, "; ".join(problems))
+        types = sorted({m["type"] for m in answer.stream})
+        return _result("run", True, f"{' '.join(args)!r}: exit {answer.status}, sent {', '.join(types) or 'nothing'}")
 
+    def describe(self) -> dict[str, Any]:
+        return self._first_request("describe", lambda c: c.describe(), "description", "listable")
 
-def check_run(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    request = {
-        "type": "run", "argv": run_args, "interactive": False, "output": "json", "color": False,
-        "width": 80, "verbosity": 0, "host": _host(dispatcher),
-    }
-    answer = _ask(dispatcher, path, env, request, timeout=30.0, args=tuple(run_args))
-    if answer.problem:
-        return _result("run", False, answer.problem)
-    problems = _schema_problems(answer)
-    if problems:
-        return _result("run", False, "; ".join(problems))
-    types = sorted({m["type"] for m in answer.stream})
-    return _result("run", True, f"{' '.join(run_args)!r}: exit {answer.status}, sent {', '.join(types) or 'nothing'}")
+    def complete(self) -> dict[str, Any]:
+        return self._first_request("complete", lambda c: c.complete([], ""), "completions", "completable")
 
-
-def _first_request(name: str, request_type: str, answer_type: str, extra: dict[str, Any]) -> Callable[..., dict[str, Any]]:
-    def check(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-        request = {"type": request_type, "host": _host(dispatcher), **extra}
-        answer = _ask(dispatcher, path, env, request, answer_type=answer_type)
+    def _first_request(self, name: str, request: Callable[[Any], dict[str, Any]], answer_type: str, gain: str) -> dict[str, Any]:
+        answer = self._ask(request, answer_type=answer_type)
         if answer.problem:
             return _result(name, False, answer.problem)
         if answer.answer is None:
             return _result(name, False, f"no {answer_type!r} and no 'error' answer")
-        problems = _schema_problems(answer)
+        problems = self._schema_problems(answer)
         if problems:
             return _result(name, False, "; ".join(problems))
         if answer.answer["type"] == "error":
             if answer.status != 76:
                 return _result(name, False, f"answered 'error' (not supported) but exited {answer.status}, not 76")
-            return _result(name, True, f"not supported (answers 'error' and exits 76): optional, but '{request_type}' makes your plugin {'listable' if name == 'describe' else 'completable'}")
+            return _result(name, True, f"not supported (answers 'error' and exits 76): optional, but '{name}' makes your plugin {gain}")
         if answer.status != 0:
             return _result(name, False, f"answered, then exited {answer.status} instead of 0")
         return _result(name, True, f"answers {answer_type!r}")
 
-    return check
+    def cancel(self) -> dict[str, Any]:
+        from dispatch import probe, spawn
+        from protocol import framing, messages
 
+        client = probe.client(self.program, self.path)
+        child_env = dict(self.env)
+        child_env[self.program.var("PROTOCOL")] = client.offer
+        child = spawn.spawn(self.path, self.run_args, child_env)
+        try:
+            assert child.stdin is not None
+            time.sleep(min(0.2, self.bounds.cancel / 4))
+            request = client.run(self.run_args, interactive=False, output="json")
+            os.write(child.stdin, framing.encode(request) + framing.encode(messages.cancel("interrupt")))
+            status = _wait(child.pid, self.bounds.cancel)
+            if status is None:
+                return _result("cancel", False, f"still running {self.bounds.cancel:g} s after 'cancel' (stdin still open); stop soon after cancel")
+            return _result("cancel", True, f"stopped after 'cancel' (exit {status})")
+        except BrokenPipeError:
+            return _result("cancel", True, "finished before the cancel arrived")
+        finally:
+            spawn.stop(child)
 
-def check_cancel(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    from dispatch import spawn
-    from protocol import framing
-
-    child_env = dict(env)
-    child_env[dispatcher.env_prefix + "PROTOCOL"] = "1"
-    child = spawn.spawn(path, run_args, child_env)
-    try:
-        request = {
-            "type": "run", "argv": run_args, "interactive": False, "output": "json", "color": False,
-            "width": 80, "verbosity": 0, "host": _host(dispatcher),
-        }
-        time.sleep(0.2)
-        os.write(child.stdin, framing.encode(request) + framing.encode({"type": "cancel", "reason": "interrupt"}))  # type: ignore[arg-type]
-        status = _wait(child.pid, 3.0)
-        if status is None:
-            return _result("cancel", False, "still running 3 s after 'cancel' (stdin still open); stop soon after cancel")
-        return _result("cancel", True, f"stopped after 'cancel' (exit {status})")
-    except BrokenPipeError:
-        return _result("cancel", True, "finished before the cancel arrived")
-    finally:
-        _cleanup(child)
-
-
-def check_eof(dispatcher: Dispatcher, path: str, env: Mapping[str, str], run_args: list[str]) -> dict[str, Any]:
-    answer = _ask(dispatcher, path, env, None, close_stdin_after_hello=True, timeout=5.0, exit_wait=4.0)
-    if answer.hello is None:
-        return _result("eof on stdin", False, f"no hello ({answer.problem})")
-    if answer.status is None:
-        return _result("eof on stdin", False, "kept running after its stdin closed; the host is gone then: stop at once")
-    return _result("eof on stdin", True, f"stops when the host goes away (exit {answer.status})")
+    def eof(self) -> dict[str, Any]:
+        answer = self._ask(None, close_stdin_after_hello=True, timeout=self.bounds.eof + 1, exit_wait=self.bounds.eof)
+        if answer.hello is None:
+            return _result("eof on stdin", False, f"no hello ({answer.problem})")
+        if answer.status is None:
+            return _result("eof on stdin", False, "kept running after its stdin closed; the host is gone then: stop at once")
+        return _result("eof on stdin", True, f"stops when the host goes away (exit {answer.status})")
 
 
 def _wait(pid: int, seconds: float) -> int | None:
@@ -210,21 +231,3 @@ def _wait(pid: int, seconds: float) -> int | None:
             return os.waitstatus_to_exitcode(wstatus)
         time.sleep(0.02)
     return None
-
-
-def _cleanup(child: Any) -> None:
-    from dispatch import spawn
-
-    spawn.abandon(child)
-
-
-SCENARIOS = [
-    check_declaration,
-    check_hello,
-    check_negotiation,
-    check_run,
-    _first_request("describe", "describe", "description", {}),
-    _first_request("complete", "complete", "completions", {"words": [], "current": ""}),
-    check_cancel,
-    check_eof,
-]

@@ -5,21 +5,21 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.cli import Dispatcher
+    from dispatch.context import Invocation
 
 USAGE = "version [--json]"
 
 
-def run(dispatcher: Dispatcher, args: list[str]) -> int:
+def run(inv: Invocation, args: list[str]) -> int:
     from dispatch.builtins import common
 
-    as_json = common.parse_flags(dispatcher, "version", args, USAGE)
+    as_json = common.parse_flags(inv, "version", args, USAGE)
     if as_json is None:
         return 0
     python = sys.version.split()[0]
     if as_json:
-        common.write_json({"name": dispatcher.prog, "version": dispatcher.version, "python": python})
+        common.write_json({"name": inv.prog, "version": inv.program.version, "python": python})
     else:
-        sys.stdout.write(f"{dispatcher.prog} {dispatcher.version} (Python {python})\n")
+        sys.stdout.write(f"{inv.prog} {inv.program.version} (Python {python})\n")
     sys.stdout.flush()
     return 0

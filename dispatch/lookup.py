@@ -1,0 +1,125 @@
+"""Which plugin file runs for the command words of an invocation, and why none does (126, 127).
+
+On the start-up path of every command: it imports `resolve` only; the
+explanations of a failure (suggestions, the catalogue) are imported when
+there is one.
+"""
+from __future__ import annotations
+
+import os
+
+from dispatch import resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dispatch.context import Invocation, Program
+    from dispatch.errors import ToolError
+
+Table = list[tuple[int, list[str]]]
+
+
+def pathext(program: Program, env: Mapping[str, str]) -> list[str]:
+    return resolve.pathext_list(env) if program.windows else []
+
+
+def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
+    """The plugin directories: PROG_PLUGIN_PATH, the config's, then PATH (traced with -v)."""
+    extra = inv.config.plugin_dirs if inv.config is not None else ()
+    sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra)
+    if trace and inv.options.verbosity > 0:
+        inv.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
+        for var, entry, reason in sp.skipped:
+            inv.trace(f"skipped {var} entry {entry!r}: {reason}")
+        for d in sp.dirs:
+            if not os.path.isdir(d):
+                inv.trace(f"skipped {d}: not a directory")
+    return sp
+
+
+class Search:
+    """One search for the command words at the front of `rest`, and what it found."""
+
+    __slots__ = ("words", "valid", "path", "table", "found")
+
+    def __init__(self, inv: Invocation, rest: Sequence[str], *, trace: bool) -> None:
+        program = inv.program
+        self.words = list(rest[: resolve.command_words(rest)])
+        self.valid = resolve.lookup_words(self.words, program.prog)
+        self.path = search_path(inv, trace=trace)
+        self.table: Table = resolve.candidates(
+            program.prog, self.valid, windows=program.windows, pathext=pathext(program, inv.environ)
+        )
+        if trace and self.table:
+            inv.trace("looking for " + ", ".join(n for _, names in self.table for n in names))
+        self.found = resolve.find(self.path.dirs, self.table, program.windows)
+
+
+def find(inv: Invocation, rest: Sequence[str]) -> resolve.Found | None:
+    """The plugin that would run for `rest`, quietly; None when none would."""
+    return Search(inv, rest, trace=False).found
+
+
+def lookup(inv: Invocation, rest: Sequence[str]) -> tuple[resolve.Found, list[str]]:
+    """The plugin for the command words at the front of `rest`, and the words; raises
+    ToolError 126 (a file of that name cannot run) or 127 (no such command)."""
+    search = Search(inv, rest, trace=True)
+    if search.found is None:
+        raise not_found(inv, rest[0] if rest else "", search)
+    return search.found, search.words
+
+
+def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
+    """126 naming a file of the right name that cannot run, else 127 with "did you mean"."""
+    from dispatch.errors import ToolError, usage_error
+    from dispatch.exitcodes import ExitCode
+
+    prog = inv.program.prog
+    words = search.words
+    if not words:
+        return usage_error(f"expected a command, got {first!r}; see '{prog} --help'")
+    misses = resolve.near_misses(search.path.dirs, search.table)
+    if misses:
+        path, why = misses[0]
+        return ToolError(ExitCode.CANNOT_EXECUTE, f"found {path}, but cannot run it: {why}")
+    problem = resolve.name_problem(words[0])
+    if problem is not None:
+        return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not a {prog} command: {problem}")
+    skipped = _in_skipped_entry(search.path, search.table)
+    if skipped is not None:
+        var, entry, path = skipped
+        return ToolError(
+            ExitCode.NOT_FOUND,
+            f"{words[0]!r} is not a {prog} command here: {path} exists, but the {var} entry {entry!r} is "
+            f"relative and {prog} skips relative entries (they would make the current directory a plugin "
+            f"source); put the directory on {var} as an absolute path, or run {path} directly",
+        )
+    from dispatch import catalog, suggest
+    from dispatch.builtins import BUILTINS
+
+    names = list(BUILTINS) + [p.name for p in catalog.scan(inv.program, search.path.dirs, inv.environ) if p.runs]
+    if inv.config is not None:
+        names += list(inv.config.aliases)
+    close = suggest.closest("-".join(search.valid), names)
+    message = f"{words[0]!r} is not a {prog} command."
+    if len(close) == 1:
+        message += f" Did you mean {close[0]!r}?"
+    elif close:
+        message += " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
+    else:
+        message += f" See '{prog} list' for the plugins on the search path."
+    return ToolError(ExitCode.NOT_FOUND, message)
+
+
+def _in_skipped_entry(sp: resolve.SearchPath, table: Table) -> tuple[str, str, str] | None:
+    """(variable, entry, path) when a skipped relative or empty entry holds a file of a wanted name."""
+    for var, entry, reason in sp.skipped:
+        if reason == "duplicate":
+            continue
+        for _nwords, names in table:
+            for name in names:
+                path = os.path.join(entry or ".", name)
+                if os.path.lexists(path):
+                    return var, entry, path if path.startswith((".", "/")) else "./" + path
+    return None
