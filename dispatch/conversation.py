@@ -222,16 +222,19 @@ class Conversation:
             terminal.restore(0, prompt.saved)
 
     def resumed(self) -> None:
-        """The host was stopped (Ctrl-Z) and continued: a waiting prompt is shown again."""
-        if self.prompt is not None:
+        """The host was stopped (Ctrl-Z) and continued: a waiting prompt is shown again, once the
+        host is in the foreground (after `bg` it would be written over the shell's line)."""
+        if self.prompt is not None and terminal.owned(0):
             if self.prompt.secret:
                 terminal.echo(0, False)
             self.render.stderr(self.prompt.text)
 
     # -- stopping ---------------------------------------------------------------------------------
     def cancel(self, reason: str) -> None:
-        """Answer what is pending (nobody will), then ask the plugin to stop."""
+        """Ask the plugin to stop, then answer what is pending (nobody will): `cancel` first, so
+        that a plugin reading the answer already knows why it came."""
         session = self.session
+        session.send(messages.cancel(reason))
         why = f"the run was stopped ({reason})"
         prompt = self.prompt
         if prompt is not None:
@@ -242,7 +245,6 @@ class Conversation:
             rid, self.read_input_id = self.read_input_id, None
             session.sel.unregister(0)
             session.send(messages.error_response(rid, "interaction_cancelled", why))
-        session.send(messages.cancel(reason))
 
     def close(self) -> None:
         self._end_prompt()

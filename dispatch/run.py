@@ -30,7 +30,9 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
     else:
         mode = "relay" if options.json or options.max_output is not None else "direct"
     window = handshake_window(inv)
-    child = spawn.spawn(found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct")
+    # A plain plugin has the user's stdin and terminal: it is the terminal's foreground job from
+    # its first instruction on. A protocol plugin is not: the host keeps the terminal for prompts.
+    child = spawn.spawn(found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct", foreground=not declared)
     try:
         if options.max_cpu is not None or options.max_memory is not None:
             try:

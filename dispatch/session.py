@@ -205,8 +205,9 @@ class Session:
                 self.sup.stop("output", first_signal=13)
 
     def _hand_over_terminal(self) -> None:
-        """Make the plugin's group the terminal's foreground, as a shell does for a job; a plugin
-        that touched the terminal before that (and was stopped for it) goes on."""
+        """Make the plugin's group the terminal's foreground, as a shell does for a job (run.py
+        asks for it before the plugin starts; this covers a host without a guard); a plugin that
+        touched the terminal before that (and was stopped for it) goes on."""
         self.sup.give_terminal()
         self.sup.check_child()
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 from dispatch.launch import SH, preflight
+from dispatch.terminal import Handover, hand_over, take_back
 
 # The guard ignores what the host forwards to the plugin's group, and stops
 # the group when its pipe reads EOF (the host is gone) instead of a line.
@@ -32,7 +33,7 @@ _GUARD_SCRIPT = "trap '' INT TERM HUP QUIT TSTP TTIN TTOU PIPE; read -r _ || kil
 class Child:
     """A spawned plugin: its pid, its process group, and the host's ends of its pipes (None when inherited)."""
 
-    __slots__ = ("pid", "pgid", "stdin", "stdout", "path", "guard", "guard_fd")
+    __slots__ = ("pid", "pgid", "stdin", "stdout", "path", "guard", "guard_fd", "terminal")
 
     def __init__(self, pid: int, pgid: int, stdin: int | None, stdout: int | None, path: str) -> None:
         self.pid = pid
@@ -42,6 +43,7 @@ class Child:
         self.path = path
         self.guard: int | None = None  # the guard's pid (the group's leader)
         self.guard_fd: int | None = None  # the host's end of the guard's pipe
+        self.terminal: Handover | None = None  # the user's terminal, given to the plugin's group
 
     def release_guard(self) -> None:
         """The run ended normally: let the guard go without touching the group."""
@@ -128,11 +130,15 @@ def spawn(
     stdout_pipe: bool = True,
     quiet: bool = False,
     guard: bool = True,
+    foreground: bool = False,
 ) -> Child:
     """Start the plugin in a process group of its own (its guard's), stderr inherited.
 
     `stdin_pipe`/`stdout_pipe`: a pipe to the host for that stream, else the
     user's own. `quiet`: stderr to /dev/null (probes in the user's shell).
+    `foreground`: the plugin's group gets the user's terminal before the plugin
+    starts, as a shell does for a job (a plugin reading /dev/tty at once must not
+    find itself in the background).
     """
     fds: list[int] = []
     actions: list[tuple[object, ...]] = []
@@ -149,6 +155,7 @@ def spawn(
     preflight(path, env)
     reap_guards()
     guarded = _start_guard() if guard else None
+    handover = hand_over(guarded[0]) if guarded and foreground else None
     kwargs: dict[str, object] = {
         "file_actions": actions,
         "setsigdef": _sigdef(),
@@ -159,11 +166,14 @@ def spawn(
     except BaseException:
         for fd in fds:
             os.close(fd)
+        if handover is not None:
+            take_back(handover, restore_modes=False)
         if guarded:
             os.close(guarded[1])
             os.waitpid(guarded[0], 0)  # EOF: it killed its (empty) group and itself
         raise
     child = Child(pid, guarded[0] if guarded else pid, None, None, path)
+    child.terminal = handover
     if guarded:
         child.guard, child.guard_fd = guarded
     if stdin_pipe:

@@ -22,6 +22,7 @@ from dispatch.exitcodes import from_wait_status
 from dispatch.outcome import STOP_REASONS
 from dispatch.poller import READ
 from dispatch.spawn import stop
+from dispatch.terminal import hand_over, take_back
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,7 +69,6 @@ class Supervisor:
         self.escalated = False
         self.interrupts = 0
         self.timers: list[tuple[float, Callable[[], None]]] = []
-        self.tty_fd: int | None = None  # set while the plugin's group owns the terminal
         self.timeout = timeout
         if timeout is not None:
             self.at(timeout, self._on_timeout)
@@ -199,8 +199,11 @@ class Supervisor:
         self._saved_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for name in _FORWARDED:
             signum = getattr(signal, name, None)
-            if signum is not None:
-                self._saved.append((signum, signal.signal(signum, _noted)))
+            if signum is None:
+                continue
+            if signal.getsignal(signum) == signal.SIG_IGN and signum not in (signal.SIGCHLD, signal.SIGCONT):
+                continue  # ignored by whoever started the host (`nohup`, a script's `cmd &`): it stays so
+            self._saved.append((signum, signal.signal(signum, _noted)))
         self.sel.register(self._wake_r, READ, "signal")
 
     def _on_signals(self) -> None:
@@ -234,20 +237,25 @@ class Supervisor:
             self.stop_signal = signum
             self.stop("signal", first_signal=signum)
         elif signum == signal.SIGTSTP:
-            self._suspend()
+            # Ctrl-Z while the host has the terminal: stop the plugin's group, then the host.
+            self.signal_group(signal.SIGSTOP)
+            self._stop_host(lambda: None, lambda: None)
         elif signum == signal.SIGCONT:
+            # `fg` or `bg`: the plugin goes on too, and a waiting prompt is shown again.
             self.signal_group(signal.SIGCONT)
-
-    def _suspend(self) -> None:
-        """Ctrl-Z while the host has the terminal: stop the plugin's group, then the host itself."""
-        self.signal_group(signal.SIGSTOP)
-        self._stop_host(lambda: None, self.peer.resumed if self.peer is not None else lambda: None)
+            if self.peer is not None:
+                self.peer.resumed()
 
     def _stop_host(self, before: Callable[[], object], after: Callable[[], object]) -> None:
         """Stop the host as Ctrl-Z would (`before`: give the terminal back); when the shell
         resumes it (fg/bg), `after` and let the plugin's group go on too."""
         before()
-        os.kill(os.getpid(), signal.SIGSTOP)
+        # SIGTSTP, not SIGSTOP: the shell then says "Stopped", as for any job stopped by Ctrl-Z.
+        handler = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)
+        finally:
+            signal.signal(signal.SIGTSTP, handler)
         after()
         self.signal_group(signal.SIGCONT)
 
@@ -271,37 +279,24 @@ class Supervisor:
         if stop in (signal.SIGTTIN, signal.SIGTTOU):
             # It wants the terminal: hand it over, as a shell's `fg` does (it may have
             # stopped just before the host handed it over anyway).
-            if self.tty_fd is not None or self.give_terminal():
+            if self.child.terminal is not None or self.give_terminal():
                 self.signal_group(signal.SIGCONT)
-        elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.tty_fd is not None:
+        elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.child.terminal is not None:
             # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
-            fd = self.tty_fd
+            fd = self.child.terminal.fd
             self._stop_host(self.take_terminal, lambda: self.give_terminal(fd))
 
     # -- the terminal ---------------------------------------------------------------------
     def give_terminal(self, fd: int | None = None) -> bool:
         """Make the plugin's group the terminal's foreground group (when the host owns it)."""
-        candidates = (fd,) if fd is not None else (0, 1, 2)
-        for cand in candidates:
-            try:
-                if os.isatty(cand) and os.tcgetpgrp(cand) == os.getpgrp():
-                    with _no_ttou():
-                        os.tcsetpgrp(cand, self.pgid)
-                    self.tty_fd = cand
-                    return True
-            except OSError:
-                continue
-        return False
+        if self.child.terminal is None:
+            self.child.terminal = hand_over(self.pgid, fd)
+        return self.child.terminal is not None
 
-    def take_terminal(self) -> None:
-        if self.tty_fd is None:
-            return
-        fd, self.tty_fd = self.tty_fd, None
-        try:
-            with _no_ttou():
-                os.tcsetpgrp(fd, os.getpgrp())
-        except OSError:
-            pass
+    def take_terminal(self, *, restore_modes: bool = False) -> None:
+        handover, self.child.terminal = self.child.terminal, None
+        if handover is not None:
+            take_back(handover, restore_modes=restore_modes)
 
     # -- the end ---------------------------------------------------------------------
     def close(self) -> None:
@@ -312,7 +307,8 @@ class Supervisor:
             self.child.kill_group()
         else:
             self.child.release_guard()
-        self.take_terminal()
+        # A plugin the host stopped, or one killed by a signal, could not restore the terminal.
+        self.take_terminal(restore_modes=self.stop_reason is not None or self.killed_by is not None)
         for signum, handler in self._saved:
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._saved = []
@@ -324,16 +320,6 @@ class Supervisor:
                 except OSError:
                     pass
         self.pidfd = None
-
-
-class _no_ttou:
-    """tcsetpgrp from a background group would stop the host with SIGTTOU: block it meanwhile."""
-
-    def __enter__(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
-
-    def __exit__(self, *exc: object) -> None:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
 
 
 def _noted(signum: int, frame: object) -> None:

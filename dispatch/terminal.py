@@ -52,3 +52,60 @@ def restore(fd: int, attrs: list[Any] | None) -> None:
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
     except (termios.error, OSError):
         pass
+
+
+class Handover:
+    """The terminal given to a plugin's process group, as a shell gives it to a job: which
+    descriptor it is, and its settings then (put back if the job is killed, as shells do)."""
+
+    __slots__ = ("fd", "attrs")
+
+    def __init__(self, fd: int, attrs: list[Any] | None) -> None:
+        self.fd = fd
+        self.attrs = attrs
+
+
+def hand_over(pgid: int, fd: int | None = None) -> Handover | None:
+    """Make `pgid` the foreground group of the terminal the host owns (fd 0, 1 or 2, or `fd`)."""
+    import termios
+
+    for cand in (fd,) if fd is not None else (0, 1, 2):
+        if not owned(cand):
+            continue
+        try:
+            attrs = termios.tcgetattr(cand)
+        except (termios.error, OSError):
+            attrs = None
+        try:
+            with _no_ttou():
+                os.tcsetpgrp(cand, pgid)
+        except OSError:
+            continue
+        return Handover(cand, attrs)
+    return None
+
+
+def take_back(handover: Handover, *, restore_modes: bool) -> None:
+    """The host's group in the foreground again; with `restore_modes`, the settings too (a
+    program killed in raw mode cannot put them back itself)."""
+    try:
+        with _no_ttou():
+            os.tcsetpgrp(handover.fd, os.getpgrp())
+    except OSError:
+        return
+    if restore_modes:
+        restore(handover.fd, handover.attrs)
+
+
+class _no_ttou:
+    """tcsetpgrp from a background group would stop the host with SIGTTOU: block it meanwhile."""
+
+    def __enter__(self) -> None:
+        import _signal
+
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTTOU})
+
+    def __exit__(self, *exc: object) -> None:
+        import _signal
+
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTTOU})

@@ -8,10 +8,12 @@
         assert t.output == b"Hello, Ada!\\n"
         assert t.result == {"greeted": "Ada"}
 
-It starts the plugin with TOOL_PROTOCOL set, checks every message it sends
-against the protocol, answers prompts from `answers` and `read_input` from
-`stdin`, and returns everything that happened as a Transcript. A broken
-message raises ProtocolError with the offending line.
+It starts the plugin with TOOL_PROTOCOL set (the rest of the environment is
+the test's own, with `env` merged in), checks every message it sends against
+the protocol and protocol/schema/v1.json, answers prompts from `answers` and
+`read_input` from `stdin`, and returns everything that happened as a
+Transcript. A broken message raises ProtocolError with the offending line,
+the plugin's exit status and the end of its stderr.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import threading
 import time
 
 from protocol import framing, messages, schema, versions
+from protocol.client import Client
 from protocol.messages import ProtocolError
 
 TYPE_CHECKING = False
@@ -29,13 +32,27 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
+__all__ = ["Transcript", "run_plugin", "ProtocolError"]
+
 
 class Transcript:
-    """What a plugin did during one run."""
+    """What a plugin did during one run.
+
+    - `hello`: its hello message;
+    - `messages`: every message after the hello, in order (dicts, as sent);
+    - `output`: the bytes of its `output` messages, joined;
+    - `logs`: (level, message) of its `log` messages;
+    - `progress`: its `progress` messages;
+    - `prompts`: the `message` of each prompt it asked;
+    - `result`, `has_result`: its `result` data (None and False when it sent none);
+    - `error`: its `error` message, or None;
+    - `exit_code`: its exit status (negative: killed by that signal);
+    - `stderr`: everything it wrote to stderr.
+    """
 
     def __init__(self) -> None:
         self.hello: dict[str, Any] | None = None
-        self.messages: list[dict[str, Any]] = []  # everything after the hello, in order
+        self.messages: list[dict[str, Any]] = []
         self.output = b""
         self.logs: list[tuple[str, str]] = []
         self.progress: list[dict[str, Any]] = []
@@ -56,15 +73,24 @@ def run_plugin(
     interactive: bool = True,
     output: str = "text",
     env: Mapping[str, str] | None = None,
+    replace_env: bool = False,
     offer: Sequence[int] = versions.SUPPORTED,
     cancel_after: float | None = None,
     timeout: float = 30.0,
     env_prefix: str = "TOOL_",
 ) -> Transcript:
-    """Run `command` (argv of the plugin executable) as the host would, with `args`."""
+    """Run `command` (argv of the plugin executable) as the host would, with `args`.
+
+    `env` is merged into the current environment (`replace_env=True`: it is the whole
+    environment). `answers` maps a prompt's message to the answer (or is a function of
+    it); a prompt no key matches is an error naming the keys, so a typo cannot pass for
+    "no terminal". With `interactive=False` every prompt is answered as a script would
+    be: `interaction_unavailable`.
+    """
     t = Transcript()
-    full_env = dict(os.environ if env is None else env)
-    full_env[env_prefix + "PROTOCOL"] = versions.format_offer(offer)
+    client = Client(host={"name": "tool-testing", "version": "0"}, plugin=command[0], offered=offer, env_prefix=env_prefix)
+    full_env = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
+    full_env[env_prefix + "PROTOCOL"] = client.offer
     proc = subprocess.Popen(
         [*command, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env
     )
@@ -73,101 +99,71 @@ def run_plugin(
     err_thread.start()
     deadline = time.monotonic() + timeout
     stdin_left = stdin
+    splitter = framing.LineSplitter()
+    pending: list[bytes] = []
+
+    def next_line() -> bytes | None:
+        while not pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the plugin did not finish within {timeout} s")
+            data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+            if not data:
+                if splitter.pending:
+                    raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
+                return None
+            pending.extend(splitter.feed(data))
+        return pending.pop(0)
+
+    def checked(line: bytes, msg: dict[str, Any]) -> dict[str, Any]:
+        problems = schema.errors(msg, "plugin_message")
+        if problems:
+            raise ProtocolError("message does not match protocol/schema/v1.json: " + "; ".join(problems), line=line)
+        return msg
+
+    def send(msg: Mapping[str, Any]) -> None:
+        messages.check_host_message(msg)
+        try:
+            proc.stdin.write(framing.encode(msg))  # type: ignore[union-attr]
+            proc.stdin.flush()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass
+
     try:
-        splitter = framing.LineSplitter()
-        pending: list[bytes] = []
-
-        def next_message() -> dict[str, Any] | None:
-            while not pending:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the plugin did not finish within {timeout} s")
-                data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
-                if not data:
-                    if splitter.pending:
-                        raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
-                    return None
-                pending.extend(splitter.feed(data))
-            line = pending.pop(0)
-            msg = framing.decode(line)
+        try:
+            line = next_line()
+            if line is None:
+                raise ProtocolError("no hello: the plugin wrote nothing on stdout")
             try:
-                messages.check_plugin_message(msg)
-            except ProtocolError as e:
-                e.line = line
-                raise
-            problems = schema.errors(msg, "plugin_message")
-            if problems:
-                raise ProtocolError("message does not match protocol/schema/v1.json: " + "; ".join(problems), line=line)
-            return msg
-
-        def send(msg: Mapping[str, Any]) -> None:
-            messages.check_host_message(msg)
-            try:
-                proc.stdin.write(framing.encode(msg))  # type: ignore[union-attr]
-                proc.stdin.flush()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-
-        hello = next_message()
-        if hello is None or hello.get("type") != "hello":
-            raise ProtocolError(f"expected a hello first, got {hello!r}")
-        t.hello = hello
-        if hello["protocol"] is None:
-            t.exit_code = proc.wait(timeout)
+                client.greeted(line)
+            except ProtocolError:
+                if client.hello is None:
+                    raise
+            t.hello = checked(line, client.hello)  # type: ignore[arg-type]
+            if client.version is None:
+                t.exit_code = proc.wait(timeout)
+                return t
+            send(client.run(args, interactive=interactive, output=output))
+            if cancel_after is not None:
+                timer = threading.Timer(cancel_after, lambda: send(messages.cancel("interrupt")))
+                timer.daemon = True
+                timer.start()
+            while (line := next_line()) is not None:
+                msg = checked(line, client.message(line))
+                t.messages.append(msg)
+                stdin_left = _take(t, msg, send, answers if interactive else None, interactive, stdin_left)
+            t.exit_code = proc.wait(max(0.1, deadline - time.monotonic()))
             return t
-        send(
-            {
-                "type": "run",
-                "argv": list(args),
-                "interactive": interactive,
-                "output": output,
-                "color": False,
-                "width": 80,
-                "verbosity": 0,
-                "host": {"name": "tool-testing", "version": "0"},
-            }
-        )
-        if cancel_after is not None:
-            timer = threading.Timer(cancel_after, lambda: send({"type": "cancel", "reason": "interrupt"}))
-            timer.daemon = True
-            timer.start()
-        while True:
-            msg = next_message()
-            if msg is None:
-                break
-            t.messages.append(msg)
-            kind = msg["type"]
-            if kind == "output":
-                t.output += msg["text"].encode("utf-8") if "text" in msg else binascii.a2b_base64(msg["base64"])
-            elif kind == "log":
-                t.logs.append((msg["level"], msg["message"]))
-            elif kind == "progress":
-                t.progress.append(msg)
-            elif kind == "result":
-                t.result, t.has_result = msg["data"], True
-            elif kind == "error":
-                t.error = msg
-            elif kind == "request":
-                rid, params = msg["id"], msg.get("params") or {}
-                if msg["method"] == "prompt":
-                    t.prompts.append(params["message"])
-                    answer = _answer(answers, params["message"]) if interactive else None
-                    if answer is None:
-                        send({"type": "response", "id": rid, "error": {"code": "interaction_unavailable", "message": "no answer"}})
-                    else:
-                        send({"type": "response", "id": rid, "result": {"value": answer}})
-                elif msg["method"] == "read_input":
-                    n = params.get("max_bytes", 65536)
-                    chunk, stdin_left = stdin_left[:n], stdin_left[n:]
-                    encoded = binascii.b2a_base64(chunk, newline=False).decode("ascii")
-                    send({"type": "response", "id": rid, "result": {"base64": encoded, "eof": not chunk}})
-                else:
-                    send({"type": "response", "id": rid, "error": {"code": "unknown_method", "message": msg["method"]}})
-        t.exit_code = proc.wait(max(0.1, deadline - time.monotonic()))
-        return t
+        except (ProtocolError, TimeoutError) as e:
+            _stop(proc)
+            err_thread.join(5)
+            stderr = b"".join(err_chunks)
+            detail = f" (the plugin exited {proc.returncode}; its stderr ends: {stderr[-500:].decode(errors='replace')!r})"
+            if isinstance(e, ProtocolError):
+                e.message += detail
+                raise
+            raise TimeoutError(str(e) + detail) from None
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         if proc.stdin:
             try:
                 proc.stdin.close()
@@ -179,9 +175,56 @@ def run_plugin(
             proc.stdout.close()
 
 
-def _answer(answers: Mapping[str, str] | Callable[[str], str | None] | None, message: str) -> str | None:
-    if answers is None:
-        return None
+def _take(
+    t: Transcript,
+    msg: dict[str, Any],
+    send: Callable[[Mapping[str, Any]], None],
+    answers: Mapping[str, str] | Callable[[str], str | None] | None,
+    interactive: bool,
+    stdin_left: bytes,
+) -> bytes:
+    """Record one message; answer it when it is a request. Returns the stdin not yet read."""
+    kind = msg["type"]
+    if kind == "output":
+        t.output += msg["text"].encode("utf-8", "surrogatepass") if "text" in msg else binascii.a2b_base64(msg["base64"])
+    elif kind == "log":
+        t.logs.append((msg["level"], msg["message"]))
+    elif kind == "progress":
+        t.progress.append(msg)
+    elif kind == "result":
+        t.result, t.has_result = msg["data"], True
+    elif kind == "error":
+        t.error = msg
+    elif kind == "request":
+        rid, params = msg["id"], msg.get("params") or {}
+        if msg["method"] == "prompt":
+            t.prompts.append(params["message"])
+            if not interactive:
+                send(messages.error_response(rid, "interaction_unavailable", "not interactive (interactive=False)"))
+            else:
+                send(messages.response(rid, {"value": _answer(answers, params["message"])}))
+        elif msg["method"] == "read_input":
+            n = params.get("max_bytes", 65536)
+            chunk, stdin_left = stdin_left[:n], stdin_left[n:]
+            send(messages.response(rid, {"base64": binascii.b2a_base64(chunk, newline=False).decode("ascii"), "eof": not chunk}))
+        else:
+            send(messages.error_response(rid, "unknown_method", msg["method"]))
+    return stdin_left
+
+
+def _answer(answers: Mapping[str, str] | Callable[[str], str | None] | None, message: str) -> str:
     if callable(answers):
-        return answers(message)
-    return answers.get(message)
+        answer = answers(message)
+        if answer is None:
+            raise ProtocolError(f"the plugin asked {message!r} and the answers function returned None")
+        return answer
+    if answers is None or message not in answers:
+        known = ", ".join(repr(k) for k in (answers or {})) or "none"
+        raise ProtocolError(f"the plugin asked {message!r}, which no key of answers matches (keys: {known})")
+    return answers[message]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

@@ -447,7 +447,8 @@ def test_sdk_plugin_run_directly_is_an_ordinary_command(tenv: Env) -> None:
     env = {k: v for k, v in tenv.vars.items()}
     proc = subprocess.run([str(path), "a"], capture_output=True, env=env, timeout=60)
     assert proc.returncode == 0
-    assert proc.stdout == b"text out\n" + bytes(range(256)) + b'{\n  "args": [\n    "a"\n  ],\n  "interactive": false,\n  "output": "text",\n  "protocol": null\n}\n'
+    # As under the host: the result is for scripts when the plugin already wrote for people.
+    assert proc.stdout == b"text out\n" + bytes(range(256))
     proc = subprocess.run([str(path), "fail", "5"], capture_output=True, env=env, timeout=60)
     assert proc.returncode == 5
     assert proc.stderr.decode().splitlines()[-2:] == ["demo: error: it broke", "demo: hint: try again"]

@@ -188,7 +188,7 @@ log.write(sys.stdin.readline()); log.flush()
 sys.stdout.write('{{"type":"request","id":1,"method":"prompt","params":{{"message":"Name?"}}}}\\n'); sys.stdout.flush()
 for line in sys.stdin:
     log.write(line); log.flush()
-    if '"cancel"' in line:
+    if '"response"' in line:
         sys.exit(130)
 """)
     term = in_pty(tenv, "raw")
@@ -196,10 +196,10 @@ for line in sys.stdin:
     term.send(b"\x03")
     code, _ = term.finish()
     assert code == -signal.SIGINT
-    run, response, cancel = (json.loads(line) for line in heard.read_text().splitlines())
+    run, cancel, response = (json.loads(line) for line in heard.read_text().splitlines())
     assert run["type"] == "run" and run["interactive"] is True
+    assert cancel == {"type": "cancel", "reason": "interrupt"}, "first why, then the answer"
     assert response["id"] == 1 and response["error"]["code"] == "interaction_cancelled"
-    assert cancel == {"type": "cancel", "reason": "interrupt"}
 
 
 def test_a_prompt_answered_at_the_terminal(tenv: Env) -> None:
