@@ -97,6 +97,36 @@ def test_a_plugin_reading_the_terminal_with_stdin_and_stdout_redirected(tenv: En
         assert b"got typed" in screen
 
 
+def test_a_supervised_plugin_reads_the_terminal_at_once_even_from_command_substitution(tenv: Env) -> None:
+    """bash runs $(...) with SIGTTIN ignored: a plugin reading /dev/tty from a background group
+    would get EIO at once. It is the terminal's foreground job from its first instruction."""
+    tenv.sh("tool-ttyread", TTYREAD)
+    script = f'v=$("{TOOL}" --timeout 30 ttyread); echo "captured: $v"; w=$("{TOOL}" --json ttyread); echo "json: $w"'
+    term = PtyRun([], {**tenv.vars, "TERM": "xterm"}, tenv.root, argv=["bash", "-c", script])
+    time.sleep(0.5)
+    term.send(b"first\r")
+    term.read_until(b"captured: got first")
+    time.sleep(0.3)
+    term.send(b"second\r")
+    code, screen = term.finish()
+    assert code == 0 and b"got second" in screen, screen
+
+
+def test_the_terminal_is_put_back_after_a_timeout_stops_a_raw_mode_program(tenv: Env) -> None:
+    import termios
+
+    reader = KEYREADER.replace("while len(keys) < 20:", "while True:")
+    tenv.plugin("tool-rawwait", reader)
+    term = in_pty(tenv, "--timeout", "1", "rawwait")
+    before = termios.tcgetattr(term.master)
+    term.read_until(b"ready")
+    assert termios.tcgetattr(term.master) != before, "raw while the program runs"
+    code, _ = term.finish(close=False)
+    assert code == 124
+    assert termios.tcgetattr(term.master) == before, "the host put the terminal back, as a shell does for a killed job"
+    os.close(term.master)
+
+
 KEYREADER = f"""#!{sys.executable}
 import os, sys, termios, tty
 fd = os.open("/dev/tty", os.O_RDWR)

@@ -202,6 +202,20 @@ for line in sys.stdin:
     assert response["id"] == 1 and response["error"]["code"] == "interaction_cancelled"
 
 
+def test_ctrl_c_at_a_prompt_always_ends_the_run_by_sigint(tenv: Env) -> None:
+    """The cancel and the error answer to the pending prompt race in the plugin: the cancel wins."""
+    sample = Path(__file__).resolve().parent.parent / "sample-plugins"
+    tenv.plugin("tool-greet", (sample / "tool-greet").read_text().replace("#!/usr/bin/env python3", f"#!{sys.executable}"))
+    tenv.plugin("tool-sysinfo", (sample / "tool-sysinfo").read_text())
+    for args in [["greet"]] * 8 + [["sysinfo", "--ask"]] * 3:
+        term = in_pty(tenv, *args)
+        term.read_until(b"? ")
+        term.send(b"\x03")
+        code, screen = term.finish()
+        assert code == -signal.SIGINT, (args, screen)
+        assert b"error" not in screen and b"hello friend" not in screen, screen
+
+
 def test_a_prompt_answered_at_the_terminal(tenv: Env) -> None:
     sdk_plugin(tenv, "tool-ask", PROMPTER)
     term = in_pty(tenv, "ask")
