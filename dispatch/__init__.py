@@ -14,14 +14,14 @@ __version__ = "0.1.0"
 
 # Ctrl-C during start-up, before the entry point can report it, would print a traceback:
 # until then an interrupt is only noted (dispatch.cli acts on it as soon as it can).
-def _note_interrupt(signum: int, frame: object) -> None:
+def note_interrupt(signum: int, frame: object) -> None:
     global interrupted
     interrupted = True
 
 
 interrupted = False
 if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-    _signal.signal(_signal.SIGINT, _note_interrupt)
+    _signal.signal(_signal.SIGINT, note_interrupt)
 __all__ = ["Dispatcher", "ExitCode", "ToolError", "__version__"]
 
 

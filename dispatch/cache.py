@@ -126,7 +126,7 @@ def read_file(dir_fd: int, name: str, cap: int) -> bytes | None:
         st = os.fstat(fd)
         if (st.st_mode & 0o170000) != 0o100000 or st.st_size > cap:
             return None
-        chunks = []
+        chunks: list[bytes] = []
         size = 0
         while size <= cap:
             chunk = os.read(fd, 1 << 16)

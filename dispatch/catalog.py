@@ -92,13 +92,15 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
         p.kind = "protocol" if declares else "plain"
         if not declares:
             continue
-        info = entry.get("plugin") if isinstance(entry.get("plugin"), dict) else {}
-        description = entry.get("description") if isinstance(entry.get("description"), dict) else None
-        summary = (description or {}).get("summary") or info.get("summary")  # type: ignore[union-attr]
+        plugin_info = entry.get("plugin")
+        info: dict[str, object] = plugin_info if isinstance(plugin_info, dict) else {}
+        found = entry.get("description")
+        description: dict[str, object] | None = found if isinstance(found, dict) else None
+        summary = (description or {}).get("summary") or info.get("summary")
         p.protocol = entry["protocol"] if type(entry.get("protocol")) is int else None
-        p.version = str(info["version"]) if info.get("version") else None  # type: ignore[union-attr, index]
+        p.version = str(info["version"]) if info.get("version") else None
         p.summary = str(summary) if summary else None
-        p.description = description  # type: ignore[assignment]
+        p.description = description
         p.handshake_problem = str(entry["problem"]) if entry.get("problem") else None
     return plugins
 
@@ -121,10 +123,8 @@ def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[
     """All `<prog>-*` files (not directories) in `dirs`, in search order, each dir sorted by name."""
     from dispatch.builtins import BUILTINS
     from dispatch.cache import identity
-    from dispatch.lookup import pathext as pathext_of
-
     windows = program.windows
-    pathext = pathext_of(program, env)
+    pathext = resolve.pathext(windows, env)
     prefix = program.prog + "-"
     raw: list[tuple[str, str, str, bool, Problem | None, str | None, os.stat_result | None]] = []
     seen_dirs: set[tuple[int, int]] = set()
@@ -176,7 +176,7 @@ def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[
         if executable:
             first_in.setdefault(name.replace("_", "-"), order.get(d, 0))
     plugins = []
-    for name, path, d, executable, problem, ident, st in raw:
+    for name, path, d, executable, problem, ident, file_stat in raw:
         problems = [problem] if problem else []
         runs = False
         if executable:
@@ -213,7 +213,7 @@ def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[
                 runs=runs,
                 problems=tuple(problems),
                 identity=ident,
-                stat=st,
+                stat=file_stat,
             )
         )
     return plugins

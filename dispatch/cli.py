@@ -159,7 +159,7 @@ def _interrupts_raise() -> None:
 
     import dispatch
 
-    if _signal.getsignal(_signal.SIGINT) is dispatch._note_interrupt:
+    if _signal.getsignal(_signal.SIGINT) is dispatch.note_interrupt:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     if dispatch.interrupted:
         dispatch.interrupted = False

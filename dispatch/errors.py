@@ -14,3 +14,8 @@ class ToolError(Exception):
 def usage_error(message: str) -> ToolError:
     """A mistake on the command line, in the environment or in the config (exit 2)."""
     return ToolError(2, message)
+
+
+def cannot_execute(path: str, reason: str) -> ToolError:
+    """A plugin that was found but cannot run (exit 126), in terms of the file to fix."""
+    return ToolError(126, f"cannot run {path}: {reason}")

@@ -15,17 +15,10 @@ if TYPE_CHECKING:
 
 def is_script(path: str) -> bool:
     """Text without a #! line, which sh may run; not a binary cut short or for another machine."""
-    from dispatch.launch import read_head
+    from dispatch.shebang import read_head
 
     head = read_head(path, 512)
     return head is not None and b"\0" not in head and not head.startswith(b"\x7fELF")
-
-
-def cannot_execute(path: str, reason: str) -> ToolError:
-    from dispatch.errors import ToolError
-    from dispatch.exitcodes import ExitCode
-
-    return ToolError(ExitCode.CANNOT_EXECUTE, f"cannot run {path}: {reason}")
 
 
 def explain(path: str, err: OSError, env: Mapping[str, str]) -> ToolError:
@@ -33,7 +26,7 @@ def explain(path: str, err: OSError, env: Mapping[str, str]) -> ToolError:
     import errno
 
     from dispatch import shebang
-    from dispatch.errors import ToolError
+    from dispatch.errors import ToolError, cannot_execute
     from dispatch.exitcodes import ExitCode
 
     code = err.errno

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from dispatch.context import Invocation
     from dispatch.resolve import Found
 
-SH = "/bin/sh"
 
 
 def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequence[str]) -> int:
@@ -113,50 +112,10 @@ def _startup_ctype(ctype: str) -> str | None:
     return None
 
 
-def read_head(path: str, size: int) -> bytes | None:
-    """The first `size` bytes of a regular file; None for anything else. Opened without
-    blocking, so that a FIFO swapped in for the plugin cannot hang the host."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except (OSError, ValueError):
-        return None
-    try:
-        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
-            return None
-        return os.read(fd, size)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def preflight(path: str, env: Mapping[str, str]) -> None:
-    """Refuse, with the reason, a script whose `#!/usr/bin/env prog` names a missing prog.
-
-    Once exec'd, env would print its own error and exit 127, which a script
-    would read as "no such command"; this costs one read of the file's head.
-    """
-    head = read_head(path, 256)
-    if head is None:
-        return
-    if not head.startswith(b"#!") or b"env" not in head.split(b"\n", 1)[0]:
-        return  # not an env line: a missing interpreter shows as ENOENT from exec, explained then
-    from dispatch import shebang
-
-    words = shebang.parse(head)
-    program = shebang.env_program(words or [])
-    if program is not None and not shebang.on_path(program, env.get("PATH")):
-        from dispatch.explain import cannot_execute
-
-        raise cannot_execute(
-            path,
-            f"its #! line asks for {program!r}, which is not on PATH; "
-            f"install it or change the first line of the file",
-        )
-
-
 def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """Replace the host with the plugin (POSIX), as kubectl and cargo do."""
+    from dispatch.shebang import SH, preflight
+
     preflight(path, env)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 Table = list[tuple[int, list[str]]]
 
 
-def pathext(program: Program, env: Mapping[str, str]) -> list[str]:
-    return resolve.pathext_list(env) if program.windows else []
-
-
 def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
     """The plugin directories: PROG_PLUGIN_PATH, the config's, then PATH (traced with -v)."""
     extra = inv.config.plugin_dirs if inv.config is not None else ()
@@ -49,7 +45,7 @@ class Search:
         self.valid = resolve.lookup_words(self.words, program.prog)
         self.path = search_path(inv, trace=trace)
         self.table: Table = resolve.candidates(
-            program.prog, self.valid, windows=program.windows, pathext=pathext(program, inv.environ)
+            program.prog, self.valid, windows=program.windows, pathext=resolve.pathext(program.windows, inv.environ)
         )
         if trace and self.table:
             inv.trace("looking for " + ", ".join(n for _, names in self.table for n in names))

@@ -7,7 +7,7 @@ from dispatch.errors import usage_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, Final
 
 # The largest values the limits accept: beyond them a number no longer fits what the
@@ -55,7 +55,7 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
 
 # Settings a config file's [defaults] may give, and how its values are read.
 DEFAULTS: Final = ("timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory")
-_VALUE_OPTIONS = {
+_VALUE_OPTIONS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "--timeout": ("timeout", parse_seconds),
     "--max-cpu": ("max_cpu", parse_seconds),
     "--max-output": ("max_output", parse_size),

@@ -119,6 +119,11 @@ def search_path(
     return SearchPath(dirs, skipped)
 
 
+def pathext(windows: bool, env: Mapping[str, str]) -> list[str]:
+    """The executable extensions to try: PATHEXT's on Windows, none elsewhere."""
+    return pathext_list(env) if windows else []
+
+
 def pathext_list(env: Mapping[str, str]) -> list[str]:
     """The Windows executable extensions, from PATHEXT, lower-cased, in order."""
     exts = []

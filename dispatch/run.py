@@ -38,7 +38,7 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
             try:
                 spawn.limit(child.pid, cpu=options.max_cpu, memory=options.max_memory)
             except OSError as e:
-                from dispatch.explain import cannot_execute
+                from dispatch.errors import cannot_execute
 
                 raise cannot_execute(
                     found.path,
@@ -79,7 +79,7 @@ def waited(path: str, args: Sequence[str], env: Mapping[str, str]) -> int:
 
     from dispatch.exitcodes import from_wait_status
     from dispatch.explain import explain
-    from dispatch.launch import preflight
+    from dispatch.shebang import preflight
 
     preflight(path, env)
     try:

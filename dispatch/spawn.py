@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-from dispatch.launch import SH, preflight
+from dispatch.shebang import SH, preflight
 from dispatch.terminal import Handover, hand_over, take_back
 
 # The guard ignores what the host forwards to the plugin's group, and stops

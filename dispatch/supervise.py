@@ -73,7 +73,7 @@ class Supervisor:
         if timeout is not None:
             self.at(timeout, self._on_timeout)
         try:
-            self.pidfd: int | None = os.pidfd_open(child.pid)  # type: ignore[attr-defined]
+            self.pidfd: int | None = os.pidfd_open(child.pid)
             sel.register(self.pidfd, READ, "exit")
         except (AttributeError, OSError):
             self.pidfd = None

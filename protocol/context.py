@@ -70,6 +70,11 @@ class Context:
         return self._backend.read_input(max_bytes)
 
 
+def backend(ctx: Context) -> _Host | _Terminal:
+    """For the SDK's lifecycle (protocol/plugin.py): where the context's results and errors go."""
+    return ctx._backend
+
+
 class _Host:
     """The context run by the host: every call is a protocol message."""
 

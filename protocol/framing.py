@@ -93,11 +93,16 @@ class _DecodeContext:
     memo: dict[str, str] = {}
 
 
-_scan = _json.make_scanner(_DecodeContext())
+def _unencodable(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# typeshed types the scanner's context as the scanner itself; it reads these attributes.
+_scan = _json.make_scanner(_DecodeContext())  # type: ignore[arg-type]
 _WHITESPACE = " \t\n\r"
 # (markers, default, encoder, indent, key separator, item separator, sort_keys, skipkeys, allow_nan)
-_encode = _json.make_encoder(None, None, _json.encode_basestring, None, ":", ",", False, False, False)
-_encode_ascii = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, False)
+_encode = _json.make_encoder(None, _unencodable, _json.encode_basestring, None, ":", ",", False, False, False)
+_encode_ascii = _json.make_encoder(None, _unencodable, _json.encode_basestring_ascii, None, ":", ",", False, False, False)
 
 
 def loads(text: str) -> object:

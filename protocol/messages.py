@@ -11,7 +11,9 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
     Message = dict[str, Any]
 
@@ -125,6 +127,11 @@ REQUEST_PARAMS: dict[str, dict[str, tuple[object, bool]]] = {
 }
 
 
+def cast(kind: object, value: object) -> Any:
+    """typing.cast without importing typing (this module is on the session path)."""
+    return value
+
+
 def _kind_ok(kind: object, value: object) -> bool:
     if kind is _ANY:
         return True
@@ -199,12 +206,13 @@ def check(msg: Mapping[str, object], table: Mapping[str, Mapping[str, tuple[obje
         return  # unknown type: ignored by the receiver
     where = f"{mtype!r} message"
     _check_fields(msg, fields, where)
+    # The kinds were checked above: a nested field is an object, an item list a list of objects.
     for (owner, name), nested in _NESTED.items():
         if owner == mtype and name in msg:
-            _check_fields(msg[name], nested, f"{where} {name!r} object")  # type: ignore[arg-type]
+            _check_fields(cast("Mapping[str, object]", msg[name]), nested, f"{where} {name!r} object")
     for (owner, name), nested in _ITEMS.items():
         if owner == mtype and name in msg:
-            for i, item in enumerate(msg[name]):  # type: ignore[attr-defined]
+            for i, item in enumerate(cast("list[Mapping[str, object]]", msg[name])):
                 _check_fields(item, nested, f"{where} {name}[{i}]")
     if mtype == "output":
         if ("text" in msg) == ("base64" in msg):
@@ -219,10 +227,11 @@ def check(msg: Mapping[str, object], table: Mapping[str, Mapping[str, tuple[obje
                 field="supported",
             )
     elif mtype == "request":
-        params_fields = REQUEST_PARAMS.get(msg["method"])  # type: ignore[arg-type]
+        method = cast(str, msg["method"])
+        params_fields = REQUEST_PARAMS.get(method)
         if params_fields is not None:
-            params = msg.get("params", {})
-            _check_fields(params, params_fields, f"{msg['method']!r} request params")  # type: ignore[arg-type]
+            params = cast("Mapping[str, object]", msg.get("params", {}))
+            _check_fields(params, params_fields, f"{method!r} request params")
 
 
 def check_plugin_message(msg: Mapping[str, object]) -> None:

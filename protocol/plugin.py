@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 
-from protocol import messages, versions
+from protocol import context, messages, versions
 from protocol.context import Context
 from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError
 from protocol.messages import ProtocolError
@@ -228,7 +228,7 @@ class Plugin:
     def _invoke(self, ctx: Context, channel: Channel | None) -> int:
         if self._run is None:
             raise RuntimeError("no run function: decorate one with @plugin.run")
-        backend = ctx._backend
+        backend = context.backend(ctx)
         if self.auto_help and _wants_help(ctx.args):
             ctx.output(self.help_text())
             return 0

@@ -387,7 +387,7 @@ def test_plugin_replaced_deleted_and_half_written_while_running(tenv: Env) -> No
                     path.chmod(0o755)
             except OSError:
                 pass
-            time.sleep(0.001)
+            time.sleep(0.004)  # long enough that some runs see a complete file on a slow machine
 
     t = threading.Thread(target=churn)
     t.start()

@@ -193,10 +193,7 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
     except OSError as e:
         return [Finding("warning", "cache_unusable", f"the cache {root} cannot be used: {e.strerror}",
                         "fix its permissions; meanwhile nothing is remembered", root)]
-    if stat.S_ISLNK(st.st_mode):
-        why = "it is a symbolic link"
-    else:
-        why = cache.distrust(st)
+    why = "it is a symbolic link" if stat.S_ISLNK(st.st_mode) else cache.distrust(st)
     if why is not None:
         return [Finding("warning", "cache_untrusted", f"the cache {root} is not used: {why}",
                         f"remove it (rm -r {root}) and let {prog} make its own, private one; meanwhile nothing is remembered", root)]
