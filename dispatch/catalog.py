@@ -79,16 +79,16 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
     from dispatch import declaration, metadata
 
     prog = program.prog
-    entries = metadata.load_all(env, prog)
+    index = metadata.Index(env, prog)
     needle = program.var("PROTOCOL").encode()
     for p in plugins:
-        if p.stat is None or not p.executable:
+        if p.stat is None or not p.executable or p.identity is None:
             continue
-        entry = entries.get(p.identity or "") or {}
-        declares = entry.get("declares")
-        if not isinstance(declares, bool):
+        entry = index.entries.get(p.identity) or {}
+        declares = index.declares(p.identity)
+        if declares is None:
             declares = declaration.declares(p.path, p.stat, needle, env, prog)
-            metadata.note(env, prog, p.stat, p.path, declares=declares)
+            index.learn(p.identity, declares)
         p.kind = "protocol" if declares else "plain"
         if not declares:
             continue
@@ -102,6 +102,7 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
         p.summary = str(summary) if summary else None
         p.description = description
         p.handshake_problem = str(entry["problem"]) if entry.get("problem") else None
+    index.save()
     return plugins
 
 

@@ -55,20 +55,21 @@ class Dispatcher:
             use_exec=(not windows) if use_exec is None else use_exec,
         )
 
-    def main(self, argv: Sequence[str] | None = None) -> int:
-        """Run the command line `argv` (default: sys.argv[1:]) and return its exit status.
+    def main(self, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+        """Run the command line `argv` (default: sys.argv[1:]) in `environ` (default: the
+        process's) and return its exit status.
 
         A plugin killed by signal N gives 128+N. Programs should rather call
         `run`, which leaves the way the plugin did and as fast as `tool` does.
         """
-        code = invoke(self.program, sys.argv[1:] if argv is None else argv)
+        code = invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
         return 128 - code if code < 0 else code
 
     def run(self, argv: Sequence[str] | None = None) -> NoReturn:
         """Run the command line and exit the process with its outcome: the plugin's
         status, or death by the signal that killed it (so that a shell's Ctrl-C in a loop
         works and a crash is reported as one), without the interpreter's teardown."""
-        exit_now(invoke(self.program, sys.argv[1:] if argv is None else argv), self.program.prog)
+        exit_now(invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ), self.program.prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return dispatcher.main(argv)
 
 
-def invoke(program: Program, argv: Sequence[str]) -> int:
+def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) -> int:
     """The outcome of one command line: an exit status, or -N to die by signal N. The one
     place where failures become exit codes (dispatch/error_handler.py)."""
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
@@ -90,7 +91,7 @@ def invoke(program: Program, argv: Sequence[str]) -> int:
             _interrupts_raise()
             given, rest = parse(program.prog, argv)
             options = Options(given)  # until the config is read: for error reports
-            inv = _invocation(program, given, doctor=rest[:1] == ["doctor"])
+            inv = _invocation(program, given, environ, doctor=rest[:1] == ["doctor"])
             options = inv.options
             return _dispatch(inv, rest)
         except Exception as e:  # noqa: BLE001 - this is the error handler
@@ -109,8 +110,7 @@ def invoke(program: Program, argv: Sequence[str]) -> int:
         return -2
 
 
-def _invocation(program: Program, given: Mapping[str, object], *, doctor: bool = False) -> Invocation:
-    env = os.environ
+def _invocation(program: Program, given: Mapping[str, object], env: Mapping[str, str], *, doctor: bool = False) -> Invocation:
     chdir = given.get("chdir")
     if isinstance(chdir, str):
         try:

@@ -160,35 +160,81 @@ def note(env: Mapping[str, str], prog: str, st: os.stat_result, path: str, **fie
         os.close(directory)
 
 
-def load_all(env: Mapping[str, str], prog: str) -> dict[str, dict[str, Any]]:
-    """Every entry, by identity: from the index when it is current, else rebuilt (and saved)."""
-    root = cache.open_root(env, prog)
-    if root is None:
-        return {}
-    try:
-        directory = cache.open_dir(None, "metadata", dir_fd=root)
-        if directory is None:
-            return {}
+class Index:
+    """Everything known of every plugin file, for the readers of many (list, doctor, help):
+    the entries of metadata/, by identity, and the declaration of files that have no entry
+    (plain plugins: scanned once, and kept here only, so that a first `tool list` over
+    thousands of them writes one file, not thousands).
+
+    `metadata-index.json` is stamped with the state of metadata/ it was made from; when
+    the directory has changed since, the entries are read again (the declarations, keyed
+    by file identity, stay valid whatever changed)."""
+
+    def __init__(self, env: Mapping[str, str], prog: str) -> None:
+        self.env = env
+        self.prog = prog
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.declared: dict[str, bool] = {}
+        self.stamp = ""
+        self.dirty = False
+        self._load()
+
+    def _load(self) -> None:
+        root = cache.open_root(self.env, self.prog)
+        if root is None:
+            return
         try:
-            st = os.fstat(directory)
-            stamp = f"{st.st_mtime_ns}:{st.st_size}:{st.st_nlink}"
-            index = _decode(cache.read_file(root, _INDEX, _INDEX_CAP))
-            if index is not None and index.get("stamp") == stamp and isinstance(index.get("entries"), dict):
-                return {k: v for k, v in index["entries"].items() if isinstance(v, dict)}
-            entries: dict[str, dict[str, Any]] = {}
-            with os.scandir(directory) as it:
-                names = [e.name for e in it if e.name.endswith(".json") and cache.ours(e.name)]
-            for name in names:
-                entry = _decode(cache.read_file(directory, name, _ENTRY_CAP))
-                if entry is not None:
-                    entries[name[: -len(".json")]] = entry
-            data = _encode({"stamp": stamp, "entries": entries})
-            if data is not None:
-                cache.write_file(root, _INDEX, data)
-            return entries
+            index = _decode(cache.read_file(root, _INDEX, _INDEX_CAP)) or {}
+            declared = index.get("declared")
+            if isinstance(declared, dict):
+                self.declared = {k: v for k, v in declared.items() if isinstance(v, bool)}
+            directory = cache.open_dir(None, "metadata", dir_fd=root)
+            if directory is None:
+                return
+            try:
+                st = os.fstat(directory)
+                self.stamp = f"{st.st_mtime_ns}:{st.st_size}:{st.st_nlink}"
+                entries = index.get("entries")
+                if index.get("stamp") == self.stamp and isinstance(entries, dict):
+                    self.entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
+                    return
+                with os.scandir(directory) as it:
+                    names = [e.name for e in it if e.name.endswith(".json") and cache.ours(e.name)]
+                for name in names:
+                    entry = _decode(cache.read_file(directory, name, _ENTRY_CAP))
+                    if entry is not None:
+                        self.entries[name[: -len(".json")]] = entry
+                self.dirty = True
+            finally:
+                os.close(directory)
+        except OSError:
+            pass
         finally:
-            os.close(directory)
-    except OSError:
-        return {}
-    finally:
-        os.close(root)
+            os.close(root)
+
+    def declares(self, key: str) -> bool | None:
+        """Whether the file with this identity declares the protocol, when known."""
+        value = self.entries.get(key, {}).get("declares")
+        return value if isinstance(value, bool) else self.declared.get(key)
+
+    def learn(self, key: str, declares: bool) -> None:
+        self.declared[key] = declares
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write the index back when it learned something (never fails)."""
+        if not self.dirty:
+            return
+        if len(self.declared) > MAX_ENTRIES:  # old versions of plugins pile up: keep the newest
+            self.declared = dict(list(self.declared.items())[-MAX_ENTRIES // 2 :])
+        data = _encode({"stamp": self.stamp, "entries": self.entries, "declared": self.declared})
+        if data is None:
+            return
+        root = cache.open_root(self.env, self.prog, create=True)
+        if root is None:
+            return
+        try:
+            cache.write_file(root, _INDEX, data)
+        finally:
+            os.close(root)
+        self.dirty = False

@@ -102,7 +102,8 @@ def ask(
     except TimeoutError:
         result.problem = f"no answer within {timeout:g} s"
     finally:
-        result.status = spawn.stop(child, wait=max(0.5, min(deadline, time.monotonic() + exit_wait) - time.monotonic()))
+        # After its answer the plugin has `exit_wait` to exit by itself, within the deadline.
+        result.status = spawn.stop(child, wait=max(0.0, min(deadline, time.monotonic() + exit_wait) - time.monotonic()))
     return result
 
 

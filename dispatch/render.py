@@ -76,6 +76,7 @@ class Renderer:
         stderr_tty: bool,
         label: str = "",
         max_output: int | None = None,
+        dumb_terminal: bool = False,
     ) -> None:
         self.prog = prog
         self.max_output = max_output
@@ -86,7 +87,7 @@ class Renderer:
         self.any_output = False
         self.verbosity = verbosity
         self.json_mode = json_mode
-        self.progress_enabled = stderr_tty and verbosity >= 0 and os.environ.get("TERM") != "dumb"
+        self.progress_enabled = stderr_tty and verbosity >= 0 and not dumb_terminal
         self._progress_shown = False
         self._progress_at = 0.0
         self._out: list[bytes] = []

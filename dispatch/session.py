@@ -68,7 +68,9 @@ class Session:
         self.stat = stat
         self.name = os.path.basename(child.path)
         label = f"{inv.prog} {env.get(inv.program.var('COMMAND'), '')}".rstrip()
-        self.render = Renderer(inv.prog, options.verbosity, options.json, isatty(2), label, options.max_output)
+        self.render = Renderer(
+            inv.prog, options.verbosity, options.json, isatty(2), label, options.max_output, env.get("TERM") == "dumb"
+        )
         self.sel = Poller()
         self.to_plugin = bytearray()
         self.stdout_open = child.stdout is not None

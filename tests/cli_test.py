@@ -41,40 +41,40 @@ def test_killed_by_signal_is_128_plus_n_for_the_shell(tenv: Env, sig: signal.Sig
 def test_longest_name_wins_and_gets_the_rest(tenv: Env) -> None:
     for name in ("tool-a", "tool-a-b", "tool-a-b-c"):
         tenv.sh(name, ECHO_ARGS)
-    assert tenv.run("a", "b", "c", "d").stdout == b"[d]\nran tool-a-b-c\n"
-    assert tenv.run("a", "b", "x").stdout == b"[x]\nran tool-a-b\n"
-    assert tenv.run("a", "x", "b").stdout == b"[x]\n[b]\nran tool-a\n"
-    assert tenv.run("a-b-c", "z").stdout == b"[z]\nran tool-a-b-c\n"
+    assert tenv.call("a", "b", "c", "d").stdout == b"[d]\nran tool-a-b-c\n"
+    assert tenv.call("a", "b", "x").stdout == b"[x]\nran tool-a-b\n"
+    assert tenv.call("a", "x", "b").stdout == b"[x]\n[b]\nran tool-a\n"
+    assert tenv.call("a-b-c", "z").stdout == b"[z]\nran tool-a-b-c\n"
 
 
 def test_longest_match_across_directories(tenv: Env, tmp_path: Path) -> None:
     early, late = tmp_path / "early", tmp_path / "late"
     tenv.sh("tool-a", ECHO_ARGS, directory=early)
     tenv.sh("tool-a-b", ECHO_ARGS, directory=late)
-    proc = tenv.run("a", "b", env={"PATH": f"{early}:{late}:/usr/bin:/bin"})
+    proc = tenv.call("a", "b", env={"PATH": f"{early}:{late}:/usr/bin:/bin"})
     assert proc.stdout == b"ran tool-a-b\n"
 
 
 def test_dash_in_a_word_matches_underscore(tenv: Env) -> None:
     tenv.sh("tool-foo_bar", ECHO_ARGS)
-    assert tenv.run("foo-bar", "x").stdout == b"[x]\nran tool-foo_bar\n"
-    assert tenv.run("foo_bar").stdout == b"ran tool-foo_bar\n"
+    assert tenv.call("foo-bar", "x").stdout == b"[x]\nran tool-foo_bar\n"
+    assert tenv.call("foo_bar").stdout == b"ran tool-foo_bar\n"
     # Words are still joined with '-': `foo bar` means tool-foo-bar only.
-    assert tenv.run("foo", "bar").returncode == 127
+    assert tenv.call("foo", "bar").returncode == 127
 
 
 def test_exact_name_beats_underscore_variant_in_same_dir(tenv: Env) -> None:
     tenv.sh("tool-foo_bar", ECHO_ARGS)
     tenv.sh("tool-foo-bar", ECHO_ARGS)
-    assert tenv.run("foo-bar").stdout == b"ran tool-foo-bar\n"
+    assert tenv.call("foo-bar").stdout == b"ran tool-foo-bar\n"
 
 
 def test_a_flag_ends_the_command_words(tenv: Env) -> None:
     tenv.sh("tool-a", ECHO_ARGS)
     tenv.sh("tool-a-b", ECHO_ARGS)
-    assert tenv.run("a", "-x", "b").stdout == b"[-x]\n[b]\nran tool-a\n"
+    assert tenv.call("a", "-x", "b").stdout == b"[-x]\n[b]\nran tool-a\n"
     # Everything after the words goes to the plugin untouched, --help included.
-    assert tenv.run("a", "b", "--help", "-v").stdout == b"[--help]\n[-v]\nran tool-a-b\n"
+    assert tenv.call("a", "b", "--help", "-v").stdout == b"[--help]\n[-v]\nran tool-a-b\n"
 
 
 @pytest.mark.parametrize("word", ["sub/evil", "../bin/tool-x", "./tool-x", ".x", "sub\\evil"])
@@ -84,7 +84,7 @@ def test_path_like_words_are_never_looked_up(tenv: Env, word: str) -> None:
     tenv.sh("evil", evil, directory=tenv.bin / "tool-sub")
     tenv.sh("tool-x", evil)
     tenv.sh("tool-sub\\evil", evil)
-    proc = tenv.run(word)
+    proc = tenv.call(word)
     assert proc.returncode == 127
     line = err_line(proc)
     assert "is not a tool command" in line
@@ -93,7 +93,7 @@ def test_path_like_words_are_never_looked_up(tenv: Env, word: str) -> None:
 
 def test_invalid_later_word_is_an_argument(tenv: Env) -> None:
     tenv.sh("tool-a", ECHO_ARGS)
-    assert tenv.run("a", "../b").stdout == b"[../b]\nran tool-a\n"
+    assert tenv.call("a", "../b").stdout == b"[../b]\nran tool-a\n"
 
 
 def test_relative_and_empty_path_entries_are_ignored(tenv: Env) -> None:
@@ -108,7 +108,7 @@ def test_relative_and_empty_path_entries_are_ignored(tenv: Env) -> None:
 
 def test_verbose_traces_the_search(tenv: Env) -> None:
     tenv.sh("tool-hi", "echo hi\n")
-    proc = tenv.run("-v", "hi", env={"PATH": f"rel::{tenv.bin}:/nonexistent:/usr/bin:/bin"})
+    proc = tenv.call("-v", "hi", env={"PATH": f"rel::{tenv.bin}:/nonexistent:/usr/bin:/bin"})
     assert proc.returncode == 0
     err = proc.stderr.decode()
     assert "skipped PATH entry 'rel': relative" in err
@@ -121,21 +121,21 @@ def test_plugin_path_comes_before_path(tenv: Env) -> None:
     extra = tenv.root / "extra"
     tenv.sh("tool-who", "echo path\n")
     tenv.sh("tool-who", "echo plugin-path\n", directory=extra)
-    assert tenv.run("who", env={"TOOL_PLUGIN_PATH": str(extra)}).stdout == b"plugin-path\n"
-    assert tenv.run("who").stdout == b"path\n"
+    assert tenv.call("who", env={"TOOL_PLUGIN_PATH": str(extra)}).stdout == b"plugin-path\n"
+    assert tenv.call("who").stdout == b"path\n"
 
 
 def test_missing_and_unusable_directories_are_skipped_silently(tenv: Env) -> None:
     afile = tenv.root / "afile"
     afile.write_text("")
     tenv.sh("tool-ok", "echo ok\n")
-    proc = tenv.run("ok", env={"PATH": f"/nonexistent:{afile}:{tenv.bin}:/usr/bin:/bin"})
+    proc = tenv.call("ok", env={"PATH": f"/nonexistent:{afile}:{tenv.bin}:/usr/bin:/bin"})
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"ok\n", b"")
 
 
 def test_not_executable_is_126_with_the_fix(tenv: Env) -> None:
     path = tenv.sh("tool-nox", "echo hi\n", mode=0o644)
-    proc = tenv.run("nox")
+    proc = tenv.call("nox")
     assert proc.returncode == 126
     line = err_line(proc)
     assert str(path) in line and f"chmod +x {path}" in line
@@ -144,7 +144,7 @@ def test_not_executable_is_126_with_the_fix(tenv: Env) -> None:
 def test_not_executable_longer_name_does_not_block_shorter(tenv: Env) -> None:
     tenv.sh("tool-a-b", "echo long\n", mode=0o644)
     tenv.sh("tool-a", ECHO_ARGS)
-    proc = tenv.run("a", "b")
+    proc = tenv.call("a", "b")
     assert (proc.returncode, proc.stdout) == (0, b"[b]\nran tool-a\n")
 
 
@@ -152,17 +152,17 @@ def test_not_executable_earlier_does_not_block_later_dir(tenv: Env) -> None:
     later = tenv.root / "later"
     tenv.sh("tool-x", "echo early\n", mode=0o644)
     tenv.sh("tool-x", "echo later\n", directory=later)
-    proc = tenv.run("x", env={"PATH": f"{tenv.bin}:{later}:/usr/bin:/bin"})
+    proc = tenv.call("x", env={"PATH": f"{tenv.bin}:{later}:/usr/bin:/bin"})
     assert proc.stdout == b"later\n"
 
 
 def test_directory_and_broken_link_are_126(tenv: Env) -> None:
     (tenv.bin / "tool-dir").mkdir()
-    proc = tenv.run("dir")
+    proc = tenv.call("dir")
     assert proc.returncode == 126
     assert "is a directory" in err_line(proc)
     (tenv.bin / "tool-link").symlink_to(tenv.root / "nowhere")
-    proc = tenv.run("link")
+    proc = tenv.call("link")
     assert proc.returncode == 126
     assert "does not exist" in err_line(proc) and "tool-link" in err_line(proc)
 
@@ -170,7 +170,7 @@ def test_directory_and_broken_link_are_126(tenv: Env) -> None:
 def test_symlinked_plugin_runs(tenv: Env) -> None:
     target = tenv.sh("real-script", "echo via-link\n", directory=tenv.root / "elsewhere")
     (tenv.bin / "tool-ln").symlink_to(target)
-    assert tenv.run("ln").stdout == b"via-link\n"
+    assert tenv.call("ln").stdout == b"via-link\n"
 
 
 def test_bad_interpreter_is_126_naming_it(tenv: Env) -> None:
@@ -204,13 +204,13 @@ def test_builtins_win_over_plugins(tenv: Env) -> None:
     for name in ("tool-list", "tool-help", "tool-version"):
         tenv.sh(name, "echo plugin-ran\n")
     for word in ("list", "help", "version"):
-        proc = tenv.run(word)
+        proc = tenv.call(word)
         assert proc.returncode == 0
         assert b"plugin-ran" not in proc.stdout
 
 
 def test_did_you_mean_builtin(tenv: Env) -> None:
-    proc = tenv.run("helo")
+    proc = tenv.call("helo")
     assert proc.returncode == 127
     assert err_line(proc) == "tool: 'helo' is not a tool command. Did you mean 'help'?"
 
@@ -218,15 +218,15 @@ def test_did_you_mean_builtin(tenv: Env) -> None:
 def test_did_you_mean_plugin(tenv: Env) -> None:
     tenv.sh("tool-deploy", "true\n")
     tenv.sh("tool-db-migrate", "true\n")
-    proc = tenv.run("deplyo")
+    proc = tenv.call("deplyo")
     assert proc.returncode == 127
     assert "Did you mean 'deploy'?" in err_line(proc)
-    proc = tenv.run("db", "migrat", "--now")
+    proc = tenv.call("db", "migrat", "--now")
     assert "Did you mean 'db-migrate'?" in err_line(proc)
 
 
 def test_unknown_without_close_names(tenv: Env) -> None:
-    proc = tenv.run("zzzzzzzz")
+    proc = tenv.call("zzzzzzzz")
     assert proc.returncode == 127
     assert err_line(proc) == (
         "tool: 'zzzzzzzz' is not a tool command. See 'tool list' for the plugins on the search path."
@@ -297,7 +297,7 @@ def test_change_directory_option(tenv: Env) -> None:
 )
 def test_bad_host_options_are_usage_errors(tenv: Env, args: list[str], fragment: str) -> None:
     tenv.sh("tool-x", "echo should-not-run\n")
-    proc = tenv.run(*args)
+    proc = tenv.call(*args)
     assert proc.returncode == 2
     assert fragment in err_line(proc)
     assert proc.stdout == b""
@@ -306,22 +306,22 @@ def test_bad_host_options_are_usage_errors(tenv: Env, args: list[str], fragment:
 @pytest.mark.parametrize("value", ["5", "1.5", "90s", "2m", "1h"])
 def test_valid_timeouts_are_accepted(tenv: Env, value: str) -> None:
     tenv.sh("tool-x", "echo ran\n")
-    assert tenv.run("--timeout", value, "x").stdout == b"ran\n"
-    assert tenv.run(f"--timeout={value}", "x").stdout == b"ran\n"
+    assert tenv.call("--timeout", value, "x").stdout == b"ran\n"
+    assert tenv.call(f"--timeout={value}", "x").stdout == b"ran\n"
 
 
 def test_host_options_cluster_and_double_dash(tenv: Env) -> None:
     tenv.sh("tool-x", ECHO_ARGS)
-    proc = tenv.run("-vq", "--", "x", "-v")
+    proc = tenv.call("-vq", "--", "x", "-v")
     assert proc.stdout == b"[-v]\nran tool-x\n"
-    proc = tenv.run("--", "-x")
+    proc = tenv.call("--", "-x")
     assert proc.returncode == 2
     assert "expected a command" in err_line(proc)
 
 
 def test_help_forms(tenv: Env) -> None:
     tenv.sh("tool-deploy", "true\n")
-    outputs = {tuple(a): tenv.run(*a) for a in ([], ["help"], ["-h"], ["--help"])}
+    outputs = {tuple(a): tenv.call(*a) for a in ([], ["help"], ["-h"], ["--help"])}
     for args, proc in outputs.items():
         assert proc.returncode == 0, args
         text = proc.stdout.decode()
@@ -331,12 +331,12 @@ def test_help_forms(tenv: Env) -> None:
 
 
 def test_help_for_a_builtin_and_for_a_plugin(tenv: Env) -> None:
-    proc = tenv.run("help", "list")
+    proc = tenv.call("help", "list")
     assert proc.returncode == 0 and proc.stdout.startswith(b"usage: tool list")
     tenv.sh("tool-deploy", ECHO_ARGS)
-    proc = tenv.run("help", "deploy")
+    proc = tenv.call("help", "deploy")
     assert proc.stdout == b"[--help]\nran tool-deploy\n"
-    proc = tenv.run("help", "nosuch")
+    proc = tenv.call("help", "nosuch")
     assert proc.returncode == 127
 
 
@@ -346,13 +346,13 @@ def test_version_forms(tenv: Env) -> None:
     from dispatch import __version__
 
     for args in (["version"], ["--version"], ["-V"]):
-        proc = tenv.run(*args)
+        proc = tenv.call(*args)
         assert proc.returncode == 0
         assert proc.stdout.decode().startswith(f"tool {__version__} (Python 3.")
-    doc = json.loads(tenv.run("version", "--json").stdout)
+    doc = json.loads(tenv.call("version", "--json").stdout)
     assert doc["name"] == "tool" and doc["version"] == __version__
-    assert json.loads(tenv.run("--json", "version").stdout) == doc
-    proc = tenv.run("version", "extra")
+    assert json.loads(tenv.call("--json", "version").stdout) == doc
+    proc = tenv.call("version", "extra")
     assert proc.returncode == 2 and "unexpected argument 'extra'" in err_line(proc)
 
 

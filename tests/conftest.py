@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.parallel"]  # every core: see tests/parallel.py
+
 REPO = Path(__file__).resolve().parent.parent
 # Directories plugins need for their utilities (sh, cat, the python that has the SDK);
 # nothing here is named tool-*.
@@ -60,6 +62,40 @@ class Env:
 
     def sh(self, name: str, script: str, **kw: object) -> Path:
         return self.plugin(name, "#!/bin/sh\n" + textwrap.dedent(script), **kw)  # type: ignore[arg-type]
+
+    def call(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """The real `tool` run inside the test process: for routing, builtins and errors, where an
+        interpreter start per call adds nothing. Plain plugins run as children (use_exec=False)."""
+        import io
+        import tempfile
+
+        from dispatch.cli import Dispatcher
+
+        captured = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds = [os.dup(1), os.dup(2)]
+        saved_files = (sys.stdout, sys.stderr)
+        cwd = os.getcwd()
+        os.dup2(captured[0].fileno(), 1)
+        os.dup2(captured[1].fileno(), 2)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), write_through=True)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), write_through=True)
+        os.chdir(self.root)
+        try:
+            code = Dispatcher("tool", use_exec=False).main(list(args), environ={**self.vars, **(env or {})})
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout, sys.stderr = saved_files
+            for fd, saved in ((1, saved_fds[0]), (2, saved_fds[1])):
+                os.dup2(saved, fd)
+                os.close(saved)
+            os.chdir(cwd)
+        out, err = (f.seek(0) or f.read() for f in captured)
+        for f in captured:
+            f.close()
+        return subprocess.CompletedProcess(list(args), code, out, err)
 
     def run(
         self,

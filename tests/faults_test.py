@@ -125,6 +125,7 @@ def test_timeout_cancels_a_protocol_plugin_which_stops_cleanly(tenv: Env) -> Non
     assert took < 10
 
 
+@pytest.mark.slow
 def test_timeout_escalates_when_cancel_and_sigterm_are_ignored(tenv: Env) -> None:
     pids = tenv.root / "pids"
     python_plugin(
@@ -168,6 +169,7 @@ def test_interrupt_cancels_a_protocol_plugin_that_reports(tenv: Env) -> None:
     assert lines[0] == {"type": "result", "data": {"interrupted": True, "cancelled": True}}
 
 
+@pytest.mark.slow
 def test_interrupt_escalates_for_a_plugin_ignoring_cancel(tenv: Env) -> None:
     raw = f"{DECLARATION}import sys, time\nsys.stdout.write({HELLO!r} + '\\n' + '{{\"type\":\"output\",\"text\":\"ready\\\\n\"}}\\n')\nsys.stdout.flush()\nwhile True: time.sleep(0.05)\n"
     tenv.plugin("tool-deaf", f"#!{sys.executable}\n{raw}")
@@ -358,6 +360,7 @@ def test_garbage_cache_entry_is_rewritten(tenv: Env) -> None:
 
 # -- plugin file races --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_plugin_replaced_deleted_and_half_written_while_running(tenv: Env) -> None:
     path = tenv.bin / "tool-race"
     stop = threading.Event()

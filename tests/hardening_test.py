@@ -69,11 +69,12 @@ def test_a_cache_directory_someone_else_owns_is_not_used(tenv: Env) -> None:
     assert "owned by someone else" in finding["message"] and "rm -r" in finding["fix"]
 
 
+@pytest.mark.slow
 def test_a_cache_directory_that_is_a_link_is_not_followed(tenv: Env) -> None:
     victim = tenv.root / "victim-dir"
     victim.mkdir()
     for i in range(5000):
-        (victim / f"{i:08x}-1-2-3-4").write_text("mine")
+        os.close(os.open(victim / f"{i:08x}-1-2-3-4", os.O_CREAT | os.O_WRONLY, 0o644))
     cache = tenv.root / "cache"
     cache.mkdir()
     (cache / "tool").symlink_to(victim)
@@ -166,6 +167,7 @@ def test_a_hundred_thousand_arguments(tenv: Env) -> None:
     assert time.monotonic() - start < 10, "quadratic lookup (it took minutes)"
 
 
+@pytest.mark.slow
 def test_many_aliases_cost_nothing_much(tenv: Env) -> None:
     config = tenv.root / "config" / "tool" / "config.toml"
     config.parent.mkdir(parents=True)
@@ -188,7 +190,7 @@ def test_a_config_that_is_not_a_small_file_is_refused(tenv: Env, kind: str) -> N
         os.mkfifo(path)
     else:
         path.write_text("[alias]\n" + "#" * (2 << 20) + "\n")
-    proc = tenv.run("x", env={"TOOL_CONFIG": str(path)})
+    proc = tenv.call("x", env={"TOOL_CONFIG": str(path)})
     assert proc.returncode == 2
     assert ("not a regular file" if kind != "huge" else "larger than 1024 KiB") in err_line(proc)
 
@@ -206,7 +208,7 @@ def test_a_config_that_is_not_a_small_file_is_refused(tenv: Env, kind: str) -> N
 def test_out_of_range_limits_are_usage_errors_before_spawning(tenv: Env, args: list[str], fragment: str) -> None:
     marker = tenv.root / "ran"
     tenv.sh("tool-m", f"touch {marker}\n")
-    proc = tenv.run(*args, "m")
+    proc = tenv.call(*args, "m")
     assert proc.returncode == 2 and fragment in err_line(proc)
     assert not marker.exists()
 
@@ -241,6 +243,7 @@ def test_odd_metadata_is_stored_or_dropped_never_an_error(tenv: Env) -> None:
     assert not list((tenv.root / "cache").rglob("*.tmp")), "no temporary file left behind"
 
 
+@pytest.mark.slow
 def test_concurrent_first_runs_keep_every_plugins_metadata(tenv: Env) -> None:
     for i in range(20):
         raw_plugin(tenv, f"tool-c{i:02d}", [_hello(f"summary {i}", f"{i}.0")])
@@ -254,6 +257,7 @@ def test_concurrent_first_runs_keep_every_plugins_metadata(tenv: Env) -> None:
 
 # -- odd inputs ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_fifo_swapped_in_for_the_plugin_never_hangs(tenv: Env) -> None:
     # A binary plugin (a script's interpreter would itself block opening a FIFO, as it would
     # run directly): what must never block is tool's own reading of the file.
@@ -289,17 +293,18 @@ def test_a_fifo_swapped_in_for_the_plugin_never_hangs(tenv: Env) -> None:
         t.join()
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_start_up(tenv: Env) -> None:
     """However early the interrupt, tool's own code never shows a traceback, and a --json
     envelope that has begun ends with its exit line. (In the first milliseconds the Python
     interpreter itself is starting and handles Ctrl-C its own way, before any of tool's code.)"""
-    raw_plugin(tenv, "tool-p", [_hello(), '{"type":"output","text":"p\\n"}'], after="sleep 0.2")
+    raw_plugin(tenv, "tool-p", [_hello(), '{"type":"output","text":"p\\n"}'], after="sleep 0.05")
     rng = random.Random(20261125)
     package = str(Path(__file__).resolve().parent.parent / "dispatch")
     outcomes: dict[int, int] = {}
     for _ in range(60):
         proc = subprocess.Popen([TOOL, "--json", "p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tenv.vars)
-        time.sleep(rng.uniform(0.0, 0.15))
+        time.sleep(rng.uniform(0.0, 0.08))
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=HANG_BOUND)
         outcomes[proc.returncode] = outcomes.get(proc.returncode, 0) + 1
@@ -330,7 +335,7 @@ def test_a_number_too_large_for_json_is_a_protocol_error(tenv: Env) -> None:
 
 
 def test_json_without_a_command_is_json(tenv: Env) -> None:
-    proc = tenv.run("--json")
+    proc = tenv.call("--json")
     assert proc.returncode == 2
     lines = [json.loads(x) for x in proc.stdout.splitlines()]
     assert lines[0]["code"] == "usage_error" and lines[-1] == {"type": "exit", "code": 2}
@@ -339,7 +344,7 @@ def test_json_without_a_command_is_json(tenv: Env) -> None:
 # -- doctor ---------------------------------------------------------------------------------------
 
 def _doctor(tenv: Env, env: dict[str, str] | None = None) -> dict[str, list[dict[str, object]]]:
-    doc = json.loads(tenv.run("doctor", "--json", env=env).stdout)
+    doc = json.loads(tenv.call("doctor", "--json", env=env).stdout)
     found: dict[str, list[dict[str, object]]] = {}
     for f in doc["findings"]:
         found.setdefault(f["code"], []).append(f)
@@ -347,7 +352,7 @@ def _doctor(tenv: Env, env: dict[str, str] | None = None) -> dict[str, list[dict
 
 
 def test_doctor_on_a_stock_debian_path(tenv: Env) -> None:
-    proc = tenv.run("doctor", env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
+    proc = tenv.call("doctor", env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
     assert (proc.returncode, proc.stdout.decode().splitlines()[-1].split(";")[0]) == (0, "no problems found")
 
 
@@ -367,7 +372,7 @@ def test_doctor_finds_who_else_can_add_or_change_commands(tenv: Env) -> None:
     assert found["writable_dir"][0]["path"] == str(group)
     assert found["writable_plugin"][0]["path"] == str(tenv.bin / "tool-open")
     assert found["not_a_file"][0]["path"] == str(fifo)
-    proc = tenv.run("list")
+    proc = tenv.call("list")
     assert b"tool-fifo" in proc.stdout and b"not a regular file" in proc.stdout
 
 
@@ -376,7 +381,7 @@ def test_doctor_says_when_a_longer_name_later_takes_over(tenv: Env) -> None:
     tenv.sh("tool-a", "echo a\n")
     tenv.sh("tool-a-b", "echo a-b\n", directory=later)
     env = {"PATH": f"{tenv.bin}:{later}:/usr/bin:/bin"}
-    assert tenv.run("a", "b", env=env).stdout == b"a-b\n"
+    assert tenv.call("a", "b", env=env).stdout == b"a-b\n"
     (finding,) = _doctor(tenv, env)["takes_over"]
     assert finding["path"] == str(later / "tool-a-b")
     assert "'tool a b' runs this file, not 'tool a'" in str(finding["message"])

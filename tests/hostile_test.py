@@ -6,6 +6,8 @@ documented in docs/protocol.md, or a protocol error (76) explained in one
 """
 from __future__ import annotations
 
+import pytest
+
 import json
 import random
 import subprocess
@@ -72,6 +74,7 @@ def _stream(rng: random.Random) -> bytes:
     return data
 
 
+@pytest.mark.slow
 def test_random_hostile_streams(tenv: Env) -> None:
     rng = random.Random(SEED)
     # One replaying plugin, declaring the protocol, plays every stream.
@@ -95,6 +98,7 @@ def test_random_hostile_streams(tenv: Env) -> None:
     assert set(outcomes) == {0, 1, 76}, outcomes
 
 
+@pytest.mark.slow
 def test_random_streams_in_json_mode_stay_json(tenv: Env) -> None:
     rng = random.Random(SEED + 1)
     # One replaying plugin, declaring the protocol, plays every stream.

@@ -1,6 +1,8 @@
 """`tool list`: every plugin in search order, kubectl-style warnings, and the --json shape."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 
@@ -23,7 +25,7 @@ def _layout(tenv: Env) -> tuple[str, str]:
 
 def test_list_text_in_search_order_with_warnings(tenv: Env) -> None:
     first, second = _layout(tenv)
-    proc = tenv.run("list", env={"TOOL_PLUGIN_PATH": first, "PATH": f"{second}:/usr/bin:/bin"})
+    proc = tenv.call("list", env={"TOOL_PLUGIN_PATH": first, "PATH": f"{second}:/usr/bin:/bin"})
     assert proc.returncode == 0
     lines = proc.stdout.decode().splitlines()
     assert lines[0].split() == ["NAME", "KIND", "VERSION", "SUMMARY", "PATH"]
@@ -48,8 +50,8 @@ def test_list_text_in_search_order_with_warnings(tenv: Env) -> None:
 def test_list_json_shape(tenv: Env) -> None:
     first, second = _layout(tenv)
     env = {"TOOL_PLUGIN_PATH": f"{first}:rel", "PATH": f"{second}:/usr/bin:/bin"}
-    doc = json.loads(tenv.run("list", "--json", env=env).stdout)
-    assert doc == json.loads(tenv.run("--json", "list", env=env).stdout)
+    doc = json.loads(tenv.call("list", "--json", env=env).stdout)
+    assert doc == json.loads(tenv.call("--json", "list", env=env).stdout)
     assert doc["search_path"] == [first, second, "/usr/bin", "/bin"]
     assert doc["skipped"] == [
         {"source": "TOOL_PLUGIN_PATH", "entry": "rel", "reason": doc["skipped"][0]["reason"]}
@@ -72,14 +74,15 @@ def test_list_json_shape(tenv: Env) -> None:
 
 
 def test_list_with_nothing_found_exits_zero(tenv: Env) -> None:
-    proc = tenv.run("list", env={"PATH": str(tenv.bin)})
+    proc = tenv.call("list", env={"PATH": str(tenv.bin)})
     assert proc.returncode == 0
     assert proc.stdout == b""
     assert "no plugins found" in proc.stderr.decode()
-    doc = json.loads(tenv.run("list", "--json", env={"PATH": str(tenv.bin)}).stdout)
+    doc = json.loads(tenv.call("list", "--json", env={"PATH": str(tenv.bin)}).stdout)
     assert doc["plugins"] == []
 
 
+@pytest.mark.slow
 def test_list_into_a_closed_pipe_is_quiet(tenv: Env) -> None:
     for i in range(3000):
         (tenv.bin / f"tool-p{i:04d}").write_text("")
@@ -147,7 +150,7 @@ def test_list_with_hundreds_of_plugins(tenv: Env) -> None:
             p.write_text("#!/bin/sh\n")
             p.chmod(0o755)
     path = ":".join(str(tenv.root / f"dir{d}") for d in range(5))
-    doc = json.loads(tenv.run("list", "--json", env={"TOOL_PLUGIN_PATH": path}).stdout)
+    doc = json.loads(tenv.call("list", "--json", env={"TOOL_PLUGIN_PATH": path}).stdout)
     names = [p["name"] for p in doc["plugins"]]
     assert len(names) == 500
     assert names[:2] == ["p0x000", "p0x001"] and names[-1] == "p4x099"

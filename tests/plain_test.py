@@ -201,6 +201,7 @@ def test_a_repl_on_its_first_run(tenv: Env) -> None:
 
 # -- declared plugins that do not greet -------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_declared_plugin_that_does_not_greet_runs_as_plain_and_doctor_says_so(tenv: Env) -> None:
     tenv.sh("tool-liar", f"{DECLARATION}cat\necho done\n")
     proc = tenv.run("liar", input=b"some input\n")

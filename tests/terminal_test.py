@@ -73,7 +73,8 @@ def test_terminal_restored_after_a_supervised_plugin_is_killed(tenv: Env) -> Non
 
 
 def test_ctrl_c_at_a_supervised_plain_plugin(tenv: Env) -> None:
-    tenv.sh("tool-wait", "echo ready\nsleep 30\n")
+    # exec: one process (dash forking `sleep` can hold a Ctrl-C until the sleep ends, run directly too)
+    tenv.sh("tool-wait", "echo ready\nexec sleep 30\n")
     term = in_pty(tenv, "--timeout", "60", "wait")
     before = _modes(term)
     term.read_until(b"ready")

@@ -51,25 +51,32 @@ def run(inv: Invocation, args: list[str]) -> int:
 
         common.write_json({"plugin": found.path, "ok": not failed, "checks": results})
         return 1 if failed else 0
-    out = [f"checking {found.path}\n"]
-    for r in results:
-        out.append(f"  {'ok  ' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}\n")
-    out.append(f"{len(results) - len(failed)} of {len(results)} checks passed\n")
-    sys.stdout.write("".join(out))
+    sys.stdout.write(text_report(found.path, results))
     return 1 if failed else 0
+
+
+def text_report(path: str, results: list[dict[str, Any]]) -> str:
+    passed = sum(1 for r in results if r["ok"])
+    lines = [f"checking {path}\n"]
+    lines += [f"  {'ok  ' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}\n" for r in results]
+    lines.append(f"{passed} of {len(results)} checks passed\n")
+    return "".join(lines)
 
 
 class Bounds:
     """How long each scenario waits for the plugin (seconds): generous for real plugins,
     small in tests."""
 
-    __slots__ = ("answer", "run", "cancel", "eof")
+    __slots__ = ("answer", "run", "cancel", "eof", "exit")
 
-    def __init__(self, answer: float = 2.0, run: float = 30.0, cancel: float = 3.0, eof: float = 4.0) -> None:
-        self.answer = answer
-        self.run = run
-        self.cancel = cancel
-        self.eof = eof
+    def __init__(
+        self, answer: float = 2.0, run: float = 30.0, cancel: float = 3.0, eof: float = 4.0, exit: float = 1.0
+    ) -> None:
+        self.answer = answer  # for the hello and the answer to describe or complete
+        self.run = run  # for a whole run
+        self.cancel = cancel  # to stop after `cancel`
+        self.eof = eof  # to stop after its stdin closed
+        self.exit = exit  # to exit after answering
 
 
 def _result(name: str, ok: bool, detail: str) -> dict[str, Any]:
@@ -96,6 +103,7 @@ class Checker:
         from dispatch import probe
 
         kw.setdefault("timeout", self.bounds.answer)
+        kw.setdefault("exit_wait", self.bounds.exit)
         return probe.ask(self.program, self.path, request, self.env, **kw)
 
     @staticmethod
