@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 class _Frozen:
     __slots__ = ()
 
+    def _freeze(self, **fields: object) -> None:
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")
 
@@ -35,13 +39,9 @@ class Program(_Frozen):
     def __init__(
         self, prog: str, version: str, env_prefix: str, description: str | None, windows: bool, use_exec: bool
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "prog", prog)
-        set_(self, "version", version)
-        set_(self, "env_prefix", env_prefix)
-        set_(self, "description", description)
-        set_(self, "windows", windows)
-        set_(self, "use_exec", use_exec)
+        self._freeze(
+            prog=prog, version=version, env_prefix=env_prefix, description=description, windows=windows, use_exec=use_exec
+        )
 
     def var(self, name: str) -> str:
         """The name of one of the program's environment variables: `var("PROTOCOL")` is `TOOL_PROTOCOL`."""
@@ -83,12 +83,7 @@ class Invocation(_Frozen):
     def __init__(
         self, program: Program, options: Options, config: Config | None, bin: str, environ: Mapping[str, str]
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "program", program)
-        set_(self, "options", options)
-        set_(self, "config", config)
-        set_(self, "bin", bin)
-        set_(self, "environ", environ)
+        self._freeze(program=program, options=options, config=config, bin=bin, environ=environ)
 
     @property
     def prog(self) -> str:
