@@ -156,3 +156,10 @@ def test_the_fast_path_imports_exactly_what_it_needs(tenv: Env) -> None:
     seen = json.loads(proc.stdout)
     assert (seen["path"], seen["argv"]) == (str(plugin), [str(plugin), "arg"]), "exec'd the plugin"
     assert set(seen["modules"]) == FAST_PATH
+
+
+def test_the_readme_maps_every_module() -> None:
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1]
+    missing = [str(p.relative_to(ROOT)) for p in MODULES.values()
+               if p.name != "__init__.py" and p.parent.name != "builtins" and p.name != "__main__.py" and p.name not in layout]
+    assert missing == []
