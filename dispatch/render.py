@@ -8,7 +8,6 @@ bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
 """
 from __future__ import annotations
 
-import binascii
 import os
 
 from protocol.framing import dumps
@@ -148,6 +147,8 @@ class Renderer:
         self._json_line({"type": "output", "text": text})
 
     def _base64(self, data: bytes) -> None:
+        import binascii  # only for bytes that are not UTF-8: a C module that costs a millisecond to load
+
         self._json_line({"type": "output", "base64": binascii.b2a_base64(data, newline=False).decode("ascii")})
 
     def end_plain(self) -> None:
@@ -297,6 +298,8 @@ def terminal_width(env: Mapping[str, str]) -> int:
 
 def decode_base64(value: str) -> bytes:
     """Strict base64 (standard alphabet, padding required); raises ValueError."""
+    import binascii
+
     try:
         return binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError) as e:

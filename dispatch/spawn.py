@@ -22,8 +22,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from dispatch.terminal import Handover
+
 from dispatch.shebang import SH, preflight
-from dispatch.terminal import Handover, hand_over, take_back
+
 
 # The guard ignores what the host forwards to the plugin's group, and stops
 # the group when its pipe reads EOF (the host is gone) instead of a line.
@@ -155,7 +157,11 @@ def spawn(
     preflight(path, env)
     reap_guards()
     guarded = _start_guard() if guard else None
-    handover = hand_over(guarded[0]) if guarded and foreground else None
+    handover = None
+    if guarded and foreground:
+        from dispatch.terminal import hand_over
+
+        handover = hand_over(guarded[0])
     kwargs: dict[str, object] = {
         "file_actions": actions,
         "setsigdef": _sigdef(),
@@ -167,6 +173,8 @@ def spawn(
         for fd in fds:
             os.close(fd)
         if handover is not None:
+            from dispatch.terminal import take_back
+
             take_back(handover, restore_modes=False)
         if guarded:
             os.close(guarded[1])
