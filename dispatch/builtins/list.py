@@ -114,5 +114,7 @@ def run(inv: Invocation, args: list[str]) -> int:
 def _short(text: str, width: int) -> str:
     """Plugin-supplied text on one line, escaped, cut to `width` (the cut cannot split an escape
     sequence: there are none left, only their visible spelling)."""
+    if not text:
+        return text
     text = visible(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "\u2026"
