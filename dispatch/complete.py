@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dispatch.render import visible
+from dispatch.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -101,7 +101,7 @@ class Invocation(_Frozen):
 
 def say(prog: str, message: str) -> None:
     if not message.isprintable():
-        from dispatch.render import visible
+        from dispatch.text import visible
 
         message = visible(message)
     try:

@@ -8,9 +8,12 @@ answered with `interaction_cancelled` before the plugin gets `cancel`.
 """
 from __future__ import annotations
 
-from dispatch import terminal
+from dispatch import calls, terminal
 from dispatch.poller import READ, read
-from dispatch.render import decode_base64, terminal_width, to_utf8, visible
+from dispatch.prompt import METHODS as QUESTIONS
+from dispatch.prompt import Question
+from dispatch.render import decode_base64, terminal_width
+from dispatch.text import to_utf8, visible
 from protocol import framing, messages
 from protocol.messages import ProtocolError
 
@@ -25,20 +28,6 @@ if TYPE_CHECKING:
 READ_INPUT_MAX = 1 << 20
 
 
-class _Prompt:
-    """A prompt request waiting for the person at the terminal."""
-
-    __slots__ = ("rid", "text", "default", "secret", "answer", "saved")
-
-    def __init__(self, rid: object, text: str, default: str | None, secret: bool) -> None:
-        self.rid = rid
-        self.text = text
-        self.default = default
-        self.secret = secret
-        self.answer = bytearray()
-        self.saved: list[Any] | None = None  # the terminal's settings while echo is off
-
-
 class Conversation:
     def __init__(self, session: Session, client: Client) -> None:
         self.session = session
@@ -46,7 +35,9 @@ class Conversation:
         self.render = session.render
         self.options = session.inv.options
         self.splitter = framing.LineSplitter()
-        self.prompt: _Prompt | None = None
+        self.question: Question | None = None
+        self.handed_over = False  # the plugin has the terminal (the `terminal` request)
+        self.calls: dict[int, calls.Call] = {}  # commands run for the plugin, by their output's fd
         self.read_input_id: object = None
         self.read_input_max = 0
 
@@ -64,6 +55,7 @@ class Conversation:
                 color=(not self.options.json) and terminal.isatty(1) and not env.get("NO_COLOR") and env.get("TERM") != "dumb",
                 width=terminal_width(env),
                 verbosity=self.options.verbosity,
+                stdin_fd=self.session.stdin_fd,
             )
         )
         self.feed(rest)
@@ -117,20 +109,28 @@ class Conversation:
             self.render.progress(msg)
         elif kind == "request":
             self._request(msg)
+        elif kind == "record":
+            self.render.record(msg["data"], line)
         elif kind == "result":
             self.render.result(msg, line)
         elif kind == "error":
             self.render.error(msg, line)
+        elif kind == "terminal_end":
+            self._take_terminal_back()
         else:
             self.render.debug(f"ignored a message of unknown type {kind!r} from {self.client.plugin}")
 
     def _request(self, msg: Mapping[str, Any]) -> None:
         rid, method = msg["id"], msg["method"]
         params: Mapping[str, Any] = msg.get("params") or {}
-        if method == "prompt":
-            self._start_prompt(rid, params)
+        if method in QUESTIONS:
+            self._ask(rid, method, params)
         elif method == "read_input":
             self._start_read_input(rid, params)
+        elif method == "terminal":
+            self._hand_terminal_over(rid)
+        elif method == "call":
+            self._start_call(rid, params)
         else:
             program = self.session.inv.program
             self.session.send(messages.error_response(rid, "unknown_method", f"{program.prog} {program.version} has no method {method!r}"))
@@ -138,7 +138,7 @@ class Conversation:
     # -- read_input -------------------------------------------------------------------------------
     def _start_read_input(self, rid: object, params: Mapping[str, Any]) -> None:
         session = self.session
-        if self.read_input_id is not None or self.prompt is not None:
+        if self.busy:
             session.send(messages.error_response(rid, "busy", "another request is already reading the input"))
             return
         max_bytes = params.get("max_bytes", 65536)
@@ -169,82 +169,151 @@ class Conversation:
         encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
         session.send(messages.response(rid, {"base64": encoded, "eof": not data}))
 
-    # -- prompts ----------------------------------------------------------------------------------
-    def _start_prompt(self, rid: object, params: Mapping[str, Any]) -> None:
+    # -- questions: prompt, confirm, choose ------------------------------------------------------
+    def _ask(self, rid: object, method: str, params: Mapping[str, Any]) -> None:
         session = self.session
         if not self.interactive:
             why = "--no-input was given" if self.options.no_input else "there is no terminal to ask on"
             session.send(messages.error_response(rid, "interaction_unavailable", f"cannot prompt: {why}"))
             return
-        if self.prompt is not None or self.read_input_id is not None or not terminal.owned(0):
+        if self.busy or not terminal.owned(0):
             session.send(messages.error_response(rid, "busy", "the terminal is busy with another request"))
             return
-        default = params.get("default")
-        secret = bool(params.get("secret", False))
-        text = visible(str(params["message"]).rstrip())
-        if default is not None and not secret:
-            text += f" [{visible(str(default))}]"
-        prompt = _Prompt(rid, text + " ", default if isinstance(default, str) else None, secret)
-        if secret:
-            prompt.saved = terminal.echo(0, False)  # before the question: the answer may be typed at once
+        question = Question(rid, method, params)
+        problem = question.problem()
+        if problem is not None:
+            session.send(messages.error_response(rid, "invalid_params", problem))
+            return
+        if question.secret:
+            question.saved = terminal.echo(0, False)  # before the question: the answer may be typed at once
         self.render.flush()
-        self.render.stderr(prompt.text)
-        self.prompt = prompt
+        self.render.stderr(question.text())
+        self.question = question
         session.sel.register(0, READ, "tty")
 
     def on_tty(self) -> None:
-        """The terminal is readable, for the pending prompt (canonical mode: a read returns at
+        """The terminal is readable, for the pending question (canonical mode: a read returns at
         most one line, nothing past it)."""
-        prompt = self.prompt
-        if prompt is None:
+        question = self.question
+        if question is None:
             self.session.sel.unregister(0)
             return
         data = read(0, 4096)
         if data:
-            prompt.answer += data
+            question.typed += data
             if not data.endswith(b"\n"):
                 return
-        self._end_prompt()
-        if prompt.secret or not data:
+        if question.secret or not data:
             self.render.stderr("\n")
         if not data:
-            self.session.send(messages.error_response(prompt.rid, "interaction_cancelled", "no answer (end of input)"))
+            self._end_question()
+            self.session.send(messages.error_response(question.rid, "interaction_cancelled", "no answer (end of input)"))
             return
-        answer = bytes(prompt.answer).rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
-        if not answer and prompt.default is not None:
-            answer = prompt.default
-        self.session.send(messages.response(prompt.rid, {"value": answer}))
+        line = bytes(question.typed).rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
+        question.typed.clear()
+        done, value = question.answer(line)
+        if not done:
+            self.render.stderr(question.again())
+            return
+        self._end_question()
+        self.session.send(messages.response(question.rid, {"value": value}))
 
-    def _end_prompt(self) -> None:
-        prompt, self.prompt = self.prompt, None
-        if prompt is not None:
+    def _end_question(self) -> None:
+        question, self.question = self.question, None
+        if question is not None:
             self.session.sel.unregister(0)
-            terminal.restore(0, prompt.saved)
+            terminal.restore(0, question.saved)
 
     def resumed(self) -> None:
-        """The host was stopped (Ctrl-Z) and continued: a waiting prompt is shown again, once the
-        host is in the foreground (after `bg` it would be written over the shell's line)."""
-        if self.prompt is not None and terminal.owned(0):
-            if self.prompt.secret:
+        """The host was stopped (Ctrl-Z) and continued: a waiting question is shown again, once
+        the host is in the foreground (after `bg` it would be written over the shell's line)."""
+        if self.question is not None and terminal.owned(0):
+            if self.question.secret:
                 terminal.echo(0, False)
-            self.render.stderr(self.prompt.text)
+            self.render.stderr(self.question.text())
+
+    @property
+    def busy(self) -> bool:
+        """Something else has the terminal or the user's stdin."""
+        return self.question is not None or self.read_input_id is not None or self.handed_over
+
+    # -- the terminal, handed to the plugin -------------------------------------------------------
+    def _hand_terminal_over(self, rid: object) -> None:
+        session = self.session
+        if not self.interactive or not terminal.owned(0):
+            why = "--no-input was given" if self.options.no_input else "there is no terminal to hand over"
+            session.send(messages.error_response(rid, "interaction_unavailable", why))
+            return
+        if self.busy:
+            session.send(messages.error_response(rid, "busy", "the terminal is busy with another request"))
+            return
+        self.render.flush()
+        self.render.clear_progress()
+        if not session.sup.give_terminal(0):
+            session.send(messages.error_response(rid, "interaction_unavailable", "the terminal cannot be handed over"))
+            return
+        self.handed_over = True
+        session.send(messages.response(rid, {}))
+
+    def _take_terminal_back(self) -> None:
+        if self.handed_over:
+            self.handed_over = False
+            self.session.sup.take_terminal(restore_modes=True)
+
+    # -- calls --------------------------------------------------------------------------------------
+    def _start_call(self, rid: object, params: Mapping[str, Any]) -> None:
+        session = self.session
+        started = calls.start(session.inv, session.env, rid, list(params["argv"]))
+        if isinstance(started, dict):
+            session.send(started)
+            return
+        self.calls[started.fd] = started
+        session.sel.register(started.fd, READ, f"call:{started.fd}")
+
+    def on_call(self, fd: int) -> None:
+        """Output of a command run for the plugin; at its end, the plugin gets the answer."""
+        from dispatch import spawn
+
+        running = self.calls[fd]
+        data = read(fd, 1 << 16)
+        if data:
+            running.feed(data)
+            if running.problem is None:
+                return
+        self.session.sel.unregister(fd)
+        del self.calls[fd]
+        spawn.stop(running.child, wait=5.0)
+        self.session.send(running.response())
 
     # -- stopping ---------------------------------------------------------------------------------
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, grace: float) -> None:
         """Ask the plugin to stop, then answer what is pending (nobody will): `cancel` first, so
-        that a plugin reading the answer already knows why it came."""
+        that a plugin reading the answers already knows why they came."""
+        from dispatch import spawn
+
         session = self.session
-        session.send(messages.cancel(reason))
+        session.send(messages.cancel(reason, grace))
         why = f"the run was stopped ({reason})"
-        prompt = self.prompt
-        if prompt is not None:
-            self._end_prompt()
+        question = self.question
+        if question is not None:
+            self._end_question()
             self.render.stderr("\n")
-            session.send(messages.error_response(prompt.rid, "interaction_cancelled", why))
+            session.send(messages.error_response(question.rid, "cancelled", why))
         if self.read_input_id is not None:
             rid, self.read_input_id = self.read_input_id, None
             session.sel.unregister(0)
-            session.send(messages.error_response(rid, "interaction_cancelled", why))
+            session.send(messages.error_response(rid, "cancelled", why))
+        for fd, running in list(self.calls.items()):
+            session.sel.unregister(fd)
+            spawn.stop(running.child, term=True, wait=1.0)
+            session.send(messages.error_response(running.rid, "cancelled", why))
+        self.calls.clear()
 
     def close(self) -> None:
-        self._end_prompt()
+        from dispatch import spawn
+
+        self._end_question()
+        self._take_terminal_back()
+        for running in self.calls.values():
+            spawn.stop(running.child)
+        self.calls.clear()

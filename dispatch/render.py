@@ -1,8 +1,9 @@
 """What the user sees of a session: plugin events as text for people, or JSON lines for scripts.
 
 Text mode: `output` bytes verbatim to stdout, logs to stderr filtered by
-verbosity, progress as one live line on a terminal's stderr, the result on
-stdout. JSON mode (`--json`): stdout carries only JSON lines, `output`,
+verbosity, progress as live lines on a terminal's stderr (dispatch/progress.py),
+records as a table on a terminal (dispatch/table.py) or JSON lines, the result
+on stdout. JSON mode (`--json`): stdout carries only JSON lines, `output`,
 `result` and `error` messages as the plugin sent them, a plain plugin's
 bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from dispatch.text import terminal_columns, to_utf8, visible, write_all
 from protocol.framing import dumps
 from protocol.messages import LOG_LEVELS
 
@@ -17,53 +19,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dispatch.progress import Progress
+    from dispatch.table import Table
 
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-_VISIBLE: dict[int, str] | None = None
-
-
-def _visible_table() -> dict[int, str]:
-    table = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-    table.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x1B: "\\e"})
-    # Bidirectional controls (they reorder what follows: "Trojan Source"), line and
-    # paragraph separators, and lone surrogates (never valid text).
-    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029, *range(0xD800, 0xE000)):
-        table[c] = f"\\u{c:04x}"
-    return table
-
-
-def visible(text: str, *, multiline: bool = False) -> str:
-    """Text from a plugin or from disk, safe to show on a terminal.
-
-    Control characters (C0, DEL, C1: so every escape sequence, ESC being one),
-    bidirectional overrides, line separators and lone surrogates are shown as
-    visible escapes (`\\e[2J`, `\\u202e`), never sent raw. `multiline` keeps
-    newlines and tabs (a log message of several lines). A plugin's `output`
-    bytes never pass through here: they are the user's data, verbatim.
-    """
-    if text.isprintable():
-        return text
-    global _VISIBLE
-    if _VISIBLE is None:
-        _VISIBLE = _visible_table()
-    if multiline:
-        return "\n".join("\t".join(part.translate(_VISIBLE) for part in line.split("\t")) for line in text.split("\n"))
-    return text.translate(_VISIBLE)
-
-
-def to_utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates from a \\udXXX escape: shown as U+FFFD (documented tolerance).
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
 
 
 class Renderer:
@@ -76,6 +34,7 @@ class Renderer:
         label: str = "",
         max_output: int | None = None,
         dumb_terminal: bool = False,
+        stdout_tty: bool = False,
     ) -> None:
         self.prog = prog
         self.max_output = max_output
@@ -87,13 +46,15 @@ class Renderer:
         self.verbosity = verbosity
         self.json_mode = json_mode
         self.progress_enabled = stderr_tty and verbosity >= 0 and not dumb_terminal
-        self._progress_shown = False
-        self._progress_at = 0.0
+        self._progress: Progress | None = None  # live lines on a terminal's stderr
+        self.records_tty = stdout_tty  # records as a table (else JSON lines)
+        self._table: Table | None = None
         self._out: list[bytes] = []
         self._partial = b""  # an incomplete UTF-8 sequence at the end of plain output (JSON mode)
 
     # -- stdout, buffered per chunk of input ------------------------------------
     def flush(self) -> None:
+        self._settle_table(force=False)
         if not self._out:
             return
         data = b"".join(self._out)
@@ -105,7 +66,7 @@ class Renderer:
             if self.json_mode:
                 data = data[: data.rfind(b"\n") + 1]  # whole JSON lines only
             self.limit_hit = True
-        self._clear_progress()
+        self.clear_progress()
         try:
             write_all(1, data)
         except BrokenPipeError:
@@ -158,11 +119,33 @@ class Renderer:
 
     def output_run(self, data: bytes, lines: list[bytes]) -> None:
         """`output` messages (their lines, and the bytes they carry, already decoded once)."""
+        self._settle_table(force=True)
         self.any_output = True
         if self.json_mode:
             self._out.append(b"\n".join(lines) + b"\n")
         else:
             self._out.append(data)
+
+    def record(self, data: Mapping[str, object], line: bytes) -> None:
+        """A structured row: passed on as the message under --json, one JSON object per line
+        into a pipe (scripts get each as it comes), an aligned table on a terminal."""
+        self.any_output = True
+        if self.json_mode:
+            self._out.append(line + b"\n")
+        elif not self.records_tty:
+            self._out.append(to_utf8(dumps(data)) + b"\n")
+        else:
+            if self._table is None:
+                from dispatch.table import Table
+
+                self._table = Table(terminal_columns((1, 2)))
+            self._out.append(to_utf8(self._table.add(data)))
+
+    def _settle_table(self, *, force: bool) -> None:
+        """Rows held back to size the table's columns go out: when held long enough, or before
+        anything else is written (force)."""
+        if self._table is not None and self._table.sample and (force or self._table.due()):
+            self._out.append(to_utf8(self._table.settle()))
 
     def result(self, msg: Mapping[str, object], line: bytes) -> None:
         if self.json_mode:
@@ -190,6 +173,7 @@ class Renderer:
         self.stderr(text)
 
     def exit(self, code: int) -> None:
+        self._settle_table(force=True)
         if self.json_mode:
             self.end_plain()
             # The envelope always ends with its exit line, limit or not.
@@ -197,7 +181,7 @@ class Renderer:
             self.max_output = None
             self._json_line({"type": "exit", "code": code})
         self.flush()
-        self._clear_progress()
+        self.clear_progress()
 
     def host_error(self, code: str, message: str, exit_code: int) -> None:
         """A failure of the host itself, in JSON mode: an error line and the exit line."""
@@ -209,7 +193,7 @@ class Renderer:
     # -- stderr -------------------------------------------------------------------
     def stderr(self, text: str) -> None:
         self.flush()
-        self._clear_progress()
+        self.clear_progress()
         try:
             write_all(2, to_utf8(text))
         except OSError:
@@ -230,60 +214,19 @@ class Renderer:
     def progress(self, msg: Mapping[str, object]) -> None:
         if not self.progress_enabled:
             return
-        import time
-
-        now = time.monotonic()
-        done = msg.get("current") is not None and msg.get("current") == msg.get("total")
-        if now - self._progress_at < 0.05 and not done:
-            return  # a terminal needs no more than 20 updates a second
-        self._progress_at = now
         self.flush()
-        text = visible(str(msg.get("message") or ""))
-        current, total = msg.get("current"), msg.get("total")
-        if current is not None and total:
-            text += f" {_num(current)}/{_num(total)}{_percent(current, total)}"
-        elif current is not None:
-            text += f" {_num(current)}"
-        width = _width()
-        try:
-            write_all(2, b"\r\x1b[2K" + to_utf8(text[: width - 1]))
-        except OSError:
-            return
-        self._progress_shown = True
+        if self._progress is None:
+            from dispatch.progress import Progress
 
-    def _clear_progress(self) -> None:
-        if self._progress_shown:
-            self._progress_shown = False
+            self._progress = Progress()
+        self._progress.update(msg)
+
+    def clear_progress(self) -> None:
+        if self._progress is not None:
             try:
-                write_all(2, b"\r\x1b[2K")
+                self._progress.clear()
             except OSError:
                 pass
-
-
-def _num(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
-    return str(value)
-
-
-def _percent(current: object, total: object) -> str:
-    """" (42%)" for numbers that make sense (any size, without overflow), else nothing."""
-    try:
-        ratio = float(current) / float(total)  # type: ignore[arg-type]
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return ""
-    if not 0 <= ratio <= 1e6:
-        return ""
-    return f" ({int(100 * ratio)}%)"
-
-
-def _width() -> int:
-    for fd in (2, 1):
-        try:
-            return os.get_terminal_size(fd).columns
-        except OSError:
-            continue
-    return 80
 
 
 def terminal_width(env: Mapping[str, str]) -> int:

@@ -15,11 +15,14 @@ if TYPE_CHECKING:
     from dispatch.resolve import Found
 
 DEFAULT_HANDSHAKE_WINDOW = 2.0
+STDIN_FD = 3  # where a protocol plugin finds the user's stdin (the `stdin_fd` feature)
 
 
 def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, str], *, declared: bool) -> int:
     """Run the plugin under the host's eye: its status, or -N to die by signal N."""
     from dispatch import spawn
+    from dispatch.poller import is_open
+    from dispatch.terminal import isatty
 
     options = inv.options
     if declared:
@@ -32,7 +35,13 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
     window = handshake_window(inv)
     # A plain plugin has the user's stdin and terminal: it is the terminal's foreground job from
     # its first instruction on. A protocol plugin is not: the host keeps the terminal for prompts.
-    child = spawn.spawn(found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct", foreground=not declared)
+    # A protocol plugin reads the user's stdin through `read_input`, or, when it is not a terminal
+    # the host needs for prompts, directly as a descriptor named in `run` (fast, byte-exact).
+    stdin_fd = STDIN_FD if declared and not isatty(0) and is_open(0) else None
+    child = spawn.spawn(
+        found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct", foreground=not declared,
+        user_stdin_at=stdin_fd,
+    )
     try:
         if options.max_cpu is not None or options.max_memory is not None:
             try:
@@ -47,7 +56,7 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
                 ) from None
         from dispatch.session import Session
 
-        session = Session(inv, child, argv=args, env=env, mode=mode, window=window, stat=found.stat)
+        session = Session(inv, child, argv=args, env=env, mode=mode, window=window, stat=found.stat, stdin_fd=stdin_fd)
     except BaseException:
         spawn.stop(child)  # never leave it running unsupervised
         raise

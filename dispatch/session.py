@@ -57,8 +57,10 @@ class Session:
         mode: str,
         window: float,
         stat: os.stat_result,
+        stdin_fd: int | None = None,
     ) -> None:
         options = inv.options
+        self.stdin_fd = stdin_fd  # where the plugin has the user's stdin too, if it has
         self.inv = inv
         self.child = child
         self.argv = argv
@@ -69,7 +71,8 @@ class Session:
         self.name = os.path.basename(child.path)
         label = f"{inv.prog} {env.get(inv.program.var('COMMAND'), '')}".rstrip()
         self.render = Renderer(
-            inv.prog, options.verbosity, options.json, isatty(2), label, options.max_output, env.get("TERM") == "dumb"
+            inv.prog, options.verbosity, options.json, isatty(2), label, options.max_output,
+            dumb_terminal=env.get("TERM") == "dumb", stdout_tty=isatty(1),
         )
         self.sel = Poller()
         self.to_plugin = bytearray()
@@ -92,10 +95,10 @@ class Session:
     def speaks_protocol(self) -> bool:
         return self.conversation is not None
 
-    def cancel(self, reason: str) -> bool:
+    def cancel(self, reason: str, grace: float) -> bool:
         if self.conversation is None or self.child.stdin is None:
             return False
-        self.conversation.cancel(reason)
+        self.conversation.cancel(reason, grace)
         return True
 
     def close_plugin_stdin(self) -> None:
@@ -181,6 +184,8 @@ class Session:
                 self._write_plugin()
             elif tag == "tty" and self.conversation is not None:
                 self.conversation.on_tty()
+            elif tag.startswith("call:") and self.conversation is not None:
+                self.conversation.on_call(int(tag[5:]))
             else:
                 ready.append(tag)
         self.sup.tick()

@@ -133,6 +133,8 @@ def spawn(
     quiet: bool = False,
     guard: bool = True,
     foreground: bool = False,
+    user_stdin_at: int | None = None,
+    stdin_null: bool = False,
 ) -> Child:
     """Start the plugin in a process group of its own (its guard's), stderr inherited.
 
@@ -141,10 +143,15 @@ def spawn(
     `foreground`: the plugin's group gets the user's terminal before the plugin
     starts, as a shell does for a job (a plugin reading /dev/tty at once must not
     find itself in the background).
+    `user_stdin_at`: the user's stdin also as this descriptor (a protocol plugin's raw input).
+    `stdin_null`: stdin is /dev/null (a command run on a plugin's behalf, which asks nobody).
     """
     fds: list[int] = []
     actions: list[tuple[object, ...]] = []
-    if stdin_pipe:
+    user_stdin = os.dup(0) if user_stdin_at is not None else None  # not inherited: only its dup2 is
+    if stdin_null:
+        actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+    elif stdin_pipe:
         in_r, in_w = os.pipe()
         fds += [in_r, in_w]
         actions.append((os.POSIX_SPAWN_DUP2, in_r, 0))
@@ -154,6 +161,10 @@ def spawn(
         actions.append((os.POSIX_SPAWN_DUP2, out_w, 1))
     if quiet:
         actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
+    if user_stdin is not None:
+        # Last: the pipes above may have been given that number in the host.
+        actions.append((os.POSIX_SPAWN_DUP2, user_stdin, user_stdin_at))
+        fds.append(user_stdin)
     preflight(path, env)
     reap_guards()
     guarded = _start_guard() if guard else None
@@ -180,11 +191,13 @@ def spawn(
             os.close(guarded[1])
             os.waitpid(guarded[0], 0)  # EOF: it killed its (empty) group and itself
         raise
+    if user_stdin is not None:
+        os.close(user_stdin)
     child = Child(pid, guarded[0] if guarded else pid, None, None, path)
     child.terminal = handover
     if guarded:
         child.guard, child.guard_fd = guarded
-    if stdin_pipe:
+    if stdin_pipe and not stdin_null:
         os.close(in_r)
         child.stdin = in_w
     if stdout_pipe:

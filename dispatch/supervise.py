@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
         def speaks_protocol(self) -> bool: ...
 
-        def cancel(self, reason: str) -> bool: ...
+        def cancel(self, reason: str, grace: float) -> bool: ...
 
         def close_plugin_stdin(self) -> None: ...
 
@@ -156,7 +156,7 @@ class Supervisor:
         `first_signal` (plain), then SIGTERM, then SIGKILL."""
         if self.stop_reason is None:
             self.stop_reason = reason
-        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(STOP_REASONS[reason][0]):
+        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(STOP_REASONS[reason][0], CANCEL_GRACE):
             self.at(CANCEL_GRACE, self._escalate_term)
         else:
             self.signal_group(first_signal)

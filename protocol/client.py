@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Client:
     """One conversation with one plugin."""
 
-    __slots__ = ("host", "plugin", "offered", "env_prefix", "hello", "version", "seen_result", "seen_error")
+    __slots__ = ("host", "plugin", "offered", "features", "env_prefix", "hello", "version", "seen_result", "seen_error")
 
     def __init__(
         self,
@@ -31,9 +31,11 @@ class Client:
         host: Mapping[str, str],
         plugin: str = "the plugin",
         offered: Sequence[int] = versions.SUPPORTED,
+        features: Sequence[str] = messages.FEATURES,
         env_prefix: str = "TOOL_",
     ) -> None:
         self.host = dict(host)
+        self.features = list(features)  # what this host has (docs/protocol.md, "Features")
         self.plugin = plugin  # how to name the plugin in messages (its file name)
         self.offered = list(offered)
         self.env_prefix = env_prefix
@@ -60,7 +62,20 @@ class Client:
             raise
         self.hello = hello
         self.version = self._negotiate(hello)
+        requires: list[str] = messages.cast("list[str]", hello.get("requires", []))  # checked above
+        missing = [f for f in requires if f not in self.features]
+        if missing:
+            name, version = self.host.get("name", "the host"), self.host.get("version", "")
+            raise ProtocolError(
+                f"{self.plugin} requires {', '.join(repr(f) for f in missing)}, which {name} {version} does not have; "
+                f"upgrade {name} (it has: {', '.join(self.features) or 'none'})"
+            )
         return self.version
+
+    def uses(self, feature: str) -> bool:
+        """Whether the plugin said it uses `feature` (or needs it)."""
+        hello = self.hello or {}
+        return feature in hello.get("features", []) or feature in hello.get("requires", [])
 
     def _negotiate(self, hello: Mapping[str, Any]) -> int:
         name, version = self.host.get("name", "the host"), self.host.get("version", "")
@@ -113,23 +128,24 @@ class Client:
     # -- host -> plugin ------------------------------------------------------------------------
     def run(
         self, argv: Sequence[str], *, interactive: bool, output: str = "text", color: bool = False,
-        width: int = 80, verbosity: int = 0,
+        width: int = 80, verbosity: int = 0, stdin_fd: int | None = None,
     ) -> dict[str, Any]:
         return messages.run_request(
-            argv, interactive=interactive, output=output, color=color, width=width, verbosity=verbosity, host=self.host
+            argv, interactive=interactive, output=output, color=color, width=width, verbosity=verbosity,
+            host=self.host, features=self.features, stdin_fd=stdin_fd,
         )
 
     def describe(self) -> dict[str, Any]:
-        return messages.describe_request(self.host)
+        return messages.describe_request(self.host, self.features)
 
     def complete(self, words: Sequence[str], current: str) -> dict[str, Any]:
-        return messages.complete_request(words, current, self.host)
+        return messages.complete_request(words, current, self.host, self.features)
 
     def unanswered(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The response to a request with nobody to ask and no input, as a script gets it."""
         rid, method = request.get("id"), request.get("method")
         if method == "read_input":
             return messages.response(rid, {"base64": "", "eof": True})
-        if method == "prompt":
+        if method in ("prompt", "confirm", "choose", "terminal"):
             return messages.error_response(rid, "interaction_unavailable", "there is nobody to ask here")
         return messages.error_response(rid, "unknown_method", f"{self.host.get('name')} has no method {method!r}")

@@ -58,18 +58,48 @@ _ID = "id"  # int or string
 _STR_LIST = "str[]"
 _OBJ_LIST = "obj[]"
 _INT_LIST = "int[]"
+_STR_OR_NULL_LIST = "str?[]"
 
 # How much each log level needs: shown when the verbosity (-1 quiet, 0, 1 -v, 2 -vv) is at least this.
 LOG_LEVELS: dict[str, int] = {"debug": 1, "info": 0, "warning": 0, "error": -1}
 CANCEL_REASONS = frozenset({"interrupt", "timeout", "terminate"})
 OUTPUT_MODES = frozenset({"text", "json"})
 
+# What protocol 1 grew without a new version: each addition is a named feature. The host
+# lists the ones it has in every first request (`features`); a plugin lists the ones it
+# uses in its hello (`features`) and those it cannot work without (`requires`).
+FEATURES: tuple[str, ...] = (
+    "records",  # the `record` message: structured rows, streamed
+    "progress_ids",  # progress lines with an `id`, several at once, ended with `done`
+    "confirm",  # the `confirm` request: a yes/no question
+    "choose",  # the `choose` request: one of a list
+    "terminal",  # the `terminal` request and the `terminal_end` message: the user's terminal, handed over
+    "call",  # the `call` request: another command of the same program, through the host
+    "stdin_fd",  # the user's stdin as a file descriptor named in `run` (when it is not a terminal)
+    "argv_raw",  # the exact bytes of arguments that are not UTF-8
+    "cancel_grace",  # `cancel` says its grace period; requests pending at cancel are answered `cancelled`
+)
+
 # type -> {field: (kind, required)}
 PLUGIN_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
-    "hello": {"protocol": (_INT_OR_NULL, True), "supported": (_INT_LIST, False), "plugin": (_OBJ, False)},
+    "hello": {
+        "protocol": (_INT_OR_NULL, True),
+        "supported": (_INT_LIST, False),
+        "plugin": (_OBJ, False),
+        "features": (_STR_LIST, False),
+        "requires": (_STR_LIST, False),
+    },
     "output": {"text": (_STR, False), "base64": (_STR, False)},
     "log": {"level": (_STR, True), "message": (_STR, True)},
-    "progress": {"message": (_STR, False), "current": (_NUM, False), "total": (_NUM, False)},
+    "progress": {
+        "message": (_STR, False),
+        "current": (_NUM, False),
+        "total": (_NUM, False),
+        "id": (_STR, False),
+        "done": (_BOOL, False),
+    },
+    "record": {"data": (_OBJ, True)},
+    "terminal_end": {},
     "request": {"id": (_ID, True), "method": (_STR, True), "params": (_OBJ, False)},
     "result": {"data": (_ANY, True)},
     "error": {"code": (_STR, True), "message": (_STR, True), "hint": (_STR, False)},
@@ -93,11 +123,14 @@ HOST_MESSAGES: dict[str, dict[str, tuple[object, bool]]] = {
         "width": (_INT, True),
         "verbosity": (_INT, True),
         "host": (_OBJ, True),
+        "features": (_STR_LIST, False),
+        "stdin_fd": (_INT, False),
+        "argv_raw": (_STR_OR_NULL_LIST, False),
     },
     "response": {"id": (_ID, True), "result": (_OBJ, False), "error": (_OBJ, False)},
-    "cancel": {"reason": (CANCEL_REASONS, True)},
-    "describe": {"host": (_OBJ, False)},
-    "complete": {"words": (_STR_LIST, True), "current": (_STR, True), "host": (_OBJ, False)},
+    "cancel": {"reason": (CANCEL_REASONS, True), "grace": (_NUM, False)},
+    "describe": {"host": (_OBJ, False), "features": (_STR_LIST, False)},
+    "complete": {"words": (_STR_LIST, True), "current": (_STR, True), "host": (_OBJ, False), "features": (_STR_LIST, False)},
 }
 
 # Fields of nested objects, checked the same way.
@@ -124,6 +157,10 @@ _ITEMS: dict[tuple[str, str], dict[str, tuple[object, bool]]] = {
 REQUEST_PARAMS: dict[str, dict[str, tuple[object, bool]]] = {
     "prompt": {"message": (_STR, True), "secret": (_BOOL, False), "default": (_STR, False)},
     "read_input": {"max_bytes": (_INT, False)},
+    "confirm": {"message": (_STR, True), "default": (_BOOL, False)},
+    "choose": {"message": (_STR, True), "choices": (_STR_LIST, True), "default": (_STR, False)},
+    "terminal": {},
+    "call": {"argv": (_STR_LIST, True)},
 }
 
 
@@ -147,6 +184,8 @@ def _kind_ok(kind: object, value: object) -> bool:
         return type(value) is list and all(type(v) is str for v in value)
     if kind is _INT_LIST:
         return type(value) is list and all(type(v) is int for v in value)
+    if kind is _STR_OR_NULL_LIST:
+        return type(value) is list and all(v is None or type(v) is str for v in value)
     if kind is _OBJ_LIST:
         return type(value) is list and all(type(v) is dict for v in value)
     if isinstance(kind, frozenset):
@@ -161,6 +200,7 @@ _KIND_NAMES = {
     _INT_OR_NULL: "an integer or null",
     _ID: "an integer or a string",
     _STR_LIST: "a list of strings",
+    _STR_OR_NULL_LIST: "a list of strings and nulls",
     _INT_LIST: "a list of integers",
     _OBJ_LIST: "a list of objects",
     _STR: "a string",
@@ -255,20 +295,48 @@ def hello(version: int | None, supported: Sequence[int] | None = None, plugin: M
 
 
 def run_request(
-    argv: Sequence[str], *, interactive: bool, output: str, color: bool, width: int, verbosity: int, host: Mapping[str, str]
+    argv: Sequence[str], *, interactive: bool, output: str, color: bool, width: int, verbosity: int,
+    host: Mapping[str, str], features: Sequence[str] = FEATURES, stdin_fd: int | None = None,
 ) -> Message:
-    return {
-        "type": "run", "argv": list(argv), "interactive": interactive, "output": output,
-        "color": color, "width": width, "verbosity": verbosity, "host": dict(host),
+    """`argv` may hold the surrogate escapes of arguments that were not UTF-8: they are sent
+    with U+FFFD in `argv` and their exact bytes in `argv_raw` (base64)."""
+    text, raw = _argv(argv)
+    msg: Message = {
+        "type": "run", "argv": text, "interactive": interactive, "output": output,
+        "color": color, "width": width, "verbosity": verbosity, "host": dict(host), "features": list(features),
     }
+    if raw is not None:
+        msg["argv_raw"] = raw
+    if stdin_fd is not None:
+        msg["stdin_fd"] = stdin_fd
+    return msg
 
 
-def describe_request(host: Mapping[str, str]) -> Message:
-    return {"type": "describe", "host": dict(host)}
+def _argv(argv: Sequence[str]) -> tuple[list[str], list[str | None] | None]:
+    text: list[str] = []
+    raw: list[str | None] = []
+    exact = True
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+            text.append(arg)
+            raw.append(None)
+        except UnicodeEncodeError:
+            import binascii
+
+            data = arg.encode("utf-8", "surrogateescape")
+            text.append(data.decode("utf-8", "replace"))
+            raw.append(binascii.b2a_base64(data, newline=False).decode("ascii"))
+            exact = False
+    return text, (None if exact else raw)
 
 
-def complete_request(words: Sequence[str], current: str, host: Mapping[str, str]) -> Message:
-    return {"type": "complete", "words": list(words), "current": current, "host": dict(host)}
+def describe_request(host: Mapping[str, str], features: Sequence[str] = FEATURES) -> Message:
+    return {"type": "describe", "host": dict(host), "features": list(features)}
+
+
+def complete_request(words: Sequence[str], current: str, host: Mapping[str, str], features: Sequence[str] = FEATURES) -> Message:
+    return {"type": "complete", "words": list(words), "current": current, "host": dict(host), "features": list(features)}
 
 
 def response(rid: object, result: Mapping[str, Any]) -> Message:
@@ -279,8 +347,11 @@ def error_response(rid: object, code: str, message: str) -> Message:
     return {"type": "response", "id": rid, "error": {"code": code, "message": message}}
 
 
-def cancel(reason: str) -> Message:
-    return {"type": "cancel", "reason": reason}
+def cancel(reason: str, grace: float | None = None) -> Message:
+    msg: Message = {"type": "cancel", "reason": reason}
+    if grace is not None:
+        msg["grace"] = grace
+    return msg
 
 
 def error(code: str, message: str, hint: str | None = None) -> Message:

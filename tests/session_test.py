@@ -12,6 +12,7 @@ import pytest
 
 from pathlib import Path
 
+from protocol.messages import FEATURES
 from tests.conftest import DECLARATION, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
 
 HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"1.0","summary":"s"}}'
@@ -236,6 +237,8 @@ def test_run_message_fields(tenv: Env) -> None:
         "width": 123,
         "verbosity": 1,
         "host": {"name": "tool", "version": run["host"]["version"]},
+        "features": list(FEATURES),
+        "stdin_fd": 3,  # the test's stdin is a pipe, not a terminal: the plugin may read it directly
     }
 
 

@@ -198,8 +198,8 @@ for line in sys.stdin:
     assert code == -signal.SIGINT
     run, cancel, response = (json.loads(line) for line in heard.read_text().splitlines())
     assert run["type"] == "run" and run["interactive"] is True
-    assert cancel == {"type": "cancel", "reason": "interrupt"}, "first why, then the answer"
-    assert response["id"] == 1 and response["error"]["code"] == "interaction_cancelled"
+    assert cancel == {"type": "cancel", "reason": "interrupt", "grace": 2.0}, "first why (and how long), then the answer"
+    assert response["id"] == 1 and response["error"]["code"] == "cancelled"
 
 
 def test_ctrl_c_at_a_prompt_always_ends_the_run_by_sigint(tenv: Env) -> None:

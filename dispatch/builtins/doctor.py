@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 
-from dispatch.render import visible
+from dispatch.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

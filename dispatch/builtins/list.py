@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from dispatch.render import visible
+from dispatch.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
