@@ -55,6 +55,7 @@ class Call:
             try:
                 msg = framing.decode(line)
             except messages.ProtocolError:
+                self.output += line + b"\n"  # a builtin's JSON document, or a line that is not a message
                 continue
             kind = msg["type"]
             if kind == "output":
@@ -71,11 +72,14 @@ class Call:
         if len(self.output) > MAX_OUTPUT:
             self.problem = f"its output passed {MAX_OUTPUT >> 20} MiB"
 
-    def response(self) -> dict[str, Any]:
-        """The answer to the request, once the command ended (or had to be stopped)."""
+    def response(self, status: int | None) -> dict[str, Any]:
+        """The answer to the request, once the command ended with `status` (None: it had to be
+        stopped)."""
         if self.problem is not None:
             return messages.error_response(self.rid, "call_failed", f"the called command failed: {self.problem}")
-        result: dict[str, Any] = {"exit": self.exit if self.exit is not None else 1, "result": self.result}
+        if self.exit is None:  # a builtin, or a run that ended without its exit line
+            self.exit = 1 if status is None else status if status >= 0 else 128 - status
+        result: dict[str, Any] = {"exit": self.exit, "result": self.result}
         try:
             result["output"] = bytes(self.output).decode("utf-8")
         except UnicodeDecodeError:

@@ -282,8 +282,8 @@ class Conversation:
                 return
         self.session.sel.unregister(fd)
         del self.calls[fd]
-        spawn.stop(running.child, wait=5.0)
-        self.session.send(running.response())
+        status = spawn.stop(running.child, wait=5.0)
+        self.session.send(running.response(status))
 
     # -- stopping ---------------------------------------------------------------------------------
     def cancel(self, reason: str, grace: float) -> None:

@@ -1,8 +1,9 @@
 """Live progress lines on a terminal's stderr: one per progress `id` (several at once), each
 cleared when its plugin says it is `done`, all cleared before anything else is written.
 
-A terminal needs no more than 20 redraws a second, so updates in between are skipped; the
-last state of a line (done, or current = total) is always drawn.
+A terminal needs no more than 20 redraws a second, so updates in between are held back and
+drawn by the next redraw (the session wakes for it: `due_in`, `tick`); the last state of a
+line (done, or current = total) is drawn at once.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Progress:
         self.lines: dict[str, str] = {}  # id -> its text, in the order first seen
         self.shown = 0  # how many lines are on the screen now
         self.drawn_at = 0.0
+        self.behind = False  # an update is not on the screen yet
 
     def update(self, msg: Mapping[str, object]) -> None:
         key = str(msg.get("id") or "")
@@ -32,11 +34,20 @@ class Progress:
             self.lines.pop(key, None)
         else:
             self.lines[key] = _text(msg)
-        now = time.monotonic()
-        if now - self.drawn_at < _MIN_INTERVAL and not final:
+        if time.monotonic() - self.drawn_at < _MIN_INTERVAL and not final:
+            self.behind = True
             return
-        self.drawn_at = now
         self._draw()
+
+    def due_in(self) -> float | None:
+        """Seconds until a held-back update is due on the screen; None when none is."""
+        if not self.behind:
+            return None
+        return max(0.0, self.drawn_at + _MIN_INTERVAL - time.monotonic())
+
+    def tick(self) -> None:
+        if self.behind and time.monotonic() - self.drawn_at >= _MIN_INTERVAL:
+            self._draw()
 
     def clear(self) -> None:
         """Take the lines off the screen (they come back with the next update)."""
@@ -45,6 +56,8 @@ class Progress:
             self.shown = 0
 
     def _draw(self) -> None:
+        self.drawn_at = time.monotonic()
+        self.behind = False
         width = terminal_columns()
         texts = list(self.lines.values())
         if len(texts) > _MAX_LINES:

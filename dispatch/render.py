@@ -144,7 +144,7 @@ class Renderer:
     def _settle_table(self, *, force: bool) -> None:
         """Rows held back to size the table's columns go out: when held long enough, or before
         anything else is written (force)."""
-        if self._table is not None and self._table.sample and (force or self._table.due()):
+        if self._table is not None and self._table.sample and (force or self._table.due_in() == 0.0):
             self._out.append(to_utf8(self._table.settle()))
 
     def result(self, msg: Mapping[str, object], line: bytes) -> None:
@@ -220,6 +220,22 @@ class Renderer:
 
             self._progress = Progress()
         self._progress.update(msg)
+
+    def wake_in(self) -> float | None:
+        """Seconds until something held back is due on the screen (table rows kept to size the
+        columns, a progress redraw skipped); None when nothing is. The session's loop wakes for it."""
+        table = self._table.due_in() if self._table is not None else None
+        progress = self._progress.due_in() if self._progress is not None else None
+        if table is None or progress is None:
+            return progress if table is None else table
+        return min(table, progress)
+
+    def tick(self) -> None:
+        """Write what is due (see wake_in)."""
+        if self._table is not None and self._table.sample:
+            self.flush()
+        if self._progress is not None and self._progress.behind:
+            self._progress.tick()
 
     def clear_progress(self) -> None:
         if self._progress is not None:

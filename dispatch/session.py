@@ -252,7 +252,9 @@ class Session:
         conversation = self.conversation = Conversation(self, client)
         version = conversation.start(hello_line, rest)
         while self.status is None:
-            for tag in self._wait(None):
+            ready = self._wait(self.render.wake_in())
+            self.render.tick()
+            for tag in ready:
                 if tag == "stdout":
                     data = self._read_stdout()
                     if data:

@@ -23,6 +23,7 @@ class Table:
         self.first_at = 0.0
         self.columns: list[str] | None = None
         self.widths: list[int] = []
+        self.numeric: list[bool] = []  # columns of numbers, aligned right
 
     def add(self, row: Mapping[str, object]) -> str:
         """Text to write now (maybe none: the row is held to size the columns)."""
@@ -33,9 +34,12 @@ class Table:
         self.sample.append(row)
         return self.settle() if len(self.sample) >= SAMPLE_ROWS else ""
 
-    def due(self) -> bool:
-        """Rows have been held long enough: write them even if fewer than the sample."""
-        return bool(self.sample) and time.monotonic() - self.first_at >= SAMPLE_TIME
+    def due_in(self) -> float | None:
+        """Seconds until the rows held must be written, even if fewer than the sample; None when
+        none are held."""
+        if not self.sample:
+            return None
+        return max(0.0, self.first_at + SAMPLE_TIME - time.monotonic())
 
     def settle(self) -> str:
         """Fix the columns from the rows held, and write the header and those rows."""
@@ -50,6 +54,7 @@ class Table:
             widest = widths.index(max(widths))
             widths[widest] -= 1
         self.widths = widths
+        self.numeric = [_numeric([row.get(name) for row in self.sample]) for name in self.columns]
         header = {name: name.upper() for name in self.columns}
         text = self._line(header) + "".join(self._line(row) for row in self.sample)
         self.sample = []
@@ -61,7 +66,12 @@ class Table:
         for name, width in zip(self.columns, self.widths):
             cell = _cell(row.get(name))
             cells.append(cell if len(cell) <= width else cell[: width - 1] + "\u2026")
-        return "  ".join(f"{c:<{w}}" for c, w in zip(cells, self.widths)).rstrip() + "\n"
+        return "  ".join(f"{c:>{w}}" if num else f"{c:<{w}}" for c, w, num in zip(cells, self.widths, self.numeric)).rstrip() + "\n"
+
+
+def _numeric(values: list[object]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
 
 
 def _cell(value: object) -> str:

@@ -1,18 +1,17 @@
-"""What the author's run function gets: one `Context` over two backends. Run by the host, the
-context talks the protocol (`_Host`); run directly, it is an ordinary command on the terminal
-(`_Terminal`). The author's code is the same either way."""
+"""What the author's run function gets: one `Context` over two backends (protocol/backends.py).
+Run by the host, the context talks the protocol; run directly, it is an ordinary command on
+the terminal. The author's code is the same either way, and the same with an older host: a
+feature the host does not have falls back to what it has (records as JSON lines, a confirm
+as a prompt)."""
 from __future__ import annotations
-
-import sys
-
-from protocol.errors import InteractionUnavailable, PluginError
-from protocol.messages import LOG_LEVELS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
+    from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
+    from typing import Any, BinaryIO
 
+    from protocol.backends import Host, Terminal
     from protocol.channel import Channel
 
 
@@ -33,20 +32,75 @@ class _Log:
         self._ctx._backend.log("error", message)
 
 
+class Task:
+    """A progress line of its own (`ctx.task(...)`): update it, end it with `done()` (or use it
+    in a `with` block). Several can be shown at once."""
+
+    def __init__(self, ctx: Context, key: str, message: str, total: float | None) -> None:
+        self._ctx = ctx
+        self.id = key
+        self.message = message
+        self.total = total
+        self.current: float | None = None
+
+    def update(self, current: float | None = None, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        if current is not None:
+            self.current = current
+        self._ctx._backend.progress(self.message, self.current, self.total, key=self.id)
+
+    def done(self) -> None:
+        self._ctx._backend.progress(self.message, self.current, self.total, key=self.id, done=True)
+
+    def __enter__(self) -> Task:
+        self.update()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()
+
+
+class CallResult:
+    """What another command of the program gave back (`ctx.call(...)`)."""
+
+    def __init__(self, answer: Mapping[str, Any]) -> None:
+        self.exit: int = int(answer.get("exit", 1))
+        if "output_base64" in answer:
+            import binascii
+
+            self.output: bytes = binascii.a2b_base64(answer["output_base64"])
+        else:
+            self.output = str(answer.get("output", "")).encode("utf-8", "surrogatepass")
+        self.records: list[Any] = list(answer.get("records") or [])
+        self.result: Any = answer.get("result")
+        self.error: Mapping[str, Any] | None = answer.get("error")
+
+    @property
+    def text(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
+
 class Context:
     """What a run gets: its arguments, the user's settings, and the ways to talk to the user."""
 
-    def __init__(self, run: Mapping[str, Any], channel: Channel | None = None) -> None:
-        self.args: list[str] = list(run.get("argv", []))
+    def __init__(self, run: Mapping[str, Any], channel: Channel | None = None, env_prefix: str = "TOOL_") -> None:
+        from protocol.backends import Host, Terminal
+
+        self.args: list[str] = _args(run)
         self.interactive: bool = bool(run.get("interactive", False))
         self.output_mode: str = str(run.get("output", "text"))
         self.color: bool = bool(run.get("color", False))
         self.width: int = int(run.get("width", 80))
         self.verbosity: int = int(run.get("verbosity", 0))
         self.host: Mapping[str, Any] = run.get("host") or {}
+        self.features: list[str] = [str(f) for f in run.get("features", [])]  # what the host has
         self.protocol: int | None = channel.version if channel is not None else None
         self.log = _Log(self)
-        self._backend: _Host | _Terminal = _Host(channel) if channel is not None else _Terminal(self.verbosity, self.width)
+        self._tasks = 0
+        self._backend: Host | Terminal = (
+            Host(channel, self.features, run.get("stdin_fd")) if channel is not None else Terminal(self.verbosity, self.width, env_prefix)
+        )
 
     @property
     def cancelled(self) -> bool:
@@ -57,170 +111,76 @@ class Context:
         """Text or bytes for the user's stdout, verbatim."""
         self._backend.output(data)
 
+    def record(self, data: Mapping[str, Any]) -> None:
+        """One structured row (a JSON object): a table row on a terminal, a JSON line in a pipe,
+        a `record` message under --json. Send as many as you like, as they come."""
+        self._backend.record(dict(data))
+
     def progress(self, message: str = "", current: float | None = None, total: float | None = None) -> None:
-        """A live progress line (shown by the host on a terminal only)."""
+        """The run's live progress line (shown by the host on a terminal only)."""
         self._backend.progress(message, current, total)
+
+    def task(self, message: str = "", total: float | None = None) -> Task:
+        """A progress line of its own, among others: `with ctx.task("copy", total=n) as t: t.update(i)`."""
+        self._tasks += 1
+        return Task(self, f"task-{self._tasks}", message, total)
 
     def prompt(self, message: str, *, default: str | None = None, secret: bool = False) -> str:
         """Ask the user; raises InteractionUnavailable without a terminal or with --no-input."""
-        return self._backend.prompt(message, default, secret)
+        params: dict[str, Any] = {"message": message, "secret": secret}
+        if default is not None:
+            params["default"] = default
+        return str(self._backend.ask("prompt", params))
+
+    def confirm(self, message: str, *, default: bool | None = None) -> bool:
+        """A yes/no question; raises InteractionUnavailable when nobody can answer."""
+        params: dict[str, Any] = {"message": message}
+        if default is not None:
+            params["default"] = default
+        return bool(self._backend.ask("confirm", params))
+
+    def choose(self, message: str, choices: Sequence[str], *, default: str | None = None) -> str:
+        """One of `choices`; raises InteractionUnavailable when nobody can answer."""
+        params: dict[str, Any] = {"message": message, "choices": list(choices)}
+        if default is not None:
+            params["default"] = default
+        return str(self._backend.ask("choose", params))
 
     def read_input(self, max_bytes: int = 65536) -> bytes:
-        """Up to max_bytes of the user's stdin; b"" at end of input."""
+        """Up to max_bytes of the user's stdin; b"" at end of input (small or interactive input)."""
         return self._backend.read_input(max_bytes)
 
+    @property
+    def stdin(self) -> BinaryIO:
+        """The user's stdin as a binary file, at full speed when the host hands it over
+        (`stdin_fd`), else read through `read_input`."""
+        return self._backend.stdin()
 
-def backend(ctx: Context) -> _Host | _Terminal:
+    def call(self, *argv: str) -> CallResult:
+        """Run another command of the same program (`ctx.call("list", "--json")`) and get its
+        output, records, result and exit status: the way to compose plugins."""
+        return CallResult(self._backend.call(list(argv)))
+
+    def terminal(self) -> AbstractContextManager[None]:
+        """The user's terminal for the `with` block (to run $EDITOR, a pager, ...): stdin and
+        stdout are the terminal meanwhile. Raises InteractionUnavailable without one."""
+        return self._backend.terminal()
+
+
+def backend(ctx: Context) -> Host | Terminal:
     """For the SDK's lifecycle (protocol/plugin.py): where the context's results and errors go."""
     return ctx._backend
 
 
-class _Host:
-    """The context run by the host: every call is a protocol message."""
-
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
-        self.wrote_output = False
-
-    @property
-    def cancelled(self) -> bool:
-        return self.channel.cancel_reason is not None
-
-    def output(self, data: str | bytes) -> None:
-        self.wrote_output = True
-        if isinstance(data, str):
-            try:
-                data.encode("utf-8")
-                self.channel.send({"type": "output", "text": data})
-                return
-            except UnicodeEncodeError:
-                data = data.encode("utf-8", "surrogateescape")
+def _args(run: Mapping[str, Any]) -> list[str]:
+    """The arguments, with those that were not UTF-8 as surrogate escapes of their exact bytes
+    (as Python's own sys.argv has them)."""
+    args = [str(a) for a in run.get("argv", [])]
+    raw = run.get("argv_raw")
+    if isinstance(raw, list) and len(raw) == len(args):
         import binascii
 
-        self.channel.send({"type": "output", "base64": binascii.b2a_base64(data, newline=False).decode("ascii")})
-
-    def log(self, level: str, message: str) -> None:
-        self.channel.send({"type": "log", "level": level, "message": message})
-
-    def progress(self, message: str, current: float | None, total: float | None) -> None:
-        msg: dict[str, Any] = {"type": "progress", "message": message}
-        if current is not None:
-            msg["current"] = current
-        if total is not None:
-            msg["total"] = total
-        self.channel.send(msg)
-
-    def prompt(self, message: str, default: str | None, secret: bool) -> str:
-        params: dict[str, Any] = {"message": message, "secret": secret}
-        if default is not None:
-            params["default"] = default
-        return str(self.channel.request("prompt", params)["value"])
-
-    def read_input(self, max_bytes: int) -> bytes:
-        import binascii
-
-        result = self.channel.request("read_input", {"max_bytes": max_bytes})
-        return binascii.a2b_base64(result.get("base64", ""))
-
-    def result(self, value: object) -> None:
-        self.channel.send({"type": "result", "data": value})
-
-    def report(self, name: str, e: PluginError) -> None:
-        msg: dict[str, Any] = {"type": "error", "code": e.code, "message": e.message}
-        if e.hint:
-            msg["hint"] = e.hint
-        try:
-            self.channel.send(msg)
-        except OSError:
-            pass
-
-    def clear_progress(self) -> None:
-        pass
-
-
-class _Terminal:
-    """The context run directly: text on stdout, logs and progress on stderr, prompts on the terminal."""
-
-    cancelled = False
-
-    def __init__(self, verbosity: int, width: int) -> None:
-        self.verbosity = verbosity
-        self.width = width
-        self.wrote_output = False
-        self.progress_shown = False
-
-    def output(self, data: str | bytes) -> None:
-        self.clear_progress()
-        self.wrote_output = True
-        out = sys.stdout
-        if isinstance(data, str):
-            out.write(data)
-        else:
-            out.flush()
-            out.buffer.write(data)
-        out.flush()
-
-    def log(self, level: str, message: str) -> None:
-        if self.verbosity >= LOG_LEVELS[level]:
-            self.clear_progress()
-            prefix = "" if level == "info" else f"{level}: "
-            sys.stderr.write(f"{prefix}{message}\n")
-            sys.stderr.flush()
-
-    def progress(self, message: str, current: float | None, total: float | None) -> None:
-        if sys.stderr.isatty():
-            text = message + (f" {current}/{total}" if current is not None and total else "")
-            sys.stderr.write("\r\x1b[2K" + text[: self.width - 1])
-            sys.stderr.flush()
-            self.progress_shown = True
-
-    def clear_progress(self) -> None:
-        if self.progress_shown:
-            self.progress_shown = False
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-
-    def prompt(self, message: str, default: str | None, secret: bool) -> str:
-        if not sys.stdin.isatty():
-            raise InteractionUnavailable(f"cannot ask {message!r}: stdin is not a terminal")
-        self.clear_progress()
-        text = message.rstrip() + (f" [{default}]" if default is not None and not secret else "") + " "
-        try:
-            if secret:
-                import getpass
-
-                answer = getpass.getpass(text, stream=sys.stderr)
-            else:
-                sys.stderr.write(text)
-                sys.stderr.flush()
-                answer = sys.stdin.readline()
-                if not answer:
-                    raise EOFError
-                answer = answer.rstrip("\n")
-        except EOFError:
-            raise PluginError("no answer (end of input)", code="interaction_cancelled") from None
-        except KeyboardInterrupt:
-            sys.stderr.write("\n")  # the shell's next prompt on a line of its own
-            raise
-        return default if not answer and default is not None else answer
-
-    def read_input(self, max_bytes: int) -> bytes:
-        stdin = sys.stdin.buffer
-        return stdin.read1(max_bytes) if hasattr(stdin, "read1") else stdin.read(max_bytes)
-
-    def result(self, value: object) -> None:
-        if self.wrote_output:
-            return  # a plugin that already wrote text for people returns the result for scripts (--json)
-        if isinstance(value, str):
-            text = value
-        else:
-            import json
-
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
-
-    def report(self, name: str, e: PluginError) -> None:
-        sys.stderr.write(f"{name}: error: {e.message}\n")
-        if e.hint:
-            sys.stderr.write(f"{name}: hint: {e.hint}\n")
+        for i, exact in enumerate(raw):
+            if isinstance(exact, str):
+                args[i] = binascii.a2b_base64(exact).decode("utf-8", "surrogateescape")
+    return args

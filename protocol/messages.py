@@ -285,12 +285,19 @@ def check_host_message(msg: Mapping[str, object]) -> None:
 # -- builders: every message the host, the fake host and the SDK send, in one place ------------
 
 
-def hello(version: int | None, supported: Sequence[int] | None = None, plugin: Mapping[str, Any] | None = None) -> Message:
+def hello(
+    version: int | None, supported: Sequence[int] | None = None, plugin: Mapping[str, Any] | None = None,
+    features: Sequence[str] | None = None, requires: Sequence[str] = (),
+) -> Message:
     msg: Message = {"type": "hello", "protocol": version}
     if supported is not None:
         msg["supported"] = list(supported)
     if plugin is not None:
         msg["plugin"] = dict(plugin)
+    if features is not None:
+        msg["features"] = list(features)
+    if requires:
+        msg["requires"] = list(requires)
     return msg
 
 

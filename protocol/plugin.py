@@ -91,6 +91,7 @@ class Plugin:
         flags: Sequence[Flag] = (),
         subcommands: Mapping[str, str] | None = None,
         auto_help: bool = True,
+        requires: Sequence[str] = (),
         host_env_prefix: str = "TOOL_",
     ) -> None:
         self.name = name
@@ -101,6 +102,10 @@ class Plugin:
         self.flags = list(flags)
         self.subcommands = dict(subcommands or {})
         self.auto_help = auto_help
+        unknown = sorted(set(requires) - set(messages.FEATURES))
+        if unknown:
+            raise ValueError(f"unknown protocol features in requires: {', '.join(unknown)}")
+        self.requires = list(requires)
         self.env_prefix = host_env_prefix
         self._run: RunFunction | None = None
         self._complete: Callable[[list[str], str], Any] | None = None
@@ -178,7 +183,10 @@ class Plugin:
     # -- over the protocol -----------------------------------------------------------
     def _hello(self, version: int | None) -> dict[str, Any]:
         supported = list(versions.SUPPORTED) if version is None or len(versions.SUPPORTED) > 1 else None
-        return messages.hello(version, supported, {"name": self.name, "version": self.version, "summary": self.summary})
+        plugin = {"name": self.name, "version": self.version, "summary": self.summary}
+        if version is None:  # no version in common: features would mean nothing
+            return messages.hello(version, supported, plugin)
+        return messages.hello(version, supported, plugin, messages.FEATURES, self.requires)
 
     def _main_protocol(self, offer: str) -> int:
         from protocol.channel import Channel
@@ -223,7 +231,7 @@ class Plugin:
         import threading
 
         threading.Thread(target=channel.listen, name="tool-protocol-reader", daemon=True).start()
-        return self._invoke(Context(first, channel), channel)
+        return self._invoke(Context(first, channel, self.env_prefix), channel)
 
     def _invoke(self, ctx: Context, channel: Channel | None) -> int:
         if self._run is None:
@@ -298,7 +306,7 @@ class Plugin:
             "width": _terminal_width(),
             "verbosity": 0,
         }
-        return self._invoke(Context(run), None)
+        return self._invoke(Context(run, None, self.env_prefix), None)
 
 
 def _wants_help(args: Sequence[str]) -> bool:

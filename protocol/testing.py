@@ -10,10 +10,14 @@
 
 It starts the plugin with TOOL_PROTOCOL set (the rest of the environment is
 the test's own, with `env` merged in), checks every message it sends against
-the protocol and protocol/schema/v1.json, answers prompts from `answers` and
-`read_input` from `stdin`, and returns everything that happened as a
-Transcript. A broken message raises ProtocolError with the offending line,
-the plugin's exit status and the end of its stderr.
+the protocol and protocol/schema/v1.json, answers questions (prompt, confirm,
+choose) from `answers`, `read_input` (or the descriptor of `stdin_fd=True`)
+from `stdin` and `call` requests from `calls`, and returns everything that
+happened as a Transcript. A broken message raises ProtocolError with the
+offending line, the plugin's exit status and the end of its stderr.
+
+`features` is what the fake host has (all of protocol 1's by default): pass
+fewer to see how the plugin does with an older host.
 """
 from __future__ import annotations
 
@@ -30,7 +34,9 @@ from protocol.messages import ProtocolError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any
+    from typing import Any, Union
+
+    Answers = Union[Mapping[str, Union[str, bool]], Callable[[str], Union[str, bool, None]], None]
 
 __all__ = ["Transcript", "run_plugin", "ProtocolError"]
 
@@ -42,8 +48,10 @@ class Transcript:
     - `messages`: every message after the hello, in order (dicts, as sent);
     - `output`: the bytes of its `output` messages, joined;
     - `logs`: (level, message) of its `log` messages;
+    - `records`: the `data` of its `record` messages;
     - `progress`: its `progress` messages;
-    - `prompts`: the `message` of each prompt it asked;
+    - `prompts`: the `message` of each question it asked (prompt, confirm or choose);
+    - `calls`: the argv of each `call` request;
     - `result`, `has_result`: its `result` data (None and False when it sent none);
     - `error`: its `error` message, or None;
     - `exit_code`: its exit status (negative: killed by that signal);
@@ -55,8 +63,10 @@ class Transcript:
         self.messages: list[dict[str, Any]] = []
         self.output = b""
         self.logs: list[tuple[str, str]] = []
+        self.records: list[Any] = []
         self.progress: list[dict[str, Any]] = []
         self.prompts: list[str] = []
+        self.calls: list[list[str]] = []
         self.result: Any = None
         self.has_result = False
         self.error: dict[str, Any] | None = None
@@ -68,8 +78,11 @@ def run_plugin(
     command: Sequence[str],
     args: Sequence[str] = (),
     *,
-    answers: Mapping[str, str] | Callable[[str], str | None] | None = None,
+    answers: Answers = None,
     stdin: bytes = b"",
+    stdin_fd: bool = False,
+    calls: Callable[[list[str]], Mapping[str, Any]] | None = None,
+    features: Sequence[str] = messages.FEATURES,
     interactive: bool = True,
     output: str = "text",
     env: Mapping[str, str] | None = None,
@@ -82,18 +95,30 @@ def run_plugin(
     """Run `command` (argv of the plugin executable) as the host would, with `args`.
 
     `env` is merged into the current environment (`replace_env=True`: it is the whole
-    environment). `answers` maps a prompt's message to the answer (or is a function of
-    it); a prompt no key matches is an error naming the keys, so a typo cannot pass for
-    "no terminal". With `interactive=False` every prompt is answered as a script would
-    be: `interaction_unavailable`.
+    environment). `answers` maps a question's message to the answer (a string; True or
+    False for a confirm) or is a function of the message; a question no key matches is an
+    error naming the keys, so a typo cannot pass for "no terminal". With
+    `interactive=False` every question is answered as a script would be:
+    `interaction_unavailable`. `stdin_fd=True` hands `stdin` over as a descriptor named
+    in `run` (as the host does when the user's stdin is not a terminal). `calls` gets the
+    argv of each `call` request and returns its result ({"exit": 0, "output": "...",
+    "records": [...], "result": ...}); without it, calls fail with `call_failed`. The
+    `terminal` request is refused: the fake host has none to hand over.
     """
     t = Transcript()
-    client = Client(host={"name": "tool-testing", "version": "0"}, plugin=command[0], offered=offer, env_prefix=env_prefix)
+    client = Client(
+        host={"name": "tool-testing", "version": "0"}, plugin=command[0], offered=offer, features=features, env_prefix=env_prefix
+    )
     full_env = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
     full_env[env_prefix + "PROTOCOL"] = client.offer
+    fd_pipe = os.pipe() if stdin_fd else None
     proc = subprocess.Popen(
-        [*command, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env
+        [*command, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+        pass_fds=(fd_pipe[0],) if fd_pipe else (),
     )
+    if fd_pipe is not None:  # the plugin is told its number in `run` (the host's is 3; a plugin must not assume it)
+        os.close(fd_pipe[0])
+        threading.Thread(target=_feed, args=(fd_pipe[1], stdin), daemon=True).start()
     err_chunks: list[bytes] = []
     err_thread = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
     err_thread.start()
@@ -136,21 +161,21 @@ def run_plugin(
             try:
                 client.greeted(line)
             except ProtocolError:
-                if client.hello is None:
-                    raise
+                if client.hello is None or client.hello.get("protocol") is not None:
+                    raise  # not a refusal to speak: a broken hello, or a feature this host lacks
             t.hello = checked(line, client.hello)  # type: ignore[arg-type]
             if client.version is None:
                 t.exit_code = proc.wait(timeout)
                 return t
-            send(client.run(args, interactive=interactive, output=output))
+            send(client.run(args, interactive=interactive, output=output, stdin_fd=fd_pipe[0] if fd_pipe else None))
             if cancel_after is not None:
-                timer = threading.Timer(cancel_after, lambda: send(messages.cancel("interrupt")))
+                timer = threading.Timer(cancel_after, lambda: send(messages.cancel("interrupt", 2.0)))
                 timer.daemon = True
                 timer.start()
             while (line := next_line()) is not None:
                 msg = checked(line, client.message(line))
                 t.messages.append(msg)
-                stdin_left = _take(t, msg, send, answers if interactive else None, interactive, stdin_left)
+                stdin_left = _take(t, msg, send, _Answerer(answers, interactive, calls), stdin_left)
             t.exit_code = proc.wait(max(0.1, deadline - time.monotonic()))
             return t
         except (ProtocolError, TimeoutError) as e:
@@ -175,18 +200,38 @@ def run_plugin(
             proc.stdout.close()
 
 
-def _take(
-    t: Transcript,
-    msg: dict[str, Any],
-    send: Callable[[Mapping[str, Any]], None],
-    answers: Mapping[str, str] | Callable[[str], str | None] | None,
-    interactive: bool,
-    stdin_left: bytes,
-) -> bytes:
+class _Answerer:
+    def __init__(self, answers: Answers, interactive: bool, calls: Callable[[list[str]], Mapping[str, Any]] | None) -> None:
+        self.answers = answers
+        self.interactive = interactive
+        self.calls = calls
+
+    def question(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The result of a prompt, confirm or choose (ProtocolError when `answers` has none)."""
+        message = str(params.get("message", ""))
+        if callable(self.answers):
+            answer = self.answers(message)
+            if answer is None:
+                raise ProtocolError(f"the plugin asked {message!r} and the answers function returned None")
+        elif self.answers is None or message not in self.answers:
+            known = ", ".join(repr(k) for k in (self.answers or {})) or "none"
+            raise ProtocolError(f"the plugin asked {message!r}, which no key of answers matches (keys: {known})")
+        else:
+            answer = self.answers[message]
+        if method == "confirm":
+            return {"value": answer if isinstance(answer, bool) else str(answer).strip().lower() in ("y", "yes", "true")}
+        if method == "choose" and answer not in params.get("choices", []):
+            raise ProtocolError(f"the answer {answer!r} to {message!r} is not one of its choices {params.get('choices')}")
+        return {"value": answer}
+
+
+def _take(t: Transcript, msg: dict[str, Any], send: Callable[[Mapping[str, Any]], None], how: _Answerer, stdin_left: bytes) -> bytes:
     """Record one message; answer it when it is a request. Returns the stdin not yet read."""
     kind = msg["type"]
     if kind == "output":
         t.output += msg["text"].encode("utf-8", "surrogatepass") if "text" in msg else binascii.a2b_base64(msg["base64"])
+    elif kind == "record":
+        t.records.append(msg["data"])
     elif kind == "log":
         t.logs.append((msg["level"], msg["message"]))
     elif kind == "progress":
@@ -196,32 +241,39 @@ def _take(
     elif kind == "error":
         t.error = msg
     elif kind == "request":
-        rid, params = msg["id"], msg.get("params") or {}
-        if msg["method"] == "prompt":
+        rid, method, params = msg["id"], msg["method"], msg.get("params") or {}
+        if method in ("prompt", "confirm", "choose"):
             t.prompts.append(params["message"])
-            if not interactive:
-                send(messages.error_response(rid, "interaction_unavailable", "not interactive (interactive=False)"))
+            if how.interactive:
+                send(messages.response(rid, how.question(method, params)))
             else:
-                send(messages.response(rid, {"value": _answer(answers, params["message"])}))
-        elif msg["method"] == "read_input":
+                send(messages.error_response(rid, "interaction_unavailable", "not interactive (interactive=False)"))
+        elif method == "read_input":
             n = params.get("max_bytes", 65536)
             chunk, stdin_left = stdin_left[:n], stdin_left[n:]
             send(messages.response(rid, {"base64": binascii.b2a_base64(chunk, newline=False).decode("ascii"), "eof": not chunk}))
+        elif method == "call":
+            t.calls.append(list(params["argv"]))
+            if how.calls is None:
+                send(messages.error_response(rid, "call_failed", "no calls= function was given to run_plugin"))
+            else:
+                send(messages.response(rid, {"exit": 0, **how.calls(list(params["argv"]))}))
+        elif method == "terminal":
+            send(messages.error_response(rid, "interaction_unavailable", "the fake host has no terminal to hand over"))
         else:
-            send(messages.error_response(rid, "unknown_method", msg["method"]))
+            send(messages.error_response(rid, "unknown_method", method))
     return stdin_left
 
 
-def _answer(answers: Mapping[str, str] | Callable[[str], str | None] | None, message: str) -> str:
-    if callable(answers):
-        answer = answers(message)
-        if answer is None:
-            raise ProtocolError(f"the plugin asked {message!r} and the answers function returned None")
-        return answer
-    if answers is None or message not in answers:
-        known = ", ".join(repr(k) for k in (answers or {})) or "none"
-        raise ProtocolError(f"the plugin asked {message!r}, which no key of answers matches (keys: {known})")
-    return answers[message]
+def _feed(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        pass  # the plugin stopped reading
+    finally:
+        os.close(fd)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
