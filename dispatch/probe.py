@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 
 class Answer:
     """What a plugin said: its hello, its answer (or None), everything after the hello, its
-    exit code (None: it had to be killed), and what went wrong (or None)."""
+    exit code (None: it had to be killed), what went wrong (or None), and why it cannot run
+    with this host (`mismatch`: no version in common, a feature it requires; or None)."""
 
-    __slots__ = ("hello", "answer", "problem", "status", "stream")
+    __slots__ = ("hello", "answer", "problem", "status", "stream", "mismatch")
 
     def __init__(self) -> None:
         self.hello: dict[str, Any] | None = None
@@ -36,6 +37,7 @@ class Answer:
         self.problem: str | None = None
         self.status: int | None = None
         self.stream: list[dict[str, Any]] = []
+        self.mismatch: str | None = None
 
 
 def client(program: Program, path: str) -> Client:
@@ -74,9 +76,10 @@ def ask(
             if result.hello is None:
                 try:
                     conversation.greeted(line)
-                except ProtocolError:
+                except ProtocolError as e:
                     if conversation.hello is None:
                         raise
+                    result.mismatch = str(e)  # no version in common, or a feature this host lacks
                 result.hello = conversation.hello
                 if conversation.version is None:
                     break  # no version in common: what it said is the answer

@@ -339,9 +339,10 @@ def test_plugin_check_passes_a_good_plugin(deploy: Env) -> None:
     doc = json.loads(proc.stdout)
     assert proc.returncode == 0, doc
     assert [c["name"] for c in doc["checks"]] == [
-        "declaration", "hello", "version mismatch", "run", "describe", "complete", "cancel", "eof on stdin",
+        "declaration", "hello", "features", "version mismatch", "run", "describe", "complete", "cancel", "eof on stdin",
     ]
-    assert all(c["ok"] for c in doc["checks"])
+    assert [c["name"] for c in doc["checks"] if c["status"] != "ok"] == ["cancel"], "--help ends at once"
+    assert "ends by itself" in doc["checks"][7]["detail"]
 
 
 @pytest.mark.slow
@@ -372,7 +373,8 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     assert "FAIL  run: a line on stdout is not a protocol message (a stray print?" in out
     assert "FAIL  describe: no answer within 0.5 s" in out
     assert "FAIL  eof on stdin: kept running after its stdin closed" in out
-    assert out.rstrip().endswith("1 of 8 checks passed")
+    assert "FAIL  cancel: still running 0.3 s after 'cancel'" in out and "exiting 130" in out
+    assert out.rstrip().endswith("2 of 9 checks passed")
 
 
 def _shell_and_script(tenv: Env, shell: str, file_name: str) -> tuple[str, Path]:

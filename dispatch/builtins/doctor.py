@@ -99,9 +99,12 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
                             p.path)
                 )
             else:
+                # A mismatch names the side to upgrade itself ("...; upgrade tool ..."): that is the fix.
+                failure, _, fix = p.handshake_problem.rpartition("; upgrade ")
                 findings.append(
-                    Finding("error", "handshake_failed", f"{p.path}: its last run broke the protocol: {p.handshake_problem}",
-                            f"upgrade the plugin, or run '{prog} plugin check {p.name}' to see what is wrong", p.path)
+                    Finding("error", "handshake_failed", f"{p.path}: its last run failed: {failure or p.handshake_problem}",
+                            f"upgrade {fix}" if failure else f"run '{prog} plugin check {p.name}' to see what is wrong",
+                            p.path)
                 )
 
     findings += _cache_findings(env, prog)

@@ -41,7 +41,7 @@ def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
         answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description")
-        if answer.hello is not None and answer.hello.get("protocol") is not None:
+        if answer.hello is not None and answer.mismatch is None:
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":
                 description = {k: v for k, v in answer.answer.items() if k != "type"}
@@ -53,7 +53,7 @@ def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
                 problem=None,
             )
         else:
-            metadata.note(inv.environ, inv.prog, p.stat, p.path, problem=answer.problem or "no protocol version in common")
+            metadata.note(inv.environ, inv.prog, p.stat, p.path, problem=answer.mismatch or answer.problem or "no hello")
 
 
 def run(inv: Invocation, args: list[str]) -> int:
@@ -101,9 +101,12 @@ def run(inv: Invocation, args: list[str]) -> int:
     for i, row in enumerate(rows):
         out.append("  ".join(f"{cell:<{widths[j]}}" for j, cell in enumerate(row[:4])) + "  " + row[4] + "\n")
         if i:
-            for problem in found[i - 1].problems:
+            messages = [q.message for q in found[i - 1].problems]
+            if found[i - 1].handshake_problem:
+                messages.append(f"its last run failed: {found[i - 1].handshake_problem}")
+            for message in messages:
                 warnings += 1
-                out.append(f"  warning: {visible(problem.message)}\n")
+                out.append(f"  warning: {visible(message)}\n")
     sys.stdout.write("".join(out))
     sys.stdout.flush()
     if warnings:

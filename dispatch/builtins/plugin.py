@@ -1,9 +1,11 @@
 """`tool plugin check NAME [-- ARGS...]`: run a plugin through the protocol's scenarios and report.
 
-For authors in any language: it checks the hello and version negotiation,
-a run (with ARGS, `--help` by default: the run really happens), `describe`,
-`complete`, `cancel`, and that the plugin stops at EOF on stdin. Every
-message is checked against the message model and protocol/schema/v1.json.
+For authors in any language: it checks the declaration, the hello, the features it
+lists, version negotiation, a run (with ARGS, `--help` by default: the run really
+happens), `describe`, `complete`, `cancel` (against a run that lasts: untested when the
+run ends at once) and that the plugin stops at EOF on stdin. Every message is checked
+against the message model and protocol/schema/v1.json. Each check is ok, fail, or
+untested; only a failure fails the command.
 """
 from __future__ import annotations
 
@@ -55,11 +57,17 @@ def run(inv: Invocation, args: list[str]) -> int:
     return 1 if failed else 0
 
 
+_MARKS = {"ok": "ok  ", "fail": "FAIL", "untested": "----"}
+
+
 def text_report(path: str, results: list[dict[str, Any]]) -> str:
-    passed = sum(1 for r in results if r["ok"])
-    lines = [f"checking {path}\n"]
-    lines += [f"  {'ok  ' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}\n" for r in results]
-    lines.append(f"{passed} of {len(results)} checks passed\n")
+    from dispatch.text import visible
+
+    passed = sum(1 for r in results if r["status"] == "ok")
+    untested = sum(1 for r in results if r["status"] == "untested")
+    lines = [f"checking {visible(path)}\n"]
+    lines += [f"  {_MARKS[r['status']]}  {r['name']}: {visible(r['detail'])}\n" for r in results]
+    lines.append(f"{passed} of {len(results)} checks passed" + (f", {untested} untested" if untested else "") + "\n")
     return "".join(lines)
 
 
@@ -67,20 +75,24 @@ class Bounds:
     """How long each scenario waits for the plugin (seconds): generous for real plugins,
     small in tests."""
 
-    __slots__ = ("answer", "run", "cancel", "eof", "exit")
+    __slots__ = ("answer", "run", "busy", "cancel", "eof", "exit")
 
     def __init__(
-        self, answer: float = 2.0, run: float = 30.0, cancel: float = 3.0, eof: float = 4.0, exit: float = 1.0
+        self, answer: float = 2.0, run: float = 10.0, busy: float = 1.0, cancel: float = 3.0, eof: float = 4.0,
+        exit: float = 1.0,
     ) -> None:
         self.answer = answer  # for the hello and the answer to describe or complete
-        self.run = run  # for a whole run
+        self.run = run  # for a whole run (a run still going then is stopped, not failed)
+        self.busy = busy  # a run still going after this long is busy: `cancel` is sent then
         self.cancel = cancel  # to stop after `cancel`
         self.eof = eof  # to stop after its stdin closed
         self.exit = exit  # to exit after answering
 
 
-def _result(name: str, ok: bool, detail: str) -> dict[str, Any]:
-    return {"name": name, "ok": ok, "detail": detail}
+def _result(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
+    """One check: ok, failed, or (ok None) untested."""
+    status = "untested" if ok is None else "ok" if ok else "fail"
+    return {"name": name, "status": status, "ok": ok is not False, "detail": detail}
 
 
 class Checker:
@@ -96,7 +108,8 @@ class Checker:
 
     def check(self) -> list[dict[str, Any]]:
         return [scenario() for scenario in (
-            self.declaration, self.hello, self.negotiation, self.run, self.describe, self.complete, self.cancel, self.eof,
+            self.declaration, self.hello, self.features, self.negotiation, self.run, self.describe, self.complete,
+            self.cancel, self.eof,
         )]
 
     def _ask(self, request: Callable[[Any], dict[str, Any]] | None, **kw: Any) -> Answer:
@@ -168,14 +181,41 @@ class Checker:
 
     def run(self) -> dict[str, Any]:
         args = self.run_args
+        started = time.monotonic()
         answer = self._ask(lambda c: c.run(args, interactive=False, output="json"), timeout=self.bounds.run, args=tuple(args))
-        if answer.problem:
+        took = time.monotonic() - started
+        still_running = answer.hello is not None and answer.problem == f"no answer within {self.bounds.run:g} s"
+        if answer.problem and not still_running:
             return _result("run", False, answer.problem)
         problems = self._schema_problems(answer)
         if problems:
             return _result("run", False, "; ".join(problems))
-        types = sorted({m["type"] for m in answer.stream})
-        return _result("run", True, f"{' '.join(args)!r}: exit {answer.status}, sent {', '.join(types) or 'nothing'}")
+        types = ", ".join(sorted({m["type"] for m in answer.stream})) or "nothing"
+        if still_running:
+            return _result("run", True, f"{' '.join(args)!r}: still running after {took:.0f} s (stopped), sent {types}")
+        return _result("run", True, f"{' '.join(args)!r}: exit {answer.status} in {took:.2f} s, sent {types}")
+
+    def features(self) -> dict[str, Any]:
+        from protocol.messages import FEATURES
+
+        answer = self._ask(None, close_stdin_after_hello=True)
+        if answer.hello is None:
+            return _result("features", None, "no hello to read them from")
+        uses = [str(f) for f in answer.hello.get("features", [])]
+        requires = [str(f) for f in answer.hello.get("requires", [])]
+        prog = f"{self.program.prog} {self.program.version}"
+        missing = [f for f in requires if f not in FEATURES]
+        if missing:
+            return _result(
+                "features", False,
+                f"it requires {', '.join(missing)}, which {prog} does not have: with this {self.program.prog} it "
+                f"cannot run at all; require only what it cannot work without (has: {', '.join(FEATURES)})",
+            )
+        unknown = [f for f in uses if f not in FEATURES]
+        detail = (f"uses {', '.join(uses)}" if uses else "lists no features (protocol 1 as first published)") + (
+            f"; requires {', '.join(requires)}" if requires else ""
+        ) + (f"; {prog} does not know {', '.join(unknown)} (a newer host may)" if unknown else "")
+        return _result("features", True, detail)
 
     def describe(self) -> dict[str, Any]:
         return self._first_request("describe", lambda c: c.describe(), "description", "listable")
@@ -188,14 +228,22 @@ class Checker:
         if answer.problem:
             return _result(name, False, answer.problem)
         if answer.answer is None:
-            return _result(name, False, f"no {answer_type!r} and no 'error' answer")
+            sent = ", ".join(sorted({m["type"] for m in answer.stream}))
+            return _result(
+                name, False,
+                f"no {answer_type!r} and no 'error' answer" + (f" (it sent {sent}: did it take {name!r} for a run?)" if sent else "")
+                + f"; a plugin that does not answer {name!r} sends "
+                + '{"type":"error","code":"unsupported_request","message":"..."} and exits 76',
+            )
         problems = self._schema_problems(answer)
         if problems:
             return _result(name, False, "; ".join(problems))
         if answer.answer["type"] == "error":
-            if answer.status != 76:
-                return _result(name, False, f"answered 'error' (not supported) but exited {answer.status}, not 76")
-            return _result(name, True, f"not supported (answers 'error' and exits 76): optional, but '{name}' makes your plugin {gain}")
+            code = answer.answer.get("code")
+            advice = "" if (code, answer.status) == ("unsupported_request", 76) else (
+                f" (answered {code!r}, exit {answer.status}: 'unsupported_request' and exit 76 are what the docs ask)"
+            )
+            return _result(name, True, f"not supported: optional, but {name!r} makes your plugin {gain}{advice}")
         if answer.status != 0:
             return _result(name, False, f"answered, then exited {answer.status} instead of 0")
         return _result(name, True, f"answers {answer_type!r}")
@@ -207,18 +255,34 @@ class Checker:
         client = probe.client(self.program, self.path)
         child_env = dict(self.env)
         child_env[self.program.var("PROTOCOL")] = client.offer
-        child = spawn.spawn(self.path, self.run_args, child_env)
+        child = spawn.spawn(self.path, self.run_args, child_env, quiet=True)
         try:
             assert child.stdin is not None
-            time.sleep(min(0.2, self.bounds.cancel / 4))
-            request = client.run(self.run_args, interactive=False, output="json")
-            os.write(child.stdin, framing.encode(request) + framing.encode(messages.cancel("interrupt")))
+            os.write(child.stdin, framing.encode(client.run(self.run_args, interactive=False, output="json")))
+            started = time.monotonic()
+            status = _wait(child.pid, self.bounds.busy)
+            if status is not None:
+                return _result(
+                    "cancel", None,
+                    f"the run with {' '.join(self.run_args)!r} ends by itself in {time.monotonic() - started:.2f} s; to "
+                    f"check that the plugin stops on 'cancel', give arguments that keep it busy: "
+                    f"{self.program.prog} plugin check NAME -- ARGS",
+                )
+            os.write(child.stdin, framing.encode(messages.cancel("interrupt", self.bounds.cancel)))
             status = _wait(child.pid, self.bounds.cancel)
             if status is None:
-                return _result("cancel", False, f"still running {self.bounds.cancel:g} s after 'cancel' (stdin still open); stop soon after cancel")
-            return _result("cancel", True, f"stopped after 'cancel' (exit {status})")
+                return _result(
+                    "cancel", False,
+                    f"still running {self.bounds.cancel:g} s after 'cancel' (its stdin still open): keep reading stdin "
+                    f"while you work (a thread, or between steps) and stop on {{\"type\":\"cancel\"}}, exiting 130; "
+                    f"the Python SDK does this for you",
+                )
+            advice = "" if status == 130 else " (130 is the documented status after an interrupt)"
+            return _result("cancel", True, f"stopped after 'cancel' with exit {status}{advice}")
         except BrokenPipeError:
-            return _result("cancel", True, "finished before the cancel arrived")
+            if _wait(child.pid, 0.2) is not None:
+                return _result("cancel", None, "it ended just before the cancel arrived")
+            return _result("cancel", False, "it closed its stdin while running, so it cannot hear 'cancel': keep reading it")
         finally:
             spawn.stop(child)
 
