@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Env
+import pytest
+
+from tests.conftest import Env, in_pty
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -28,6 +30,33 @@ def test_protocol_md_sh_example(tenv: Env) -> None:
     ]
     direct = subprocess.run([str(tenv.bin / "tool-hi")], capture_output=True, env=tenv.vars, timeout=60)
     assert direct.stdout == b"hi there\n", "run directly by a person: no protocol"
+    check = json.loads(tenv.run("plugin", "check", "hi", "--json").stdout)
+    assert check["ok"] is True
+    assert {c["name"]: c["status"] for c in check["checks"] if c["status"] != "ok"} == {"cancel": "untested"}, check
+
+
+def test_protocol_md_fuller_sh_example_is_the_count_sample(tenv: Env) -> None:
+    sample = (DOCS.parent / "sample-plugins" / "tool-count").read_text()
+    assert _block("protocol.md", "sh", 1) == sample
+    tenv.plugin("tool-count", sample)
+    assert tenv.run("count", "2").stdout == b'{"n":1,"of":2}\n{"n":2,"of":2}\n'
+    assert [json.loads(x)["type"] for x in tenv.run("--json", "count", "1").stdout.splitlines()] == ["record", "exit"]
+    proc = tenv.run("count")  # no terminal to ask on
+    assert (proc.returncode, proc.stderr) == (2, b"tool count: error: give a number: tool count N\n")
+
+
+@pytest.mark.slow
+def test_the_count_sample_is_cancellable_and_asks(tenv: Env) -> None:
+    tenv.plugin("tool-count", (DOCS.parent / "sample-plugins" / "tool-count").read_text())
+    proc = tenv.run("--timeout", "1.5", "count", "30")
+    assert proc.returncode == 124 and proc.stdout.startswith(b'{"n":1,"of":30}\n')
+    term = in_pty(tenv, "count")
+    term.read_until(b"Count to? [3] ")
+    term.send(b"2\r")
+    code, screen = term.finish()
+    assert code == 0 and b"N  OF\r\n1   2\r\n2   2\r\n" in screen
+    check = json.loads(tenv.run("plugin", "check", "count", "--json", "--", "3").stdout)
+    assert check["ok"] is True and all(c["status"] == "ok" for c in check["checks"]), check
 
 
 def test_writing_plugins_sdk_example(tenv: Env) -> None:

@@ -12,11 +12,12 @@ HELLO = '{"type":"hello","protocol":1}'
 
 
 def check(tenv: Env, name: str, *run_args: str) -> dict[str, dict[str, object]]:
-    """Run the checker in-process with small bounds: name -> its result."""
+    """Run the checker in-process with small bounds (a run still going after 1.5 s is stopped):
+    name -> its result."""
     from dispatch.builtins.plugin import Bounds, Checker
     from dispatch.cli import Dispatcher
 
-    bounds = Bounds(answer=2.0, run=5.0, busy=0.5, cancel=1.0, eof=1.0, exit=0.5)
+    bounds = Bounds(answer=2.0, run=1.5, busy=0.5, cancel=1.0, eof=1.0, exit=0.5)
     results = Checker(Dispatcher("tool").program, str(tenv.bin / name), tenv.vars, list(run_args) or ["--help"], bounds).check()
     return {str(r["name"]): r for r in results}
 
@@ -32,6 +33,7 @@ case $request in '{{"type":"run"'*) ;; *) {other} ;; esac
 """)
 
 
+@pytest.mark.slow
 def test_a_plugin_that_ignores_cancel_fails_with_the_fix(tenv: Env) -> None:
     protocol_sh(tenv, "tool-deaf", "sleep 30")
     results = check(tenv, "tool-deaf", "work")
@@ -41,6 +43,7 @@ def test_a_plugin_that_ignores_cancel_fails_with_the_fix(tenv: Env) -> None:
     assert results["run"]["status"] == "ok" and "still running" in str(results["run"]["detail"])
 
 
+@pytest.mark.slow
 def test_a_plugin_that_stops_on_cancel_passes(tenv: Env) -> None:
     protocol_sh(tenv, "tool-hears", """while IFS= read -r line; do case $line in *'"cancel"'*) exit 130 ;; esac; done""")
     results = check(tenv, "tool-hears", "work")
