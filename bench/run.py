@@ -236,6 +236,56 @@ def main() -> int:
         "ratio_vs_reference": ratio(times, "tool pstream", "reference loop"),
         "target": 0.6,
     }
+    # Records: the same count of `record` messages, shown as JSON lines into a pipe.
+    records = work / "records.jsonl"
+    with open(records, "w") as f:
+        f.write('{"type":"hello","protocol":1}\n')
+        for i in range(count):
+            f.write(json.dumps({"type": "record", "data": {"n": i, "text": f"line {i:06d} of the stream"}}, separators=(",", ":")) + "\n")
+    write(bin_dir / "tool-precords", f"#!/bin/sh\n# speaks TOOL_PROTOCOL\nexec cat {records}\n")
+    spawn_time([tool, "precords"], env)
+    times = alternate({"tool precords": [tool, "precords"], "tool pstream": [tool, "pstream"]}, env, max(5, rounds // 4))
+    rows.append(("records", f"tool, {count} record messages to a pipe", f"{ms(times['tool precords']):.0f} ms", f"{ratio(times, 'tool precords', 'tool pstream'):.2f}x as many outputs"))
+    results["records"] = {n: ms(t) for n, t in times.items()} | {
+        "messages": count,
+        "ratio_vs_outputs": ratio(times, "tool precords", "tool pstream"),
+        "target": 1.5,
+    }
+
+    # The user's stdin for a protocol plugin: the same SDK code reading it all, run by tool
+    # (stdin_fd, or read_input when the host has no stdin_fd) and run directly.
+    input_mb = 16 if args.quick else 100
+    data = work / "input"
+    with open(data, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(input_mb):
+            f.write(chunk)
+    reader = (
+        f"#!{python}\n# speaks TOOL_PROTOCOL\nimport sys\nfrom protocol.plugin import Plugin\nplugin = Plugin('pin')\n"
+        "@plugin.run\ndef run(ctx, args):\n    n = 0\n    read = ctx.stdin.read if not args else ctx.read_input\n"
+        "    while True:\n        block = read(1 << 20)\n        if not block:\n            return n\n        n += len(block)\n"
+        "plugin.main()\n"
+    )
+    pin = write(bin_dir / "tool-pin", reader)
+    spawn_time([tool, "pin"], env, str(data))
+    times = alternate(
+        {}, env, max(5, rounds // 4),
+        extra={
+            "tool pin (stdin_fd)": ([tool, "pin"], env, str(data)),
+            "tool pin (read_input)": ([tool, "pin", "read_input"], env, str(data)),
+            "plugin alone": ([str(pin)], env, str(data)),
+        },
+    )
+    for name in ("tool pin (stdin_fd)", "tool pin (read_input)"):
+        rows.append(("input", f"{name}, {input_mb} MiB", f"{ms(times[name]):.0f} ms", f"{ratio(times, name, 'plugin alone'):.2f}x direct read"))
+    rows.append(("input", f"plugin reading its own stdin, {input_mb} MiB", f"{ms(times['plugin alone']):.0f} ms", ""))
+    results["input"] = {n: ms(t) for n, t in times.items()} | {
+        "MiB": input_mb,
+        "ratio_stdin_fd_vs_direct": ratio(times, "tool pin (stdin_fd)", "plugin alone"),
+        "ratio_read_input_vs_direct": ratio(times, "tool pin (read_input)", "plugin alone"),
+        "target": 1.5,
+    }
+
     size_mb = 64 if args.quick else 512
     blob = work / "blob"
     with open(blob, "wb") as f:

@@ -73,6 +73,7 @@ class Conversation:
         session = self.session
         render = self.render
         fast = framing.plain_text_ok(lines)
+        rows_fast = fast and render.records_passed_on
         i = 0
         n = len(lines)
         while i < n and not session.output_closed:
@@ -82,6 +83,12 @@ class Conversation:
                     render.output_run(text, lines[i:end])
                     i = end
                     continue
+                if rows_fast:
+                    rows, end = framing.record_run(lines, i)
+                    if rows is not None:
+                        render.record_run(rows, lines[i:end])
+                        i = end
+                        continue
             self._handle(lines[i])
             i += 1
         render.flush()
@@ -158,16 +165,13 @@ class Conversation:
 
     def on_stdin(self) -> None:
         """The user's stdin is readable, for the pending `read_input`."""
-        import binascii
-
         session = self.session
         data = read(0, self.read_input_max)
         session.sel.unregister(0)
         if not data:
             session.user_stdin_open = False
         rid, self.read_input_id = self.read_input_id, None
-        encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
-        session.send(messages.response(rid, {"base64": encoded, "eof": not data}))
+        session.send_line(framing.encode_input(rid, data))
 
     # -- questions: prompt, confirm, choose ------------------------------------------------------
     def _ask(self, rid: object, method: str, params: Mapping[str, Any]) -> None:

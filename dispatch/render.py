@@ -141,6 +141,17 @@ class Renderer:
                 self._table = Table(terminal_columns((1, 2)))
             self._out.append(to_utf8(self._table.add(data)))
 
+    @property
+    def records_passed_on(self) -> bool:
+        """Records go out as JSON text (a pipe, or --json), not as a table."""
+        return self.json_mode or not self.records_tty
+
+    def record_run(self, rows: bytes, lines: list[bytes]) -> None:
+        """`record` messages (their lines, and the JSON lines of their data, checked once), when
+        records_passed_on."""
+        self.any_output = True
+        self._out.append(b"\n".join(lines) + b"\n" if self.json_mode else rows)
+
     def _settle_table(self, *, force: bool) -> None:
         """Rows held back to size the table's columns go out: when held long enough, or before
         anything else is written (force)."""

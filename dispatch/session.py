@@ -367,9 +367,13 @@ class Session:
     # -- pipes ---------------------------------------------------------------------------------
     def send(self, msg: Mapping[str, object]) -> None:
         """A message to the plugin (written without blocking: the loop writes the rest)."""
+        self.send_line(framing.encode(msg))
+
+    def send_line(self, line: bytes) -> None:
+        """An encoded message to the plugin (see send)."""
         if self.child.stdin is None:
             return
-        self.to_plugin += framing.encode(msg)
+        self.to_plugin += line
         self._write_plugin()
 
     def _write_plugin(self) -> None:

@@ -193,6 +193,44 @@ def output_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
     return (None, start) if text is None else (text, end)
 
 
+RECORD_DATA = b'{"type":"record","data":'
+_RECORD_JOINT = b'}\n' + RECORD_DATA  # between two record lines joined by a newline (never inside one)
+
+
+def record_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
+    """(the JSON texts of the `data` of the `record` messages from lines[start] on, one per
+    line, and where the run ends); (None, start) when lines[start] is not one. Each data
+    object is checked by the parser but passed on as the plugin wrote it, so that records
+    cost no encoding. A line with another field after `data`, or with a lone surrogate escape
+    (passed on, it would not be valid Unicode), ends the run. The lines must have passed
+    `plain_text_ok`."""
+    at = len(RECORD_DATA)
+    end = start
+    for line in lines[start:]:
+        if not line.startswith(RECORD_DATA):
+            break
+        text = line.decode("utf-8")
+        try:
+            value, stop = _scan(text, at)
+        except (StopIteration, SystemError, ValueError, RecursionError):
+            break  # the parser will say what is wrong
+        if stop != len(text) - 1 or text[stop] != "}" or type(value) is not dict:
+            break
+        end += 1
+    _DecodeContext.memo.clear()
+    if end == start:
+        return None, start
+    blob = b"\n".join(lines[start:end])
+    if b"\\ud" in blob or b"\\uD" in blob:
+        # The run ends before the first such line (the parser takes that one).
+        end = next(i for i in range(start, end) if b"\\ud" in lines[i] or b"\\uD" in lines[i])
+        if end == start:
+            return None, start
+        blob = b"\n".join(lines[start:end])
+    # Each line less its envelope, in one pass: the joints are the only newlines.
+    return blob[at:-1].replace(_RECORD_JOINT, b"\n") + b"\n", end
+
+
 def unescape(payload: bytes) -> bytes | None:
     """The UTF-8 bytes of JSON string bodies (joined) with only simple escapes; None when they need a parser.
 
@@ -215,6 +253,16 @@ def is_hello(line: bytes) -> bool:
         return decode(line).get("type") == "hello"
     except ProtocolError:
         return False
+
+
+def encode_input(rid: object, data: bytes) -> bytes:
+    """The response to `read_input` carrying `data`: the bytes encode() gives for it, built
+    around the base64 (which has nothing to escape) instead of scanning a megabyte for escapes."""
+    import binascii
+
+    head = '{"type":"response","id":' + dumps(rid) + ',"result":{"base64":"'
+    tail = '","eof":' + ("false" if data else "true") + "}}\n"
+    return head.encode("utf-8") + binascii.b2a_base64(data, newline=False) + tail.encode("ascii")
 
 
 def encode(msg: object) -> bytes:

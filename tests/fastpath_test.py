@@ -6,6 +6,7 @@ import random
 
 from protocol.framing import OUTPUT_TEXT, output_run, plain_text_ok
 from protocol.framing import unescape as _unescape
+from tests.conftest import Env, raw_plugin
 
 ALPHABET = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\r', '\b', '\f', '\u00e9', '\u2028', '\U0001F600', '\x00', '\x1f', '}', '{']
 
@@ -45,3 +46,62 @@ def test_a_run_of_output_lines_is_decoded_at_once_and_stops_where_the_parser_mus
     assert output_run(lines, 0) == (b"a\nb", 2)
     assert output_run(lines, 2) == (None, 2)
     assert not plain_text_ok([b'{"type":"output","text":"\x01"}'])
+
+
+def test_record_runs_pass_the_data_on_as_written_or_step_aside() -> None:
+    from protocol.framing import loads, record_run
+
+    good = [b'{"type":"record","data":{"a":1,"b":[true,null],"c":"x\\"}"}}', b'{"type":"record","data":{}}']
+    rows, end = record_run(good, 0)
+    assert (rows, end) == (b'{"a":1,"b":[true,null],"c":"x\\"}"}\n{}\n', 2)
+    for text, data in zip(rows.splitlines(), ({"a": 1, "b": [True, None], "c": 'x"}'}, {})):
+        assert loads(text.decode()) == data
+    steps_aside = [
+        b'{"type":"record","data":{"a":1},"extra":2}',  # a field after data: the parser's business
+        b'{"type":"record","data":[1]}',  # not an object: the message check reports it
+        b'{"type":"record","data":{"a":1}}}',  # extra text
+        b'{"type":"record","data":{"a":\\ud800}}',
+        b'{"type":"record","data":{"a":"\\ud800"}}',  # a lone surrogate would go out as it came
+        b'{"type":"record","data":{"a":1e400}}',  # Infinity
+        b'{"type":"record","data":{"a":NaN}}',
+        b'{"type":"record", "data":{"a":1}}',  # not compact: the parser takes it
+    ]
+    for line in steps_aside:
+        assert record_run([good[1], line], 0) == (b"{}\n", 1), line
+        assert record_run([line], 0) == (None, 0), line
+
+
+def test_a_record_run_ends_before_a_line_it_cannot_pass_on() -> None:
+    from protocol.framing import record_run
+
+    ok = b'{"type":"record","data":{"a":1}}'
+    odd = b'{"type":"record","data":{"a":"\\udce9"}}'
+    lines = [ok] * 3 + [odd] + [ok] * 2
+    assert record_run(lines, 0) == (b'{"a":1}\n' * 3, 3)
+    assert record_run(lines, 3) == (None, 3)
+    assert record_run(lines, 4) == (b'{"a":1}\n' * 2, 6)
+
+
+def test_records_through_the_fast_path_and_the_parser_look_the_same(tenv: Env) -> None:
+    rows = [{"n": i, "s": "\u00e9\U0001F600 \"q\"", "f": 1.5, "l": [1, {"x": None}]} for i in range(50)]
+    lines = [json.dumps({"type": "record", "data": r}, separators=(",", ":")) for r in rows]
+    spaced = [json.dumps({"type": "record", "data": r}) for r in rows]  # not compact: every line parsed
+    for name, stream in (("tool-fast", lines), ("tool-slow", spaced)):
+        raw_plugin(tenv, name, ['{"type":"hello","protocol":1}', *stream])
+    fast, slow = tenv.run("fast"), tenv.run("slow")
+    assert fast.returncode == slow.returncode == 0
+    assert [json.loads(x) for x in fast.stdout.splitlines()] == [json.loads(x) for x in slow.stdout.splitlines()] == rows
+
+
+def test_the_read_input_response_is_what_encode_gives() -> None:
+    import os
+
+    from protocol.framing import encode, encode_input
+    from protocol.messages import response
+
+    for rid in (1, "r-\u00e9", 2**40):
+        for data in (b"", b"x", os.urandom(1000)):
+            import base64
+
+            expected = encode(response(rid, {"base64": base64.b64encode(data).decode(), "eof": not data}))
+            assert encode_input(rid, data) == expected
