@@ -166,8 +166,18 @@ def main() -> int:
         shutil.copy(noop, bin_dir / name)
     cold = {**env, "XDG_CACHE_HOME": str(work / "cache-is-a-file")}
     Path(cold["XDG_CACHE_HOME"]).write_text("")
+    # An embedded dispatcher with builtins and options of its own (docs/library.md), left by run().
+    shutil.copy(noop, bin_dir / "mycli-noop")
+    mycli = write(
+        bin_dir / "mycli",
+        f"#!{python}\nfrom dispatch import Dispatcher\nfrom dispatch.embed import Builtin, Option\n"
+        "Dispatcher(prog='mycli', search_dirs=['/nonexistent'], dirs_var='MYCLI_DIRS',\n"
+        "    builtins=[Builtin('paths', 'show the paths', lambda inv, args: 0)],\n"
+        "    options=[Option('-c', metavar='K=V', repeat=True, help='set', env='MYCLI_C')]).run()\n",
+    )
     variants = {
         "tool noop": [tool, "noop"],
+        "embedded noop": [str(mycli), "noop"],
         "plugin alone": [str(noop)],
         "python -c pass": [python, "-c", "pass"],
     }
@@ -182,6 +192,7 @@ def main() -> int:
     results["dispatch"] = {n: ms(t) for n, t in times.items()} | {
         "ratio_tool_vs_python": ratio(times, "tool noop", base),
         "ratio_cold_vs_python": ratio(times, "tool noop (cold cache)", base),
+        "ratio_embedded_vs_python": ratio(times, "embedded noop", base),
         "target": 1.1,
         "target_cold": 1.15,
     }

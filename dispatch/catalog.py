@@ -1,7 +1,8 @@
 """Every plugin file on the search path, in the order it would be found, with its problems.
 
 Used by `list`, `help` and "did you mean"; never on the hot path. It reads
-directories and file metadata only: no plugin is executed to list it.
+directories, file metadata and, for a summary comment, the first 4 KiB of a
+plugin file: no plugin is executed to list it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class PluginFile:
 
     __slots__ = (
         "name", "path", "dir", "executable", "runs", "problems", "identity", "stat",
-        "kind", "protocol", "version", "summary", "description", "handshake_problem",
+        "kind", "protocol", "version", "summary", "summary_from", "description", "handshake_problem",
     )
 
     def __init__(
@@ -57,6 +58,7 @@ class PluginFile:
         self.protocol: int | None = None  # the version it greeted with, once seen speaking it
         self.version: str | None = None
         self.summary: str | None = None
+        self.summary_from: str | None = None  # "plugin" (it said so, speaking the protocol) | "header" (a comment in its file)
         self.description: dict[str, object] | None = None
         self.handshake_problem: str | None = None
 
@@ -91,6 +93,7 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
             index.learn(p.identity, declares)
         p.kind = "protocol" if declares else "plain"
         if not declares:
+            _from_header(p, prog)
             continue
         plugin_info = entry.get("plugin")
         info: dict[str, object] = plugin_info if isinstance(plugin_info, dict) else {}
@@ -102,8 +105,57 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
         p.summary = str(summary) if summary else None
         p.description = description
         p.handshake_problem = str(entry["problem"]) if entry.get("problem") else None
+        if p.summary:
+            p.summary_from = "plugin"
+        else:
+            _from_header(p, prog)  # not run yet, or it says nothing of itself
     index.save()
     return plugins
+
+
+HEADER_BYTES = 4096  # where a summary comment is looked for: the start of the file
+HEADER_LINES = 20
+
+
+def _from_header(p: PluginFile, prog: str) -> None:
+    summary = header_summary(p.path, prog)
+    if summary:
+        p.summary, p.summary_from = summary, "header"
+
+
+def header_summary(path: str, prog: str) -> str | None:
+    """The summary a plugin file gives in a comment near its top, without running it:
+    a line `# tool-summary: Deploy the app` (for `prog` tool), within the first 20 lines and
+    4 KiB, after any comment marker (`#`, `//`, `--`, `;`, `rem`...: only punctuation,
+    spaces and `rem` may come before the keyword). At most 200 characters are kept."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, HEADER_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    key = f"{prog}-summary:".encode()
+    if key not in head:
+        return None
+    for raw in head.split(b"\n")[:HEADER_LINES]:
+        at = raw.find(key)
+        if at < 0:
+            continue
+        before = raw[:at].strip().lower()
+        if before.startswith(b"rem"):
+            before = before[3:]
+        if any(chr(c).isalnum() for c in before):
+            continue  # code that mentions the keyword, not a comment
+        text = raw[at + len(key) :].decode("utf-8", "replace").strip()
+        for end in ("*/", "-->", '"""', "'''"):  # the end of a comment or docstring on the same line
+            if text.endswith(end):
+                text = text[: -len(end)].rstrip()
+        return " ".join(text.split())[:200] or None
+    return None
 
 
 def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[str]) -> str | None:
@@ -122,7 +174,7 @@ def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[
 
 def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[PluginFile]:
     """All `<prog>-*` files (not directories) in `dirs`, in search order, each dir sorted by name."""
-    from dispatch.builtins import BUILTINS
+    from dispatch.builtins import exists as is_builtin
     from dispatch.cache import identity
     windows = program.windows
     pathext = resolve.pathext(windows, env)
@@ -200,7 +252,7 @@ def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[
                         "the longest name wins",
                     ))
                     break
-        if name in BUILTINS:
+        if is_builtin(name, program):
             problems.append(
                 Problem("builtin_name", f"never run: {name!r} is a builtin command of {program.prog}")
             )

@@ -17,21 +17,34 @@ from dispatch.options import Options, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import NoReturn
+
+    from dispatch.embed import Builtin, Option
 
 
 def _env_prefix(prog: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in prog).upper() + "_"
+    from protocol import names
+
+    return names.env_prefix(prog)
 
 
 class Dispatcher:
     """A git-style dispatcher: `<prog> foo args` runs `<prog>-foo args` from the plugin path.
 
-    `prog` names the program and the plugin prefix; environment variables
-    use `env_prefix` (by default PROG_ upper-cased: `mycli` -> `MYCLI_`).
-    On POSIX a plain plugin replaces the host process (exec) unless
-    `use_exec=False`, in which case `main` waits and returns its status.
+    `prog` names the program and the plugin prefix; its environment variables start with
+    `env_prefix` (by default `TOOL_` for `tool`, `PROG_DISPATCH_` for any other program,
+    so that `git` or `docker` never read a variable of the real program: protocol/names.py).
+    On POSIX a plain plugin replaces the host process (exec) unless `use_exec=False`, in
+    which case `main` waits and returns its status.
+
+    What a program adds of its own (docs/library.md): `search_dirs`, directories searched
+    before the plugin path (or a function of the environment giving them), exported to
+    plugins in the variable `dirs_var` and, with `dirs_on_path`, at the front of their
+    PATH; `builtins` (dispatch.embed.Builtin) and `options` (dispatch.embed.Option);
+    `version_text`, what --version and `version` print (a string, or a function of the
+    invocation); `no_command`, the exit status when no command is given (with the usage on
+    stderr; by default the help is shown and the status is 0).
     """
 
     def __init__(
@@ -42,10 +55,25 @@ class Dispatcher:
         env_prefix: str | None = None,
         description: str | None = None,
         use_exec: bool | None = None,
+        search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]] = (),
+        dirs_var: str | None = None,
+        dirs_on_path: bool = False,
+        builtins: Sequence[Builtin] = (),
+        options: Sequence[Option] = (),
+        version_text: str | Callable[[Invocation], str] | None = None,
+        no_command: int | None = None,
     ) -> None:
         if resolve.name_problem(prog) is not None:
             raise ValueError(f"prog must be a valid command name, got {prog!r}")
         windows = os.name == "nt"
+        own_builtins: dict[str, Builtin] = {}
+        own_options: dict[str, Option] = {}
+        if builtins or options:
+            from dispatch import embed
+            from dispatch.options import FLAGS
+
+            own_builtins = embed.builtin_table(builtins)
+            own_options = embed.option_table(options, FLAGS)
         self.program = Program(
             prog=prog,
             version=version or __version__,
@@ -53,6 +81,13 @@ class Dispatcher:
             description=description,
             windows=windows,
             use_exec=(not windows) if use_exec is None else use_exec,
+            search_dirs=search_dirs,
+            dirs_var=dirs_var,
+            dirs_on_path=dirs_on_path,
+            builtins=own_builtins,
+            options=own_options,
+            version_text=version_text,
+            no_command=no_command,
         )
 
     def main(self, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -74,7 +109,7 @@ class Dispatcher:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The `tool` console script."""
-    dispatcher = Dispatcher("tool")
+    dispatcher = Dispatcher("tool", env_prefix="TOOL_")  # names.env_prefix("tool"), without its import
     if argv is None:
         dispatcher.run()
     return dispatcher.main(argv)
@@ -89,7 +124,7 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
     try:
         try:
             _interrupts_raise()
-            given, rest = parse(program.prog, argv)
+            given, rest = parse(program.prog, argv, program.options)
             options = Options(given)  # until the config is read: for error reports
             inv = _invocation(program, given, environ, doctor=rest[:1] == ["doctor"])
             options = inv.options
@@ -126,13 +161,14 @@ def _invocation(program: Program, given: Mapping[str, object], env: Mapping[str,
             raise
         config = None  # `doctor` is where to see what is wrong with it
     options = Options.merged(given, env, program.env_prefix, config.defaults if config is not None else None)
-    return Invocation(program, options, config, host_binary(program.prog, program.windows, env), env)
+    settings = given.get("settings")
+    return Invocation(program, options, config, host_binary(program.prog, program.windows, env), env, settings)  # type: ignore[arg-type]
 
 
 def _dispatch(inv: Invocation, rest: list[str]) -> int:
     """Builtins first, then plugins (the fast path), then aliases, as git does."""
     options = inv.options
-    if options.version or options.help or not rest or rest[0] == "__complete" or _is_builtin(rest[0]):
+    if options.version or options.help or not rest or rest[0] == "__complete" or _is_builtin(rest[0], inv.program) or (inv.settings and _acts(inv)):
         from dispatch import router
 
         return router.route(inv, rest)
@@ -146,10 +182,15 @@ def _dispatch(inv: Invocation, rest: list[str]) -> int:
     return launch.run_plugin(inv, search.found, search.words, rest)
 
 
-def _is_builtin(word: str) -> bool:
+def _is_builtin(word: str, program: Program) -> bool:
     from dispatch.builtins import BUILTINS
 
-    return word in BUILTINS
+    return word in BUILTINS or word in program.builtins
+
+
+def _acts(inv: Invocation) -> bool:
+    """One of the program's own options given is a command of its own (`Option(run=...)`)."""
+    return any(option.run is not None for option in inv.program.options.values() if option.dest in inv.settings)
 
 
 def _interrupts_raise() -> None:

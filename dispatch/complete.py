@@ -3,10 +3,11 @@
 The scripts from `tool completion bash|zsh|fish` call it. It completes host
 options, builtins, plugin names (from directory listings only, nothing is
 run), multi-word plugin commands (`tool db <TAB>` offers `migrate` for
-`tool-db-migrate`), and the arguments of a plugin that declares the protocol
-and has been seen speaking it, through a `complete` request bounded in time.
-Plain plugins and plugins never run are not started for completion: the
-shell falls back to file names.
+`tool-db-migrate`), and the arguments of a plugin: through its sidecar `<prog>_complete-NAME`
+when it has one (dispatch/sidecar.py), else, for a plugin that declares the
+protocol and has been seen speaking it, through a `complete` request bounded
+in time. Plain plugins and plugins never run are not started for
+completion: the shell falls back to file names.
 """
 from __future__ import annotations
 
@@ -79,21 +80,30 @@ def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tupl
         if words[i] == "--":
             i += 1
             break
-        if words[i] in TAKES_VALUE:
+        if words[i] in TAKES_VALUE or _own_takes_value(inv, words[i]):
             i += 1
         i += 1
     if i > len(words):
         return []  # completing the value of a host option (a directory, seconds): the shell's own
     if words[i:] == [] and current.startswith("-"):
-        return list(_HOST_FLAGS.items())
+        own = [(flag, o.help) for flag, o in inv.program.options.items() if flag.startswith("--")]
+        return [*_HOST_FLAGS.items(), *own]
     command = list(words[i:])
     if not command:
         return _command_names(inv, current)
     from dispatch.builtins import BUILTINS
 
+    if command[0] in inv.program.builtins:
+        return []  # the program's own builtin: the shell's file names
     if command[0] in BUILTINS:
         return _builtin_args(inv, command, current)
     return _plugin_args(inv, command, current)
+
+
+def _own_takes_value(inv: Invocation, word: str) -> bool:
+    """A program's own valued option given alone (`-c` or `--opt`), whose value is the next word."""
+    option = inv.program.options.get(word)
+    return option is not None and option.metavar is not None
 
 
 def _plugin_names(inv: Invocation) -> Iterable[str]:
@@ -118,10 +128,11 @@ def _plugin_names(inv: Invocation) -> Iterable[str]:
 def _command_names(inv: Invocation, current: str) -> list[tuple[str, str]]:
     from dispatch import builtins
 
-    found = [(name, builtins.summary(name, inv.prog)) for name in builtins.BUILTINS]
+    table = builtins.names(inv.program)
+    found = list(table.items())
     cfg = inv.config
     if cfg is not None:
-        found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in builtins.BUILTINS]
+        found += [(name, "alias: " + " ".join(words)) for name, words in cfg.aliases.items() if name not in table]
     names = {_next_word(name, current) for name in _plugin_names(inv) if name.startswith(current)}
     found.extend((n, "") for n in sorted(names))
     return found
@@ -165,14 +176,19 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tupl
         return found  # nothing runs: nothing to complete
     program = inv.program
     env = inv.environ
+    from dispatch import sidecar
+
+    helper = sidecar.find(inv, plugin.path)
+    if helper is not None:
+        # The plugin's author gave a completer: it is asked, never the plugin (a plain one above all).
+        return found + sidecar.complete(inv, helper, " ".join(command[: plugin.nwords]), command[plugin.nwords :], current)
     if not declaration.declares(plugin.path, plugin.stat, program.var("PROTOCOL").encode(), env, program.prog):
         return found  # plain plugins are never run for completion
     if type(metadata.read(env, program.prog, plugin.stat).get("protocol")) is not int:
         return found  # nor is a plugin not yet seen speaking the protocol (a keystroke must not start it)
     from dispatch import probe
 
-    child_env = dict(env)
-    child_env[program.var("COMMAND")] = " ".join(command[: plugin.nwords])
+    child_env = inv.plugin_env(" ".join(command[: plugin.nwords]))
     words = list(command[plugin.nwords :])
     answer = probe.ask(
         program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions"

@@ -9,7 +9,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from collections.abc import Callable, Sequence
+
     from dispatch.config import Config
+    from dispatch.embed import Builtin, Option, Value
     from dispatch.options import Options
 
 
@@ -26,22 +29,51 @@ class _Frozen:
 
 class Program(_Frozen):
     """A dispatcher program: `prog` names it and its plugins (`prog-NAME`), `env_prefix` its
-    environment variables (`PROG_PLUGIN_PATH`, ...)."""
+    environment variables (`PROG_PLUGIN_PATH`, ...); what an embedding program adds of its own
+    (dispatch/embed.py, docs/library.md) is here too, empty for `tool`."""
 
-    __slots__ = ("prog", "version", "env_prefix", "description", "windows", "use_exec")
+    __slots__ = (
+        "prog", "version", "env_prefix", "description", "windows", "use_exec",
+        "search_dirs", "dirs_var", "dirs_on_path", "builtins", "options", "version_text", "no_command",
+    )
     prog: str
     version: str
     env_prefix: str
     description: str | None
     windows: bool
     use_exec: bool
+    # Directories searched before the plugin path (or a function of the environment giving
+    # them), the variable they are exported to plugins in, and whether PATH gets them first.
+    search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]]
+    dirs_var: str | None
+    dirs_on_path: bool
+    builtins: Mapping[str, Builtin]  # name -> the program's own builtin
+    options: Mapping[str, Option]  # flag -> the program's own host option
+    version_text: str | Callable[[Invocation], str] | None  # what --version prints (None: "prog version")
+    no_command: int | None  # the status for no command at all, with the usage on stderr (None: help, 0)
 
     def __init__(
-        self, prog: str, version: str, env_prefix: str, description: str | None, windows: bool, use_exec: bool
+        self, prog: str, version: str, env_prefix: str, description: str | None, windows: bool, use_exec: bool,
+        *,
+        search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]] = (),
+        dirs_var: str | None = None,
+        dirs_on_path: bool = False,
+        builtins: Mapping[str, Builtin] | None = None,
+        options: Mapping[str, Option] | None = None,
+        version_text: str | Callable[[Invocation], str] | None = None,
+        no_command: int | None = None,
     ) -> None:
         self._freeze(
-            prog=prog, version=version, env_prefix=env_prefix, description=description, windows=windows, use_exec=use_exec
+            prog=prog, version=version, env_prefix=env_prefix, description=description, windows=windows, use_exec=use_exec,
+            search_dirs=search_dirs if callable(search_dirs) else tuple(search_dirs), dirs_var=dirs_var,
+            dirs_on_path=dirs_on_path, builtins=dict(builtins or {}), options=dict(options or {}),
+            version_text=version_text, no_command=no_command,
         )
+
+    def dirs(self, env: Mapping[str, str]) -> tuple[str, ...]:
+        """The program's own plugin directories in this environment (absolute ones only)."""
+        found = self.search_dirs(env) if callable(self.search_dirs) else self.search_dirs
+        return tuple(os.path.normpath(d) for d in found if d and os.path.isabs(d))
 
     def var(self, name: str) -> str:
         """The name of one of the program's environment variables: `var("PROTOCOL")` is `TOOL_PROTOCOL`."""
@@ -70,20 +102,48 @@ class Program(_Frozen):
 
 
 class Invocation(_Frozen):
-    """One run of the program: its options (merged), its config, where the program lives, and
-    the environment it was started with."""
+    """One run of the program: its options (merged), its config, where the program lives, the
+    environment it was started with, the values of the program's own options (`settings`),
+    its own plugin directories (`dirs`), and what plugins get besides the environment
+    (`exports`)."""
 
-    __slots__ = ("program", "options", "config", "bin", "environ")
+    __slots__ = ("program", "options", "config", "bin", "environ", "settings", "dirs", "exports")
     program: Program
     options: Options
     config: Config | None
     bin: str
     environ: Mapping[str, str]
+    settings: Mapping[str, Value]
+    dirs: tuple[str, ...]
+    exports: Mapping[str, str]
 
     def __init__(
-        self, program: Program, options: Options, config: Config | None, bin: str, environ: Mapping[str, str]
+        self, program: Program, options: Options, config: Config | None, bin: str, environ: Mapping[str, str],
+        settings: Mapping[str, Value] | None = None,
     ) -> None:
-        self._freeze(program=program, options=options, config=config, bin=bin, environ=environ)
+        settings = dict(settings or {})
+        dirs = program.dirs(environ) if program.search_dirs else ()
+        exports: dict[str, str] = {}
+        if dirs and program.dirs_var:
+            exports[program.dirs_var] = os.pathsep.join(dirs)
+        if dirs and program.dirs_on_path:
+            exports["PATH"] = os.pathsep.join([*dirs, environ.get("PATH", "")]) if environ.get("PATH") else os.pathsep.join(dirs)
+        if settings:
+            from dispatch import embed
+
+            exports.update(embed.exports(program.options, settings))
+        self._freeze(
+            program=program, options=options, config=config, bin=bin, environ=environ, settings=settings, dirs=dirs,
+            exports=exports,
+        )
+
+    def plugin_env(self, command: str) -> dict[str, str]:
+        """The environment a plugin found by the words `command` runs in: the user's, with
+        PROG_BIN, PROG_COMMAND and the program's exports, never PROG_PROTOCOL (set only where
+        the host listens for a hello)."""
+        program = self.program
+        extra = {program.var("BIN"): self.bin, program.var("COMMAND"): command, **self.exports}
+        return plugin_environ(self.environ, extra, program.var("PROTOCOL"))
 
     @property
     def prog(self) -> str:
@@ -125,3 +185,56 @@ def host_binary(prog: str, windows: bool, environ: Mapping[str, str]) -> str:
             if resolve.is_executable(candidate, windows):
                 return candidate
     return os.path.abspath(argv0) if argv0 else sys.executable
+
+
+# What Python's locale coercion (PEP 538) puts in LC_CTYPE when it starts under the C locale.
+_COERCION_TARGETS = ("C.UTF-8", "C.utf8", "UTF-8")
+
+
+def plugin_environ(env: Mapping[str, str], extra: Mapping[str, str], drop: str) -> dict[str, str]:
+    """The environment a plugin gets: the user's, plus `extra`, without `drop`.
+
+    The user's means as the user started the host: under the C locale, the
+    host's interpreter adds `LC_CTYPE=C.UTF-8` to its own environment at
+    start-up, which must not reach the plugin (it would change what `wc -m`
+    or `sort` do). Only `os.environ` is corrected; a mapping an embedder
+    passes is taken as given.
+    """
+    child = dict(env)
+    ctype = child.get("LC_CTYPE")
+    if ctype in _COERCION_TARGETS and not child.get("LC_ALL") and env is os.environ:
+        original = _startup_ctype(ctype)
+        if original is None:
+            del child["LC_CTYPE"]
+        else:
+            child["LC_CTYPE"] = original
+    child.pop(drop, None)
+    child.update(extra)
+    return child
+
+
+def _startup_ctype(ctype: str) -> str | None:
+    """LC_CTYPE as the process was started with it (None: unset), given that it is now `ctype`."""
+    try:
+        # Linux: the environment exactly as execve(2) gave it to the process.
+        fd = os.open("/proc/self/environ", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        # Elsewhere: Python coerces only when the locale it found was C or POSIX.
+        return None if os.environ.get("LANG", "") in ("", "C", "POSIX") else ctype
+    chunks = []
+    try:
+        size = 0
+        while size < 1 << 24:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return ctype
+    finally:
+        os.close(fd)
+    for entry in b"".join(chunks).split(b"\0"):
+        if entry.startswith(b"LC_CTYPE="):
+            return os.fsdecode(entry[9:])
+    return None

@@ -27,9 +27,7 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
 
     program = inv.program
     args = list(rest[found.nwords :])
-    extra = {program.var("BIN"): inv.bin, program.var("COMMAND"): " ".join(words[: found.nwords])}
-    # PROG_PROTOCOL is set only where this host listens for a hello: never passed on.
-    child_env = plugin_environ(inv.environ, extra, program.var("PROTOCOL"))
+    child_env = inv.plugin_env(" ".join(words[: found.nwords]))
     if program.windows:
         from dispatch import run
 
@@ -57,59 +55,6 @@ def _reset_signals() -> None:
         signum = getattr(_signal, name, None)
         if signum is not None:
             _signal.signal(signum, _signal.SIG_DFL)
-
-
-# What Python's locale coercion (PEP 538) puts in LC_CTYPE when it starts under the C locale.
-_COERCION_TARGETS = ("C.UTF-8", "C.utf8", "UTF-8")
-
-
-def plugin_environ(env: Mapping[str, str], extra: Mapping[str, str], drop: str) -> dict[str, str]:
-    """The environment a plugin gets: the user's, plus `extra`, without `drop`.
-
-    The user's means as the user started the host: under the C locale, the
-    host's interpreter adds `LC_CTYPE=C.UTF-8` to its own environment at
-    start-up, which must not reach the plugin (it would change what `wc -m`
-    or `sort` do). Only `os.environ` is corrected; a mapping an embedder
-    passes is taken as given.
-    """
-    child = dict(env)
-    ctype = child.get("LC_CTYPE")
-    if ctype in _COERCION_TARGETS and not child.get("LC_ALL") and env is os.environ:
-        original = _startup_ctype(ctype)
-        if original is None:
-            del child["LC_CTYPE"]
-        else:
-            child["LC_CTYPE"] = original
-    child.pop(drop, None)
-    child.update(extra)
-    return child
-
-
-def _startup_ctype(ctype: str) -> str | None:
-    """LC_CTYPE as the process was started with it (None: unset), given that it is now `ctype`."""
-    try:
-        # Linux: the environment exactly as execve(2) gave it to the process.
-        fd = os.open("/proc/self/environ", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        # Elsewhere: Python coerces only when the locale it found was C or POSIX.
-        return None if os.environ.get("LANG", "") in ("", "C", "POSIX") else ctype
-    chunks = []
-    try:
-        size = 0
-        while size < 1 << 24:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError:
-        return ctype
-    finally:
-        os.close(fd)
-    for entry in b"".join(chunks).split(b"\0"):
-        if entry.startswith(b"LC_CTYPE="):
-            return os.fsdecode(entry[9:])
-    return None
 
 
 def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:

@@ -21,9 +21,10 @@ Table = list[tuple[int, list[str]]]
 
 
 def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
-    """The plugin directories: PROG_PLUGIN_PATH, the config's, then PATH (traced with -v)."""
+    """The plugin directories: the program's own, PROG_PLUGIN_PATH, the config's, then PATH
+    (traced with -v)."""
     extra = inv.config.plugin_dirs if inv.config is not None else ()
-    sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra)
+    sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra, first=inv.dirs)
     if trace and inv.options.verbosity > 0:
         inv.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
         for var, entry, reason in sp.skipped:
@@ -92,9 +93,9 @@ def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
             f"source); put the directory on {var} as an absolute path, or run {path} directly",
         )
     from dispatch import catalog, suggest
-    from dispatch.builtins import BUILTINS
+    from dispatch import builtins
 
-    names = list(BUILTINS) + [p.name for p in catalog.scan(inv.program, search.path.dirs, inv.environ) if p.runs]
+    names = list(builtins.names(inv.program)) + [p.name for p in catalog.scan(inv.program, search.path.dirs, inv.environ) if p.runs]
     if inv.config is not None:
         names += list(inv.config.aliases)
     close = suggest.closest("-".join(search.valid), names)

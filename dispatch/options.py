@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any, Final
 
+    from dispatch.embed import Option
+
 # The largest values the limits accept: beyond them a number no longer fits what the
 # kernel takes (a poll(2) wait, an rlimit), and nobody means them anyway.
 MAX_SECONDS: Final = 365 * 24 * 3600.0
@@ -64,6 +66,8 @@ _VALUE_OPTIONS: dict[str, tuple[str, Callable[[str, str], object]]] = {
 _LONG_FLAGS = {"--help": "help", "--version": "version", "--json": "json", "--no-input": "no_input"}
 # Value options, for completion (which must skip them and their values without parsing).
 TAKES_VALUE: Final = frozenset({*_VALUE_OPTIONS, "-C"})
+# Every flag the library takes: a program's own options (dispatch/embed.py) cannot have them.
+FLAGS: Final = (*_LONG_FLAGS, *_VALUE_OPTIONS, "--verbose", "--quiet", "-h", "-V", "-v", "-q", "-C")
 
 
 class Options:
@@ -116,9 +120,10 @@ class Options:
         return cls(settings)
 
 
-def parse(prog: str, argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+def parse(prog: str, argv: Sequence[str], own: Mapping[str, Option] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The host options at the front of `argv` (only those given) and the rest, which starts
-    with the command words."""
+    with the command words. The values of the program's `own` options (flag -> Option) are
+    in `given["settings"]`, by the option's `dest`."""
     given: dict[str, Any] = {}
     i = 0
     n = len(argv)
@@ -146,6 +151,19 @@ def parse(prog: str, argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
                     value = argv[i]
                     i += 1
                 given[attr] = read(value, name)
+            elif own and name in own:
+                option = own[name]
+                if option.metavar is None:
+                    if eq:
+                        raise usage_error(f"option {name!r} takes no value")
+                    _own(given, option, True)
+                else:
+                    if not eq:
+                        if i >= n:
+                            raise usage_error(f"option {name!r} needs a value ({option.metavar})")
+                        value = argv[i]
+                        i += 1
+                    _own(given, option, value)
             else:
                 raise usage_error(f"unknown option {name!r}; see '{prog} --help'")
             continue
@@ -171,6 +189,27 @@ def parse(prog: str, argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
                 else:
                     raise usage_error("option '-C' needs a directory")
                 break
+            elif own and "-" + ch in own:
+                option = own["-" + ch]
+                if option.metavar is None:
+                    _own(given, option, True)
+                    continue
+                if j < len(arg):
+                    _own(given, option, arg[j:])
+                elif i < n:
+                    _own(given, option, argv[i])
+                    i += 1
+                else:
+                    raise usage_error(f"option '-{ch}' needs a value ({option.metavar})")
+                break
             else:
                 raise usage_error(f"unknown option '-{ch}'; see '{prog} --help'")
     return given, list(argv[i:])
+
+
+def _own(given: dict[str, Any], option: Option, value: bool | str) -> None:
+    settings = given.setdefault("settings", {})
+    if option.repeat and option.metavar is not None:
+        settings.setdefault(option.dest, []).append(value)
+    else:
+        settings[option.dest] = value

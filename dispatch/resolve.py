@@ -82,8 +82,10 @@ def search_path(
     pathsep: str = os.pathsep,
     isabs: object = None,
     extra: Sequence[str] = (),
+    first: Sequence[str] = (),
 ) -> SearchPath:
-    """`plugin_path_var` entries, then `extra` dirs, then PATH; duplicates removed.
+    """`first` (a program's own directories), `plugin_path_var` entries, then `extra` dirs
+    (the config's), then PATH; duplicates removed.
 
     Relative and empty entries are skipped: they would make the current
     directory a plugin source (Go's ErrDot lesson). Directories that do not
@@ -93,7 +95,7 @@ def search_path(
     dirs: list[str] = []
     skipped: list[tuple[str, str, str]] = []
     seen: set[str] = set()
-    sources: list[tuple[str, Sequence[str]]] = []
+    sources: list[tuple[str, Sequence[str]]] = [("program", first)] if first else []
     value = env.get(plugin_path_var)
     if value:
         sources.append((plugin_path_var, value.split(pathsep)))

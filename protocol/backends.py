@@ -179,8 +179,8 @@ class Terminal:
 
     cancelled = False
 
-    def __init__(self, verbosity: int, width: int, env_prefix: str) -> None:
-        self.env_prefix = env_prefix
+    def __init__(self, verbosity: int, width: int, program: str) -> None:
+        self.program = program  # the dispatcher to run other commands with
         self.verbosity = verbosity
         self.width = width
         self.wrote_output = False
@@ -283,7 +283,7 @@ class Terminal:
         """Run directly: the program is asked in a child, as the host would."""
         import subprocess
 
-        program = os.environ.get(self.env_prefix + "BIN") or self.env_prefix[:-1].lower()
+        program = self.program
         try:
             proc = subprocess.run([program, "--json", "--no-input", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         except OSError as e:

@@ -84,7 +84,7 @@ class CallResult:
 class Context:
     """What a run gets: its arguments, the user's settings, and the ways to talk to the user."""
 
-    def __init__(self, run: Mapping[str, Any], channel: Channel | None = None, env_prefix: str = "TOOL_") -> None:
+    def __init__(self, run: Mapping[str, Any], channel: Channel | None = None, program: str = "tool") -> None:
         from protocol.backends import Host, Terminal
 
         self.args: list[str] = _args(run)
@@ -99,7 +99,7 @@ class Context:
         self.log = _Log(self)
         self._tasks = 0
         self._backend: Host | Terminal = (
-            Host(channel, self.features, run.get("stdin_fd")) if channel is not None else Terminal(self.verbosity, self.width, env_prefix)
+            Host(channel, self.features, run.get("stdin_fd")) if channel is not None else Terminal(self.verbosity, self.width, program)
         )
 
     @property

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 
-from protocol import context, messages, versions
+from protocol import context, messages, names, versions
 from protocol.context import Context
 from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError
 from protocol.messages import ProtocolError
@@ -92,7 +92,8 @@ class Plugin:
         subcommands: Mapping[str, str] | None = None,
         auto_help: bool = True,
         requires: Sequence[str] = (),
-        host_env_prefix: str = "TOOL_",
+        host: str = "tool",
+        host_env_prefix: str | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -106,7 +107,8 @@ class Plugin:
         if unknown:
             raise ValueError(f"unknown protocol features in requires: {', '.join(unknown)}")
         self.requires = list(requires)
-        self.env_prefix = host_env_prefix
+        self.host = host  # the dispatcher that runs this plugin: its name and variables
+        self.env_prefix = host_env_prefix if host_env_prefix is not None else names.env_prefix(host)
         self._run: RunFunction | None = None
         self._complete: Callable[[list[str], str], Any] | None = None
 
@@ -166,7 +168,7 @@ class Plugin:
 
     def _command(self) -> str:
         words = os.environ.get(self.env_prefix + "COMMAND")
-        return f"{self.env_prefix[:-1].lower()} {words}" if words else self.name
+        return f"{self.host} {words}" if words else self.name
 
     def main(self, argv: Sequence[str] | None = None) -> NoReturn:
         """Run the plugin: over the protocol when the host listens, as a plain CLI otherwise."""
@@ -231,7 +233,7 @@ class Plugin:
         import threading
 
         threading.Thread(target=channel.listen, name="tool-protocol-reader", daemon=True).start()
-        return self._invoke(Context(first, channel, self.env_prefix), channel)
+        return self._invoke(Context(first, channel, self._program()), channel)
 
     def _invoke(self, ctx: Context, channel: Channel | None) -> int:
         if self._run is None:
@@ -280,6 +282,10 @@ class Plugin:
                 return CANCEL_STATUS.get(channel.cancel_reason or "", 1) if channel is not None else 1
         return 0
 
+    def _program(self) -> str:
+        """The dispatcher, to run other commands with (`ctx.call`)."""
+        return os.environ.get(self.env_prefix + "BIN") or self.host
+
     # -- as an ordinary command ------------------------------------------------------
     def _hint_declaration(self) -> None:
         """Run by the host without an offer: its file does not declare the protocol; say how, once."""
@@ -288,11 +294,11 @@ class Plugin:
         script = sys.argv[0] if sys.argv else ""
         if not command or not script:
             return
-        expected = prefix[:-1].lower() + "-" + command.replace(" ", "-")
+        expected = self.host + "-" + command.replace(" ", "-")
         if os.path.basename(script).replace("_", "-") != expected.replace("_", "-"):
             return  # run by another program that happens to inherit the variable
         sys.stderr.write(
-            f"{self.name}: note: {prefix[:-1].lower()} runs this plugin as a plain command, because its file does "
+            f"{self.name}: note: {self.host} runs this plugin as a plain command, because its file does "
             f"not declare the protocol; add the line '# speaks {prefix}PROTOCOL' near the top of {script}\n"
         )
         sys.stderr.flush()
@@ -306,7 +312,7 @@ class Plugin:
             "width": _terminal_width(),
             "verbosity": 0,
         }
-        return self._invoke(Context(run, None, self.env_prefix), None)
+        return self._invoke(Context(run, None, self._program()), None)
 
 
 def _wants_help(args: Sequence[str]) -> bool:

@@ -36,7 +36,7 @@ class Finding:
 
 def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     from dispatch import catalog, config, lookup, shebang
-    from dispatch.builtins import BUILTINS
+    from dispatch import builtins
 
     findings: list[Finding] = []
     env = inv.environ
@@ -50,12 +50,12 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
         findings.append(Finding("error", "bad_config", getattr(e, "message", str(e)), "fix the file, or move it away"))
     if cfg is not None:
         for name in cfg.aliases:
-            if name in BUILTINS:
+            if builtins.exists(name, program):
                 findings.append(
                     Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
                             f"rename it in {cfg.path}", cfg.path)
                 )
-        for loop in config.alias_loops(cfg, BUILTINS):
+        for loop in config.alias_loops(cfg, builtins.names(program)):
             findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
 
     sp = lookup.search_path(inv)

@@ -8,7 +8,7 @@ from dispatch.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.context import Invocation
+    from dispatch.context import Invocation, Program
 
 USAGE = "help [COMMAND...]"
 
@@ -30,8 +30,9 @@ _OPTIONS = """\
 def run(inv: Invocation, args: list[str]) -> int:
     from dispatch import builtins
 
-    if args and args[0] in builtins.BUILTINS:
-        sys.stdout.write(f"usage: {inv.prog} {builtins.usage(args[0])}\n\n{builtins.summary(args[0], inv.prog)}\n")
+    if args and builtins.exists(args[0], inv.program):
+        name = args[0]
+        sys.stdout.write(f"usage: {inv.prog} {builtins.usage(name, inv.program)}\n\n{builtins.summary(name, inv.program)}\n")
         return 0
     if args and not args[0].startswith("-"):
         return plugin_help(inv, args)
@@ -76,6 +77,14 @@ def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object
     return description
 
 
+def _own_options(program: Program) -> str:
+    lines = []
+    for option in dict.fromkeys(program.options.values()):
+        spelled = ", ".join(option.flags) + (f" {option.metavar}" if option.metavar else "")
+        lines.append(f"  {spelled:<19}  {option.help}\n" if len(spelled) <= 19 else f"  {spelled}\n  {'':<19}  {option.help}\n")
+    return "".join(lines)
+
+
 def general_help(inv: Invocation) -> int:
     from dispatch import builtins
     from dispatch.builtins.list import plugins
@@ -90,10 +99,10 @@ def general_help(inv: Invocation) -> int:
         f"\nRuns {prog}-<command> found on the plugin search path "
         f"({program.var('PLUGIN_PATH')}, then PATH).\n"
     )
-    out.append("\nOptions (before the command):\n" + _OPTIONS)
+    out.append("\nOptions (before the command):\n" + _OPTIONS + _own_options(program))
     out.append("\nBuiltin commands:\n")
-    for name in builtins.BUILTINS:
-        out.append(f"  {name:<19}  {builtins.summary(name, prog)}\n")
+    for name, text in builtins.names(program).items():
+        out.append(f"  {name:<19}  {text}\n")
     found, _ = plugins(inv)
     runnable = {}
     for p in found:
@@ -103,8 +112,12 @@ def general_help(inv: Invocation) -> int:
     others = sorted(name for name, p in runnable.items() if not p.summary)
     if described:
         out.append("\nPlugins:\n")
+        from dispatch.style import Style, cut
+
+        width = Style.for_stdout(inv.environ).width
         for p in sorted(described, key=lambda p: p.name):
-            out.append(f"  {p.name:<19}  {visible(' '.join((p.summary or '').split()))}\n")
+            text = visible(" ".join((p.summary or "").split()))
+            out.append(f"  {p.name:<19}  {cut(text, width - 24) if width else text}\n")
     if others:
         out.append("\nOther plugins:" if described else "\nPlugins:")
         line = "\n "

@@ -2,7 +2,9 @@
 
 It runs no plugin: a plugin's kind comes from its file (whether it declares
 the protocol), versions and summaries from the metadata cache, learned when
-a protocol plugin runs. `--refresh` asks every plugin that declares the
+a protocol plugin runs, or from a `# tool-summary:` comment in the file. On a
+terminal the rows are cut to its width (dispatch/style.py); pipes and
+`--json` get every text in full. `--refresh` asks every plugin that declares the
 protocol to describe itself (a `describe` request); plain plugins are never
 run.
 """
@@ -79,6 +81,7 @@ def run(inv: Invocation, args: list[str]) -> int:
                         "protocol": p.protocol,
                         "version": p.version,
                         "summary": p.summary,
+                        "summary_from": p.summary_from,
                         "problems": [{"code": q.code, "message": q.message} for q in p.problems],
                     }
                     for p in found
@@ -92,21 +95,27 @@ def run(inv: Invocation, args: list[str]) -> int:
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    rows = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
+    from dispatch.style import Style
+
+    style = Style.for_stdout(inv.environ)
+    rows: list[tuple[str, ...]] = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
     for p in found:
-        rows.append((p.name, p.kind_label, _short(p.version or "", 16), _short(p.summary or "", 48), visible(p.path)))
+        rows.append((visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)))
+    if style.width is not None:
+        rows = _fit(rows, style.width)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     out = []
     warnings = 0
     for i, row in enumerate(rows):
-        out.append("  ".join(f"{cell:<{widths[j]}}" for j, cell in enumerate(row[:4])) + "  " + row[4] + "\n")
+        line = "  ".join(f"{cell:<{widths[j]}}" for j, cell in enumerate(row[:4])) + "  "
+        out.append(line + (style.dim(row[4]) if i else row[4]) + "\n")
         if i:
             messages = [q.message for q in found[i - 1].problems]
             if found[i - 1].handshake_problem:
                 messages.append(f"its last run failed: {found[i - 1].handshake_problem}")
             for message in messages:
                 warnings += 1
-                out.append(f"  warning: {visible(message)}\n")
+                out.append(f"  {style.warning('warning:')} {visible(message)}\n")
     sys.stdout.write("".join(out))
     sys.stdout.flush()
     if warnings:
@@ -114,10 +123,23 @@ def run(inv: Invocation, args: list[str]) -> int:
     return 0
 
 
-def _short(text: str, width: int) -> str:
-    """Plugin-supplied text on one line, escaped, cut to `width` (the cut cannot split an escape
+def _one_line(text: str | None) -> str:
+    """Plugin-supplied text on one line, escaped (cutting it later cannot split an escape
     sequence: there are none left, only their visible spelling)."""
-    if not text:
-        return text
-    text = visible(" ".join(text.split()))
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+    return visible(" ".join(text.split())) if text else ""
+
+
+def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
+    """The rows cut to a terminal's `width`: the version to 16 characters, then the summary and
+    the path (keeping its end) share what the name and kind columns leave, with an ellipsis."""
+    from dispatch.style import cut, cut_path
+
+    rows = [(*r[:2], cut(r[2], 16), *r[3:]) for r in rows]
+    fixed = sum(max(len(r[i]) for r in rows) + 2 for i in range(3)) + 2
+    room = width - fixed - 1  # the last column: a row exactly as wide as the terminal wraps on some
+    summary = max(len(r[3]) for r in rows)
+    path = max(len(r[4]) for r in rows)
+    if summary + path <= room:
+        return rows
+    keep = min(summary, max(room // 2, room - path, 12))
+    return [(*r[:3], cut(r[3], keep), cut_path(r[4], max(room - keep, 12))) for r in rows]

@@ -43,9 +43,7 @@ def run(inv: Invocation, args: list[str]) -> int:
     if not rest:
         raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {USAGE}")
     found, words = lookup.lookup(inv, rest)
-    env = dict(inv.environ)
-    env[inv.program.var("COMMAND")] = " ".join(words[: found.nwords])
-    env[inv.program.var("BIN")] = inv.bin
+    env = inv.plugin_env(" ".join(words[: found.nwords]))
     results = Checker(inv.program, found.path, env, run_args).check()
     failed = [r for r in results if not r["ok"]]
     if as_json:

@@ -20,6 +20,11 @@ def run(inv: Invocation, args: list[str]) -> int:
     if as_json:
         common.write_json({"name": inv.prog, "version": inv.program.version, "python": python})
     else:
-        sys.stdout.write(f"{inv.prog} {inv.program.version} (Python {python})\n")
+        text = inv.program.version_text
+        if text is None:
+            text = f"{inv.prog} {inv.program.version} (Python {python})"
+        elif callable(text):
+            text = text(inv)
+        sys.stdout.write(text.rstrip("\n") + "\n")
     sys.stdout.flush()
     return 0
