@@ -76,3 +76,14 @@ def test_writing_plugins_sdk_example(tenv: Env) -> None:
         "tool greet: error: cannot prompt: there is no terminal to ask on",
         "tool greet: hint: pass the value as an argument instead",
     ]
+
+
+def test_writing_plugins_md_summary_comment_and_sidecar(tenv: Env) -> None:
+    summary, sidecar = _block("writing-plugins.md", "sh", 1), _block("writing-plugins.md", "sh", 2)
+    assert "tool-summary:" in summary and "printf" in sidecar
+    tenv.plugin("tool-deploy", summary + 'echo "deploying $*"\n')
+    tenv.plugin("tool_complete-deploy", sidecar)
+    listed = json.loads(tenv.run("list", "--json").stdout)["plugins"]
+    assert [(p["summary"], p["summary_from"]) for p in listed] == [("Deploy the current build to an environment", "header")]
+    completed = tenv.run("__complete", "--shell", "fish", "--", "deploy", "")
+    assert completed.stdout == b"staging\tthe staging cluster\nproduction\tlive\n"
