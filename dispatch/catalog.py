@@ -14,6 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from dispatch import metadata
     from dispatch.context import Program
 
 
@@ -93,7 +94,7 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
             index.learn(p.identity, declares)
         p.kind = "protocol" if declares else "plain"
         if not declares:
-            _from_header(p, prog)
+            _from_header(p, prog, index)
             continue
         plugin_info = entry.get("plugin")
         info: dict[str, object] = plugin_info if isinstance(plugin_info, dict) else {}
@@ -108,7 +109,7 @@ def with_metadata(plugins: list[PluginFile], program: Program, env: Mapping[str,
         if p.summary:
             p.summary_from = "plugin"
         else:
-            _from_header(p, prog)  # not run yet, or it says nothing of itself
+            _from_header(p, prog, index)  # not run yet, or it says nothing of itself
     index.save()
     return plugins
 
@@ -117,8 +118,13 @@ HEADER_BYTES = 4096  # where a summary comment is looked for: the start of the f
 HEADER_LINES = 20
 
 
-def _from_header(p: PluginFile, prog: str) -> None:
-    summary = header_summary(p.path, prog)
+def _from_header(p: PluginFile, prog: str, index: metadata.Index) -> None:
+    """The summary comment of the file, read once per version of it (then kept in the index)."""
+    assert p.identity is not None
+    summary = index.headers.get(p.identity)
+    if summary is None:
+        summary = header_summary(p.path, prog)
+        index.learn_header(p.identity, summary)
     if summary:
         p.summary, p.summary_from = summary, "header"
 

@@ -175,6 +175,7 @@ class Index:
         self.prog = prog
         self.entries: dict[str, dict[str, Any]] = {}
         self.declared: dict[str, bool] = {}
+        self.headers: dict[str, str] = {}  # identity -> the summary comment in the file ("": none)
         self.stamp = ""
         self.dirty = False
         self._load()
@@ -189,6 +190,10 @@ class Index:
             for answer, field in ((True, "declaring"), (False, "plain")):
                 if isinstance(index.get(field), str):
                     self.declared.update(dict.fromkeys(index[field].split(), answer))
+            if isinstance(index.get("headerless"), str):
+                self.headers.update(dict.fromkeys(index["headerless"].split(), ""))
+            if isinstance(index.get("headers"), dict):
+                self.headers.update((k, v[:200]) for k, v in index["headers"].items() if isinstance(v, str))
             directory = cache.open_dir(None, "metadata", dir_fd=root)
             if directory is None:
                 return
@@ -222,17 +227,25 @@ class Index:
         self.declared[key] = declares
         self.dirty = True
 
+    def learn_header(self, key: str, summary: str | None) -> None:
+        self.headers[key] = summary or ""
+        self.dirty = True
+
     def save(self) -> None:
         """Write the index back when it learned something (never fails)."""
         if not self.dirty:
             return
         if len(self.declared) > MAX_ENTRIES:  # old versions of plugins pile up: keep the newest
             self.declared = dict(list(self.declared.items())[-MAX_ENTRIES // 2 :])
+        if len(self.headers) > MAX_ENTRIES:
+            self.headers = dict(list(self.headers.items())[-MAX_ENTRIES // 2 :])
         data = _encode({
             "stamp": self.stamp,
             "entries": self.entries,
             "declaring": " ".join(k for k, v in self.declared.items() if v),
             "plain": " ".join(k for k, v in self.declared.items() if not v),
+            "headerless": " ".join(k for k, v in self.headers.items() if not v),
+            "headers": {k: v for k, v in self.headers.items() if v},
         })
         if data is None:
             return
