@@ -74,6 +74,13 @@ class Dispatcher:
 
             own_builtins = embed.builtin_table(builtins)
             own_options = embed.option_table(options, FLAGS)
+            prefix = env_prefix if env_prefix is not None else _env_prefix(prog)
+            for option in own_options.values():
+                if option.env is not None and option.env.startswith(prefix):
+                    raise ValueError(f"the option's variable {option.env} is one of the dispatcher's own ({prefix}*)")
+        if version is None and version_text is None and prog != "tool":
+            # Not the library's version shown as the program's.
+            version_text = f"{prog} (made with the dispatch library {__version__}, Python {sys.version.split()[0]})"
         self.program = Program(
             prog=prog,
             version=version or __version__,

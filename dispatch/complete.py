@@ -80,7 +80,7 @@ def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tupl
         if words[i] == "--":
             i += 1
             break
-        if words[i] in TAKES_VALUE or _own_takes_value(inv, words[i]):
+        if words[i] in TAKES_VALUE or _own_takes_value(inv, words[i]) or _cluster_takes_value(inv, words[i]):
             i += 1
         i += 1
     if i > len(words):
@@ -104,6 +104,19 @@ def _own_takes_value(inv: Invocation, word: str) -> bool:
     """A program's own valued option given alone (`-c` or `--opt`), whose value is the next word."""
     option = inv.program.options.get(word)
     return option is not None and option.metavar is not None
+
+
+def _cluster_takes_value(inv: Invocation, word: str) -> bool:
+    """Short flags together whose last one takes the next word as its value (`-vC DIR`)."""
+    from dispatch.options import TAKES_VALUE
+
+    if word.startswith("--") or len(word) < 3:
+        return False
+    for j, ch in enumerate(word[1:], 1):
+        flag = "-" + ch
+        if flag in TAKES_VALUE or _own_takes_value(inv, flag):
+            return j == len(word) - 1  # else the rest of the word is the value
+    return False
 
 
 def _plugin_names(inv: Invocation) -> Iterable[str]:

@@ -71,9 +71,10 @@ class Program(_Frozen):
         )
 
     def dirs(self, env: Mapping[str, str]) -> tuple[str, ...]:
-        """The program's own plugin directories in this environment (absolute ones only)."""
+        """The program's own plugin directories in this environment, as given (the search skips
+        relative ones, and says so with -v and in doctor)."""
         found = self.search_dirs(env) if callable(self.search_dirs) else self.search_dirs
-        return tuple(os.path.normpath(d) for d in found if d and os.path.isabs(d))
+        return tuple(d for d in found if d)
 
     def var(self, name: str) -> str:
         """The name of one of the program's environment variables: `var("PROTOCOL")` is `TOOL_PROTOCOL`."""
@@ -124,10 +125,12 @@ class Invocation(_Frozen):
         settings = dict(settings or {})
         dirs = program.dirs(environ) if program.search_dirs else ()
         exports: dict[str, str] = {}
-        if dirs and program.dirs_var:
-            exports[program.dirs_var] = os.pathsep.join(dirs)
-        if dirs and program.dirs_on_path:
-            exports["PATH"] = os.pathsep.join([*dirs, environ.get("PATH", "")]) if environ.get("PATH") else os.pathsep.join(dirs)
+        searched = [os.path.normpath(d) for d in dirs if os.path.isabs(d)]
+        if searched and program.dirs_var:
+            exports[program.dirs_var] = os.pathsep.join(searched)
+        if searched and program.dirs_on_path:
+            path = environ.get("PATH")
+            exports["PATH"] = os.pathsep.join([*searched, path] if path else searched)
         if settings:
             from dispatch import embed
 

@@ -78,6 +78,8 @@ class Option(_Value):
     ) -> None:
         if not flags:
             raise ValueError("an option needs at least one flag")
+        if env is not None and (not env or "=" in env or "\0" in env):
+            raise ValueError(f"an option's env must be a variable name, got {env!r}")
         for flag in flags:
             short = len(flag) == 2 and flag[0] == "-" and flag[1].isalnum()
             long = flag.startswith("--") and len(flag) > 3 and all(c.isalnum() or c == "-" for c in flag[2:])

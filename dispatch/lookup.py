@@ -82,13 +82,13 @@ def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
         return ToolError(ExitCode.CANNOT_EXECUTE, f"found {path}, but cannot run it: {why}")
     problem = resolve.name_problem(words[0])
     if problem is not None:
-        return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not a {prog} command: {problem}")
+        return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not {article(prog)} {prog} command: {problem}")
     skipped = _in_skipped_entry(search.path, search.table)
     if skipped is not None:
         var, entry, path = skipped
         return ToolError(
             ExitCode.NOT_FOUND,
-            f"{words[0]!r} is not a {prog} command here: {path} exists, but the {var} entry {entry!r} is "
+            f"{words[0]!r} is not {article(prog)} {prog} command here: {path} exists, but the {var} entry {entry!r} is "
             f"relative and {prog} skips relative entries (they would make the current directory a plugin "
             f"source); put the directory on {var} as an absolute path, or run {path} directly",
         )
@@ -99,7 +99,7 @@ def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
     if inv.config is not None:
         names += list(inv.config.aliases)
     close = suggest.closest("-".join(search.valid), names)
-    message = f"{words[0]!r} is not a {prog} command."
+    message = f"{words[0]!r} is not {article(prog)} {prog} command."
     if len(close) == 1:
         message += f" Did you mean {close[0]!r}?"
     elif close:
@@ -120,3 +120,8 @@ def _in_skipped_entry(sp: resolve.SearchPath, table: Table) -> tuple[str, str, s
                 if os.path.lexists(path):
                     return var, entry, path if path.startswith((".", "/")) else "./" + path
     return None
+
+
+def article(word: str) -> str:
+    """'a' or 'an' before `word` (a program's name, as most are said: "an acme command")."""
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"

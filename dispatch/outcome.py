@@ -62,7 +62,7 @@ def settle(
         message = f"{name} did not finish within {options.timeout:g} s (--timeout); it was stopped"
         return Outcome(ExitCode.TIMEOUT, failure=(ExitCode.TIMEOUT, "timeout", message))
     if reason == "limit":
-        message = f"{name} wrote more than {options.max_output} bytes to stdout (--max-output); it was stopped"
+        message = f"{name} wrote more than {options.max_output} byte{'s' if options.max_output != 1 else ''} to stdout (--max-output); it was stopped"
         return Outcome(ExitCode.TIMEOUT, failure=(ExitCode.TIMEOUT, "limit_exceeded", message))
     if options.max_cpu is not None and reason is None and killed_by in (_SIGXCPU, _SIGKILL):
         message = f"{name} used more than {options.max_cpu:g} s of CPU time (--max-cpu); it was stopped"

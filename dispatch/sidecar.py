@@ -56,6 +56,7 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
     size = 0
     deadline = time.monotonic() + TIMEOUT
     poller = Poller()
+    exited = False
     try:
         assert child.stdout is not None
         poller.register(child.stdout, READ, "stdout")
@@ -63,7 +64,10 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
             left = deadline - time.monotonic()
             if left <= 0:
                 return []  # too slow: a keystroke must not wait for it
-            if not poller.select(left):
+            if not poller.select(min(left, 0.05)):
+                if exited:
+                    break  # it ended and nothing more is there (a child of its own may hold the pipe)
+                exited = _exited(child.pid)
                 continue
             data = read(child.stdout, MAX_BYTES - size)
             if not data:
@@ -73,7 +77,18 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
     finally:
         poller.close()
         spawn.stop(child, wait=max(0.0, min(0.2, deadline - time.monotonic())))
-    return parse(b"".join(chunks))
+    out = b"".join(chunks)
+    if size >= MAX_BYTES:
+        out = out[: out.rfind(b"\n") + 1]  # the cut line is not a candidate it gave
+    return parse(out)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the sidecar has exited (not reaped: spawn.stop does that)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def parse(out: bytes) -> list[tuple[str, str]]:

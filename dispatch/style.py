@@ -37,7 +37,7 @@ class Style:
         except OSError:
             return cls(None, False)
         columns = env.get("COLUMNS", "")
-        if columns.isdigit() and int(columns) > 0:
+        if columns.isascii() and columns.isdigit() and 0 < len(columns) < 6 and int(columns) > 0:
             width = int(columns)
         term = env.get("TERM", "")
         return cls(max(width, 20), not env.get("NO_COLOR") and term != "dumb")
@@ -55,15 +55,48 @@ class Style:
         return self._paint(_RED, text)
 
 
+def cells(text: str) -> int:
+    """The columns `text` takes on a terminal: wide (East Asian) characters take two, combining
+    marks none."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` followed by spaces up to `width` columns."""
+    return text + " " * max(width - cells(text), 0)
+
+
 def cut(text: str, width: int) -> str:
-    """`text` in at most `width` characters, its end replaced by an ellipsis when cut."""
-    if len(text) <= width:
+    """`text` in at most `width` columns, its end replaced by an ellipsis when cut."""
+    if cells(text) <= width:
         return text
-    return text[: max(width - 1, 0)] + ELLIPSIS if width > 0 else ""
+    if width <= 0:
+        return ""
+    out, used = [], 0
+    for c in text:
+        w = cells(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + ELLIPSIS
 
 
 def cut_path(path: str, width: int) -> str:
-    """A path in at most `width` characters, keeping its end (the file's name), which says most."""
-    if len(path) <= width:
+    """A path in at most `width` columns, keeping its end (the file's name), which says most."""
+    if cells(path) <= width:
         return path
-    return ELLIPSIS + path[len(path) - max(width - 1, 0) :] if width > 0 else ""
+    if width <= 0:
+        return ""
+    out, used = [], 0
+    for c in reversed(path):
+        w = cells(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return ELLIPSIS + "".join(reversed(out))

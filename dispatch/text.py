@@ -28,8 +28,9 @@ def visible(text: str, *, multiline: bool = False) -> str:
     """Text from a plugin or from disk, safe to show on a terminal.
 
     Control characters (C0, DEL, C1: so every escape sequence, ESC being one),
-    bidirectional overrides, line separators and lone surrogates are shown as
-    visible escapes (`\\e[2J`, `\\u202e`), never sent raw. `multiline` keeps
+    bidirectional overrides, line separators, lone surrogates and every other
+    character Python does not call printable (invisible format characters) are
+    shown as visible escapes (`\\e[2J`, `\\u202e`, `\\u200b`), never sent raw. `multiline` keeps
     newlines and tabs (a log message of several lines). A plugin's `output`
     bytes never pass through here: they are the user's data, verbatim.
     """
@@ -39,8 +40,18 @@ def visible(text: str, *, multiline: bool = False) -> str:
     if _VISIBLE is None:
         _VISIBLE = _visible_table()
     if multiline:
-        return "\n".join("\t".join(part.translate(_VISIBLE) for part in line.split("\t")) for line in text.split("\n"))
-    return text.translate(_VISIBLE)
+        return "\n".join("\t".join(_escaped(part) for part in line.split("\t")) for line in text.split("\n"))
+    return _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    assert _VISIBLE is not None
+    out = text.translate(_VISIBLE)
+    if out.isprintable():
+        return out
+    # What is left is invisible (format characters such as U+200B, U+FEFF, the tag characters,
+    # unassigned code points, spaces other than " "): shown, never passed on hidden.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in out)
 
 
 def to_utf8(text: str) -> bytes:

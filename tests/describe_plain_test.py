@@ -133,3 +133,72 @@ def test_list_colours_only_its_own_words_on_a_terminal(tenv: Env) -> None:
     assert "\033[33mwarning:\033[0m" in coloured and f"\033[2m{tenv.bin}/tool-ok\033[0m" in coloured
     for extra in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
         assert "\033" not in _listing(tenv, 200, extra)
+
+
+def test_narrow_terminals_wide_characters_and_help(tenv: Env) -> None:
+    from dispatch.style import cells
+
+    deep = tenv.root / "a-long-directory-name-for-plugins" / "bin"
+    tenv.sh("tool-wide", "# tool-summary: 日本語のプラグインの説明はとても長いです、本当に長い\ntrue\n", directory=deep)
+    tenv.sh("tool-a-plugin-with-a-name-much-longer-than-most", "# tool-summary: long name\ntrue\n", directory=deep)
+    tenv.vars["TOOL_PLUGIN_PATH"] = str(deep)
+    for cols in (100, 60):
+        screen = _listing(tenv, cols, {"NO_COLOR": "1"})
+        lines = screen.replace("\r\n", "\n").splitlines()
+        assert lines and all(cells(line) < cols for line in lines), (cols, lines)
+        assert ("PATH" in lines[0]) == (cols == 100)  # too narrow for paths: left out, not wrapped
+        term = PtyRun(["help"], {**tenv.vars, "TERM": "xterm", "NO_COLOR": "1"}, tenv.root, cols=cols)
+        code, out = term.finish()
+        helped = out.decode().replace("\r\n", "\n").splitlines()
+        assert code == 0 and all(cells(line) < cols for line in helped), (cols, helped)
+        assert "Runs tool-<command> found on the plugin search path" in out.decode()
+    piped = tenv.run("list").stdout.decode().splitlines()
+    # In a pipe every text is whole, and the columns stay aligned for wide characters.
+    assert [cells(line.split("/")[0]) for line in piped[1:]] == [cells(piped[1].split("/")[0])] * 2
+
+
+def test_bash_gets_candidates_quoted_never_globbed_or_run(tenv: Env) -> None:
+    from tests.discovery_test import _bash_complete
+
+    _never_run(tenv, "sc", "")
+    marker = tenv.root / "pwned"
+    tenv.sh("tool_complete-sc", f"echo '/*/*'; echo '$(touch {marker})'; echo 'two words'\n")
+    got = _bash_complete(tenv, "tool sc ")
+    assert got == ["/\\*/\\*", f"\\$\\(touch\\ {marker}\\)", "two\\ words"]
+    assert not marker.exists()
+
+
+def test_a_sidecar_that_leaves_a_child_holding_its_output(tenv: Env) -> None:
+    _never_run(tenv, "bg", "")
+    tenv.sh("tool_complete-bg", "echo early\nsleep 5 &\nexit 0\n")
+    start = time.monotonic()
+    assert _complete(tenv, "bg", "") == ["early"]  # it ended: what it said is the answer
+    assert time.monotonic() - start < 5
+
+
+def test_a_sidecar_cut_at_the_cap_gives_no_made_up_candidate(tenv: Env) -> None:
+    from dispatch.sidecar import MAX_BYTES
+
+    _never_run(tenv, "big", "")
+    filler = "x" * 99 + "\n"
+    count = MAX_BYTES // len(filler)
+    cut_at = MAX_BYTES - count * len(filler)  # what is left of the cap for the next line
+    tenv.sh("tool_complete-big", f"i=0; while [ $i -lt {count} ]; do echo '{filler[:-1]}'; i=$((i+1)); done\n"
+                                 f"echo 'production-readonly-{'y' * cut_at}'\n")
+    got = _complete(tenv, "big", "prod")
+    assert got == []  # "production-readonly-yyy..." was cut: not offered half
+
+
+def test_completion_skips_a_value_at_the_end_of_a_flag_cluster(tenv: Env) -> None:
+    tenv.sh("tool-sc", "true\n")
+    tenv.sh("tool_complete-sc", 'echo "got $*"\n')
+    assert _complete(tenv, "-vC", "/tmp", "sc", "") == ["got "]
+    assert _complete(tenv, "-vC/tmp", "sc", "") == ["got "]
+
+
+def test_bad_columns_and_invisible_characters(tenv: Env) -> None:
+    tenv.sh("tool-inv", "# tool-summary: safe\u200b\U000e0072\ufeff end\ntrue\n")
+    for columns in ("\u00b2", "1" * 5000, "-3", "0"):
+        screen = _listing(tenv, 200, {"COLUMNS": columns, "NO_COLOR": "1"})
+        assert "safe\\u200b\\U000e0072\\ufeff end" in screen
+    assert "safe\\u200b" in tenv.run("list").stdout.decode()

@@ -363,18 +363,18 @@ def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
             print("debug: running", flush=True)
         time.sleep(60)
         """,
+        declare=True,
     )
     bounds = Bounds(answer=0.5, run=5.0, cancel=0.3, eof=0.3, exit=0.2)
     results = Checker(Dispatcher("tool").program, str(path), tenv.vars, ["--help"], bounds).check()
     out = text_report(str(path), results)
-    assert "FAIL  declaration: it greets, but its file does not contain the text TOOL_PROTOCOL" in out
-    assert "add the line '# speaks TOOL_PROTOCOL' near the top of" in out
+    assert "ok    declaration: its file contains TOOL_PROTOCOL" in out
     assert "FAIL  version mismatch: offered only 99, it chose 1 instead of null" in out
     assert "FAIL  run: a line on stdout is not a protocol message (a stray print?" in out
     assert "FAIL  describe: no answer within 0.5 s" in out
     assert "FAIL  eof on stdin: kept running after its stdin closed" in out
     assert "FAIL  cancel: still running 0.3 s after 'cancel'" in out and "exiting 130" in out
-    assert out.rstrip().endswith("2 of 9 checks passed")
+    assert out.rstrip().endswith("3 of 9 checks passed")
 
 
 def _shell_and_script(tenv: Env, shell: str, file_name: str) -> tuple[str, Path]:
@@ -409,3 +409,14 @@ def test_zsh_completion_for_real(deploy: Env) -> None:
     )
     proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=deploy.vars, timeout=60)
     assert proc.stdout.decode().splitlines() == ["--env:where to deploy", "FILES"]
+
+
+def test_zsh_completion_autoloaded_from_fpath_completes_on_the_first_tab(deploy: Env) -> None:
+    zsh, script = _shell_and_script(deploy, "zsh", "_tool")
+    driver = (
+        f"fpath=({script.parent} $fpath); autoload -Uz _tool; "
+        "_describe() { shift; print -rl -- ${(P)1} }; _files() { print FILES }; "
+        "words=(tool dep); CURRENT=2; _tool"
+    )
+    proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=deploy.vars, timeout=60)
+    assert proc.stdout.decode().splitlines() == ["deploy"], proc.stderr

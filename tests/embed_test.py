@@ -20,7 +20,7 @@ def show(inv, args):
 
 Dispatcher(
     prog="mycli", version="2.0", version_text=lambda inv: f"mycli 2.0 with {len(inv.dirs)} dir(s)",
-    builtins=[Builtin("show", "show the settings", show, usage="show [ARG...]"),
+    builtins=[Builtin("show", "show the settings", show, usage="mycli show [ARG...]"),
               Builtin("list", "my own list", lambda inv, args: print("own list") or 0)],
     options=[Option("-c", metavar="K=V", repeat=True, help="set a value", env="MYCLI_C"),
              Option("-n", "--dry-run", help="do nothing", env="MYCLI_DRY"),
@@ -99,6 +99,11 @@ def test_bad_declarations_are_refused() -> None:
         Builtin("../x", "s", lambda inv, args: 0)
     with pytest.raises(ValueError):
         Dispatcher(prog="p", builtins=[Builtin("a", "s", lambda i, a: 0), Builtin("a", "t", lambda i, a: 0)])
+    for env in ("", "A=B", "A\0"):
+        with pytest.raises(ValueError):
+            Option("-x", help="x", env=env)
+    with pytest.raises(ValueError, match="dispatcher's own"):
+        Dispatcher(prog="p", options=[Option("-x", help="x", env="P_DISPATCH_BIN")])
     with pytest.raises(AttributeError):
         Option("-x", help="x").help = "y"  # type: ignore[misc]
 
@@ -130,3 +135,12 @@ def test_no_user_facing_text_says_tool_under_another_name(tenv: Env) -> None:
         text = (proc.stdout + proc.stderr).decode(errors="replace")
         said.extend(f"mycli {' '.join(argv)}: {line}" for line in text.splitlines() if re.search(r"\btool\b", line, re.I))
     assert said == []
+
+
+def test_without_a_version_the_library_says_so(tenv: Env) -> None:
+    prog = tenv.root / "acme"
+    prog.write_text(f"#!{sys.executable}\nfrom dispatch import Dispatcher\nDispatcher(prog='acme').run()\n")
+    prog.chmod(0o755)
+    assert tenv.run("--version", exe=str(prog)).stdout.startswith(b"acme (made with the dispatch library ")
+    proc = tenv.run("nosuch", exe=str(prog))
+    assert proc.stderr.startswith(b"acme: 'nosuch' is not an acme command.")

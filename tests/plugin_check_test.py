@@ -103,3 +103,12 @@ def test_list_and_doctor_name_the_same_side_to_upgrade(tenv: Env) -> None:
     assert "upgrade the plugin" not in doctor
     refreshed = tenv.run("list", "--refresh").stdout.decode()
     assert "upgrade tool to a version that speaks protocol 2" in refreshed
+
+
+def test_a_plain_program_is_never_run_by_the_check(tenv: Env) -> None:
+    tenv.sh("tool-wipe", f'echo "$*" >> "{tenv.root}/runs"\n')
+    proc = tenv.run("plugin", "check", "wipe", "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and [c["name"] for c in report["checks"]] == ["declaration"]
+    assert "it was not run" in report["checks"][0]["detail"] and "# speaks TOOL_PROTOCOL" in report["checks"][0]["detail"]
+    assert not (tenv.root / "runs").exists()

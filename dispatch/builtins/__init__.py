@@ -48,7 +48,7 @@ def run(inv: Invocation, name: str, args: list[str]) -> int:
 def usage(name: str, program: Program) -> str:
     own = program.builtins.get(name)
     if own is not None:
-        return own.usage
+        return own.usage.removeprefix(program.prog + " ")  # given as "status [--short]" or "prog status [--short]"
     import importlib
 
     text: str = importlib.import_module(f"dispatch.builtins.{name}").USAGE

@@ -13,8 +13,14 @@ _BASH = """\
 # bash completion for {prog}. Enable with:  source <({prog} completion bash)
 # or save it:  {prog} completion bash > ~/.local/share/bash-completion/completions/{prog}
 {func}() {{
-    local IFS=$'\\n'
-    COMPREPLY=($("${{COMP_WORDS[0]}}" __complete --shell bash -- "${{COMP_WORDS[@]:1:COMP_CWORD}}" 2>/dev/null))
+    # One candidate per line, each quoted for the command line: never split, globbed or expanded.
+    local line quoted
+    COMPREPLY=()
+    while IFS= read -r line; do
+        [[ -n $line ]] || continue
+        printf -v quoted '%q' "$line"
+        COMPREPLY+=("$quoted")
+    done < <("${{COMP_WORDS[0]}}" __complete --shell bash -- "${{COMP_WORDS[@]:1:COMP_CWORD}}" 2>/dev/null)
 }}
 complete -o default -o bashdefault -F {func} {prog}
 """
@@ -35,7 +41,9 @@ _ZSH = """\
         _files
     fi
 }}
-if (( $+functions[compdef] )); then
+if [[ ${{funcstack[1]}} == _{prog} ]]; then
+    {func} "$@"  # autoloaded from $fpath as _{prog} on the first Tab: complete now, not on the next one
+elif (( $+functions[compdef] )); then
     compdef {func} {prog}
 fi
 """

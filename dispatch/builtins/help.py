@@ -95,9 +95,10 @@ def general_help(inv: Invocation) -> int:
     out.append(f"usage: {prog} [options] <command> [<args>...]\n")
     if program.description:
         out.append(f"\n{program.description}\n")
+    own = "the program's own directories, " if program.search_dirs else ""
     out.append(
         f"\nRuns {prog}-<command> found on the plugin search path "
-        f"({program.var('PLUGIN_PATH')}, then PATH).\n"
+        f"({own}{program.var('PLUGIN_PATH')}, then PATH).\n"
     )
     out.append("\nOptions (before the command):\n" + _OPTIONS + _own_options(program))
     out.append("\nBuiltin commands:\n")
@@ -112,12 +113,8 @@ def general_help(inv: Invocation) -> int:
     others = sorted(name for name, p in runnable.items() if not p.summary)
     if described:
         out.append("\nPlugins:\n")
-        from dispatch.style import Style, cut
-
-        width = Style.for_stdout(inv.environ).width
         for p in sorted(described, key=lambda p: p.name):
-            text = visible(" ".join((p.summary or "").split()))
-            out.append(f"  {p.name:<19}  {cut(text, width - 24) if width else text}\n")
+            out.append(f"  {p.name:<19}  {visible(' '.join((p.summary or '').split()))}\n")
     if others:
         out.append("\nOther plugins:" if described else "\nPlugins:")
         line = "\n "
@@ -130,6 +127,28 @@ def general_help(inv: Invocation) -> int:
     if not runnable:
         out.append(f"\nNo plugins found yet: put an executable named {prog}-NAME on PATH.\n")
     out.append(f"\nRun '{prog} help <command>' for a command's help, '{prog} list' for details.\n")
-    sys.stdout.write("".join(out))
+    text = "".join(out)
+    from dispatch.style import Style
+
+    width = Style.for_stdout(inv.environ).width
+    sys.stdout.write(_fitted(text, width) if width else text)
     sys.stdout.flush()
     return 0
+
+
+def _fitted(text: str, width: int) -> str:
+    """The help on a terminal `width` columns wide: paragraphs wrapped, table rows (indented)
+    cut with an ellipsis."""
+    from dispatch.style import cells, cut
+
+    lines = []
+    for line in text.split("\n"):
+        if cells(line) < width:
+            lines.append(line)
+        elif line.startswith(" "):
+            lines.append(cut(line, width - 1))
+        else:
+            import textwrap
+
+            lines.extend(textwrap.wrap(line, width - 1, break_on_hyphens=False) or [""])
+    return "\n".join(lines)

@@ -95,7 +95,7 @@ def run(inv: Invocation, args: list[str]) -> int:
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    from dispatch.style import Style
+    from dispatch.style import Style, cells, pad
 
     style = Style.for_stdout(inv.environ)
     rows: list[tuple[str, ...]] = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
@@ -103,12 +103,15 @@ def run(inv: Invocation, args: list[str]) -> int:
         rows.append((visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)))
     if style.width is not None:
         rows = _fit(rows, style.width)
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(cells(r[i]) for r in rows) for i in range(4)]
     out = []
     warnings = 0
     for i, row in enumerate(rows):
-        line = "  ".join(f"{cell:<{widths[j]}}" for j, cell in enumerate(row[:4])) + "  "
-        out.append(line + (style.dim(row[4]) if i else row[4]) + "\n")
+        if row[4]:
+            line = "  ".join(pad(cell, widths[j]) for j, cell in enumerate(row[:4])) + "  "
+            out.append(line + (style.dim(row[4]) if i else row[4]) + "\n")
+        else:  # a terminal too narrow for the paths
+            out.append("  ".join(pad(cell, widths[j]) for j, cell in enumerate(row[:3])) + "  " + row[3] + "\n")
         if i:
             messages = [q.message for q in found[i - 1].problems]
             if found[i - 1].handshake_problem:
@@ -130,16 +133,19 @@ def _one_line(text: str | None) -> str:
 
 
 def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
-    """The rows cut to a terminal's `width`: the version to 16 characters, then the summary and
-    the path (keeping its end) share what the name and kind columns leave, with an ellipsis."""
-    from dispatch.style import cut, cut_path
+    """The rows cut to a terminal's `width`: the name to 24 columns and the version to 16, then
+    the summary and the path (keeping its end) share what is left, with an ellipsis; on a
+    terminal too narrow for both, the paths are left out (pipes, --json and -v have them)."""
+    from dispatch.style import cells, cut, cut_path
 
-    rows = [(*r[:2], cut(r[2], 16), *r[3:]) for r in rows]
-    fixed = sum(max(len(r[i]) for r in rows) + 2 for i in range(3)) + 2
+    rows = [(cut(r[0], 24), r[1], cut(r[2], 16), *r[3:]) for r in rows]
+    fixed = sum(max(cells(r[i]) for r in rows) + 2 for i in range(3)) + 2
     room = width - fixed - 1  # the last column: a row exactly as wide as the terminal wraps on some
-    summary = max(len(r[3]) for r in rows)
-    path = max(len(r[4]) for r in rows)
+    summary = max(cells(r[3]) for r in rows)
+    path = max(cells(r[4]) for r in rows)
     if summary + path <= room:
         return rows
+    if room < 28:
+        return [(*r[:3], cut(r[3], max(room + 2, 8)), "") for r in rows]
     keep = min(summary, max(room // 2, room - path, 12))
-    return [(*r[:3], cut(r[3], keep), cut_path(r[4], max(room - keep, 12))) for r in rows]
+    return [(*r[:3], cut(r[3], keep), cut_path(r[4], room - keep)) for r in rows]

@@ -103,12 +103,15 @@ class Checker:
         self.env = env
         self.run_args = run_args
         self.bounds = bounds or Bounds()
+        self.declared = False
 
     def check(self) -> list[dict[str, Any]]:
-        return [scenario() for scenario in (
-            self.declaration, self.hello, self.features, self.negotiation, self.run, self.describe, self.complete,
-            self.cancel, self.eof,
-        )]
+        first = self.declaration()
+        if first["status"] == "fail" and not self.declared:
+            return [first]  # a plain program: never run (it may do anything), nothing else applies
+        return [first, *(scenario() for scenario in (
+            self.hello, self.features, self.negotiation, self.run, self.describe, self.complete, self.cancel, self.eof,
+        ))]
 
     def _ask(self, request: Callable[[Any], dict[str, Any]] | None, **kw: Any) -> Answer:
         from dispatch import probe
@@ -131,25 +134,22 @@ class Checker:
 
         name = self.program.var("PROTOCOL")
         prog = self.program.prog
-        declared = declaration.scan(self.path, name.encode())[0]
+        declared = self.declared = declaration.scan(self.path, name.encode())[0]
+        if not declared:
+            # Not run: a plain program may do anything when started (deploy, wipe ...).
+            return _result(
+                "declaration", False,
+                f"a plain program: its file does not contain the text {name}, so {prog} runs it as it is and "
+                f"the protocol checks do not apply (it was not run). If it speaks the protocol, add the line "
+                f"'# speaks {name}' near the top of {self.path}",
+            )
         greets = self._ask(None, close_stdin_after_hello=True).hello is not None
-        if declared and greets:
-            return _result("declaration", True, f"its file contains {name}, so {prog} runs it as a protocol plugin")
         if greets:
-            return _result(
-                "declaration", False,
-                f"it greets, but its file does not contain the text {name}, so {prog} runs it as a plain "
-                f"program and never sends it a run request; add the line '# speaks {name}' near the top of {self.path}",
-            )
-        if declared:
-            return _result(
-                "declaration", False,
-                f"its file contains {name} (declaring the protocol) but it does not greet: {prog} will relay "
-                f"it as a plain program; send a hello first thing when {name} is set, or remove the text from the file",
-            )
+            return _result("declaration", True, f"its file contains {name}, so {prog} runs it as a protocol plugin")
         return _result(
             "declaration", False,
-            f"a plain program: its file does not contain {name} and it does not greet (the protocol checks do not apply)",
+            f"its file contains {name} (declaring the protocol) but it does not greet: {prog} will relay "
+            f"it as a plain program; send a hello first thing when {name} is set, or remove the text from the file",
         )
 
     def hello(self) -> dict[str, Any]:
