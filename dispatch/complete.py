@@ -165,9 +165,16 @@ def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tup
         return [("bash", ""), ("zsh", ""), ("fish", "")]
     if name == "plugin":
         if len(command) == 1:
-            return [("check", "check a plugin against the protocol")]
+            return [("install", "install a plugin from a file, directory, git, Python package or archive"),
+                    ("list", "the installed plugins"), ("upgrade", "upgrade installed plugins"),
+                    ("remove", "remove installed plugins"), ("lock", "print a lock file of the installed plugins"),
+                    ("check", "check a plugin against the protocol")]
         if len(command) == 2 and command[1] == "check":
             return _command_names(inv, current)
+        if command[1] in ("upgrade", "remove") and not current.startswith("-"):
+            from dispatch.installed import Store
+
+            return [(name, "") for name in Store.of(inv.environ, inv.prog).names()]
         return []
     flags = {"list": ["--json", "--refresh"], "doctor": ["--json"], "version": ["--json"]}.get(name, [])
     return [(f, "") for f in flags]

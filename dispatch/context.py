@@ -76,6 +76,12 @@ class Program(_Frozen):
         found = self.search_dirs(env) if callable(self.search_dirs) else self.search_dirs
         return tuple(d for d in found if d)
 
+    def installed_bin(self, env: Mapping[str, str]) -> str | None:
+        """Where `plugin install` puts its links: the `bin` of the data directory
+        (`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`; none without an absolute base)."""
+        root = data_dir(env, self.prog)
+        return None if root is None else os.path.join(root, "bin")
+
     def var(self, name: str) -> str:
         """The name of one of the program's environment variables: `var("PROTOCOL")` is `TOOL_PROTOCOL`."""
         return self.env_prefix + name
@@ -241,3 +247,15 @@ def _startup_ctype(ctype: str) -> str | None:
         if entry.startswith(b"LC_CTYPE="):
             return os.fsdecode(entry[9:])
     return None
+
+
+def data_dir(env: Mapping[str, str], prog: str) -> str | None:
+    """`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`; None without an absolute base
+    (a relative one would make plugins depend on where the user stands)."""
+    base = env.get("XDG_DATA_HOME")
+    if not base or not os.path.isabs(base):
+        home = env.get("HOME")
+        if not home or not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".local", "share")
+    return os.path.join(base, prog)

@@ -21,12 +21,18 @@ Table = list[tuple[int, list[str]]]
 
 
 def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
-    """The plugin directories: the program's own, PROG_PLUGIN_PATH, the config's, then PATH
-    (traced with -v)."""
+    """The plugin directories: the program's own, PROG_PLUGIN_PATH, the config's, the installed
+    plugins', then PATH (traced with -v)."""
     extra = inv.config.plugin_dirs if inv.config is not None else ()
-    sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra, first=inv.dirs)
+    installed = inv.program.installed_bin(inv.environ)
+    if installed is not None and not os.path.isdir(installed):
+        installed = None  # nothing installed yet: one directory less to search on every command
+    sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra, first=inv.dirs, installed=installed)
     if trace and inv.options.verbosity > 0:
         inv.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
+        if installed is not None:
+            inv.trace(f"installed plugins ({inv.prog} plugin install) are in {installed}, after "
+                      f"{inv.program.var('PLUGIN_PATH')} and the config's directories, before PATH")
         for var, entry, reason in sp.skipped:
             inv.trace(f"skipped {var} entry {entry!r}: {reason}")
         for d in sp.dirs:

@@ -83,9 +83,11 @@ def search_path(
     isabs: object = None,
     extra: Sequence[str] = (),
     first: Sequence[str] = (),
+    installed: str | None = None,
 ) -> SearchPath:
     """`first` (a program's own directories), `plugin_path_var` entries, then `extra` dirs
-    (the config's), then PATH; duplicates removed.
+    (the config's), then `installed` (where `plugin install` puts plugins), then PATH;
+    duplicates removed.
 
     Relative and empty entries are skipped: they would make the current
     directory a plugin source (Go's ErrDot lesson). Directories that do not
@@ -101,6 +103,8 @@ def search_path(
         sources.append((plugin_path_var, value.split(pathsep)))
     if extra:
         sources.append(("config", extra))
+    if installed:
+        sources.append(("installed", [installed]))
     value = env.get("PATH")
     if value:
         sources.append(("PATH", value.split(pathsep)))

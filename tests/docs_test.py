@@ -87,3 +87,12 @@ def test_writing_plugins_md_summary_comment_and_sidecar(tenv: Env) -> None:
     assert [(p["summary"], p["summary_from"]) for p in listed] == [("Deploy the current build to an environment", "header")]
     completed = tenv.run("__complete", "--shell", "fish", "--", "deploy", "")
     assert completed.stdout == b"staging\tthe staging cluster\nproduction\tlive\n"
+
+
+def test_installing_md_lock_example_is_a_valid_lock_file(tmp_path: Path) -> None:
+    from dispatch import lockfile
+
+    path = tmp_path / "tool-plugins.lock"
+    path.write_text(_block("installing.md", "toml"))
+    entries = lockfile.load(str(path))
+    assert [(name, request.kind) for name, request in entries] == [("deploy", "git"), ("report", "python")]

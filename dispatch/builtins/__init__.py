@@ -12,7 +12,7 @@ BUILTINS = {
     "version": "show the version",
     "completion": "print a shell completion script (bash, zsh, fish)",
     "doctor": "check the setup: search path, plugins, cache, config",
-    "plugin": "plugin author tools: 'plugin check NAME' tests a plugin against the protocol",
+    "plugin": "install, upgrade, remove and lock plugins; 'plugin check NAME' tests one against the protocol",
 }
 
 
@@ -52,4 +52,4 @@ def usage(name: str, program: Program) -> str:
     import importlib
 
     text: str = importlib.import_module(f"dispatch.builtins.{name}").USAGE
-    return text
+    return text.replace("{prog}", program.prog)

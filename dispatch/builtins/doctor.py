@@ -67,6 +67,7 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
             )
     findings += _directory_findings(program, sp.dirs)
 
+    findings += _installed_findings(inv)
     found = catalog.with_metadata(catalog.scan(program, sp.dirs, env), program, env)
     fixes = {
         "shadowed": f"remove or rename one of them ('{prog} list' shows the order)",
@@ -204,6 +205,34 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
         return [Finding("warning", "cache_unusable", f"the cache cannot be written: {root} is not writable",
                         "fix its permissions; meanwhile nothing is remembered", root)]
     return []
+
+
+def _installed_findings(inv: Invocation) -> list[Finding]:
+    """Installed plugins whose files differ from their manifest, and what interrupted installs left."""
+    from dispatch.installed import Store
+
+    prog = inv.prog
+    store = Store.of(inv.environ, prog) if inv.program.installed_bin(inv.environ) else None
+    if store is None or not os.path.isdir(store.plugins):
+        return []
+    findings = []
+    for manifest in store.manifests():
+        problems = store.verify(manifest)
+        if problems:
+            source = manifest.source.get("location")
+            findings.append(Finding(
+                "error", "installed_changed",
+                f"the installed plugin {manifest.name} is not as installed: {'; '.join(problems[:5])}"
+                + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                f"reinstall it ({prog} plugin install --force {source}), or remove it ({prog} plugin remove {manifest.name})",
+                store.current(manifest.name),
+            ))
+    for name, path in store.leftovers():
+        findings.append(Finding(
+            "warning", "installed_leftover", f"{path} was left by an interrupted install, upgrade or removal",
+            f"the next '{prog} plugin install', 'upgrade' or 'remove' removes it; or remove it yourself", path,
+        ))
+    return findings
 
 
 def run(inv: Invocation, args: list[str]) -> int:

@@ -98,7 +98,7 @@ def general_help(inv: Invocation) -> int:
     own = "the program's own directories, " if program.search_dirs else ""
     out.append(
         f"\nRuns {prog}-<command> found on the plugin search path "
-        f"({own}{program.var('PLUGIN_PATH')}, then PATH).\n"
+        f"({own}{program.var('PLUGIN_PATH')}, installed plugins, then PATH).\n"
     )
     out.append("\nOptions (before the command):\n" + _OPTIONS + _own_options(program))
     out.append("\nBuiltin commands:\n")

@@ -1,4 +1,5 @@
 """`tool plugin check NAME [-- ARGS...]`: run a plugin through the protocol's scenarios and report.
+(`tool plugin install|list|upgrade|remove|lock` are in dispatch/manage.py.)
 
 For authors in any language: it checks the declaration, the hello, the features it
 lists, version negotiation, a run (with ARGS, `--help` by default: the run really
@@ -13,6 +14,9 @@ import os
 import sys
 import time
 
+from dispatch.errors import usage_error
+from dispatch.manage import USAGE  # the whole `plugin` usage, with its subcommands
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -21,18 +25,25 @@ if TYPE_CHECKING:
     from dispatch.context import Invocation, Program
     from dispatch.probe import Answer
 
-USAGE = "plugin check NAME [--json] [-- ARGS...]"
+CHECK_USAGE = "plugin check NAME [--json] [-- ARGS...]"
 
 
 def run(inv: Invocation, args: list[str]) -> int:
     from dispatch import lookup
     from dispatch.errors import usage_error
 
+    from dispatch import manage
+
     if args[:1] in (["-h"], ["--help"]) or not args:
-        sys.stdout.write(f"usage: {inv.prog} {USAGE}\n")
+        sys.stdout.write(f"usage: {inv.prog} {manage.usage(inv.prog)}\n")
         return 0 if args else 2
+    if args[0] in ("install", "list", "upgrade", "remove", "lock"):
+        if any(a in ("-h", "--help") for a in args[1:]):
+            sys.stdout.write(f"usage: {inv.prog} {manage.usage(inv.prog)}\n")
+            return 0
+        return _manage(inv, args[0], args[1:])
     if args[0] != "check":
-        raise usage_error(f"plugin: unknown subcommand {args[0]!r}; usage: {inv.prog} {USAGE}")
+        raise usage_error(f"plugin: unknown subcommand {args[0]!r}; usage: {inv.prog} {manage.usage(inv.prog)}")
     rest = args[1:]
     run_args: list[str] = ["--help"]
     if "--" in rest:
@@ -41,7 +52,7 @@ def run(inv: Invocation, args: list[str]) -> int:
     as_json = inv.options.json or "--json" in rest
     rest = [a for a in rest if a != "--json"]
     if not rest:
-        raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {USAGE}")
+        raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {CHECK_USAGE}")
     found, words = lookup.lookup(inv, rest)
     env = inv.plugin_env(" ".join(words[: found.nwords]))
     results = Checker(inv.program, found.path, env, run_args).check()
@@ -53,6 +64,28 @@ def run(inv: Invocation, args: list[str]) -> int:
         return 1 if failed else 0
     sys.stdout.write(text_report(found.path, results))
     return 1 if failed else 0
+
+
+def _manage(inv: Invocation, command: str, args: list[str]) -> int:
+    """install, list, upgrade, remove, lock: dispatch/manage.py and dispatch/upgrade.py."""
+    from dispatch import manage
+
+    values, flags, names = manage.parse(inv, command, args)
+    as_json = inv.options.json or "--json" in flags
+    if command == "install":
+        return manage.install(inv, values, flags, names, as_json)
+    if command == "upgrade":
+        from dispatch import upgrade
+
+        if not names and "--all" not in flags:
+            raise usage_error(f"plugin upgrade: name the plugins, or --all; usage: {inv.prog} {manage.usage(inv.prog)}")
+        return upgrade.upgrade(inv, names, all_="--all" in flags, dry_run="--dry-run" in flags, as_json=as_json)
+    if command == "remove":
+        if not names:
+            raise usage_error(f"plugin remove: name the plugins to remove; usage: {inv.prog} {manage.usage(inv.prog)}")
+        return manage.remove(inv, names, as_json)
+    manage.no_names(inv, command, names)
+    return manage.list_installed(inv, as_json) if command == "list" else manage.lock(inv, as_json)
 
 
 _MARKS = {"ok": "ok  ", "fail": "FAIL", "untested": "----"}

@@ -1,0 +1,177 @@
+"""Archives for `tool plugin install URL --sha256 HEX`: downloaded with the stdlib, checked
+against the hash before anything is unpacked, and unpacked refusing whatever could write
+outside the target directory or create something other than files, directories and links
+that stay inside it."""
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import stat
+
+from dispatch.errors import ToolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MAX_DOWNLOAD = 1 << 30
+MAX_UNPACKED = 4 << 30
+MAX_MEMBERS = 100_000
+
+
+def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, int | None], None] | None = None) -> str:
+    """Fetch `url` into the new file `dest`; its sha256."""
+    import urllib.error
+    import urllib.request
+
+    scheme = url.split(":", 1)[0].lower()
+    if scheme != "https" and not (scheme == "http" and allow_http):
+        raise ToolError(2, f"refusing to download {url}: only https:// URLs are fetched (--allow-http allows http://)")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - scheme checked above
+            total = response.headers.get("Content-Length")
+            expected = int(total) if total and total.isdigit() else None
+            with open(dest, "xb") as out:
+                while True:
+                    chunk = response.read(1 << 16)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > MAX_DOWNLOAD:
+                        raise ToolError(1, f"{url} is larger than {MAX_DOWNLOAD >> 20} MiB; refusing it")
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(size, expected)
+    except urllib.error.HTTPError as e:
+        raise ToolError(1, f"cannot download {url}: HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise ToolError(1, f"cannot download {url}: {e.reason}; check the network and the URL") from None
+    except (OSError, ValueError) as e:
+        raise ToolError(1, f"cannot download {url}: {e}") from None
+    return digest.hexdigest()
+
+
+def unpack(path: str, dest: str) -> None:
+    """Unpack the tar (plain, gzip, bzip2, xz) or zip archive at `path` into the empty
+    directory `dest`. Refused, with nothing left half-done that matters (the caller discards
+    `dest`): absolute paths, `..`, device files, FIFOs, links pointing outside, writing
+    through a link, more than MAX_MEMBERS entries or MAX_UNPACKED bytes."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
+        _unzip(path, dest)
+    else:
+        _untar(path, dest)
+
+
+def _checked(name: str, links: set[str]) -> str:
+    """The member name, normalized, when it stays inside and does not pass through a link."""
+    if not name or name.startswith("/") or "\\" in name or "\0" in name or (len(name) > 1 and name[1] == ":"):
+        raise ToolError(1, f"unsafe archive: the entry {name!r} has an absolute path")
+    norm = posixpath.normpath(name)
+    parts = norm.split("/")
+    if ".." in parts or norm.startswith("../") or norm == "..":
+        raise ToolError(1, f"unsafe archive: the entry {name!r} points outside (..)")
+    for i in range(1, len(parts)):
+        if "/".join(parts[:i]) in links:
+            raise ToolError(1, f"unsafe archive: the entry {name!r} is written through a link")
+    return norm
+
+
+def _link_ok(member: str, target: str) -> None:
+    if not target or target.startswith("/") or "\0" in target:
+        raise ToolError(1, f"unsafe archive: the link {member!r} points to an absolute path ({target!r})")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member), target))
+    if resolved == ".." or resolved.startswith("../"):
+        raise ToolError(1, f"unsafe archive: the link {member!r} points outside the archive ({target!r})")
+
+
+def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -> None:
+    path = os.path.join(dest, name)
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while True:
+            chunk = source.read(1 << 16)  # type: ignore[attr-defined]
+            if not chunk:
+                break
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise ToolError(1, f"unsafe archive: it unpacks to more than {MAX_UNPACKED >> 30} GiB")
+            out.write(chunk)
+    # Only the permission bits people mean: never setuid, setgid or sticky.
+    os.chmod(path, 0o755 if mode & 0o111 else 0o644)
+
+
+def _untar(path: str, dest: str) -> None:
+    import tarfile
+
+    links: set[str] = set()
+    budget = [MAX_UNPACKED]
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for count, member in enumerate(tar):
+                if count >= MAX_MEMBERS:
+                    raise ToolError(1, f"unsafe archive: more than {MAX_MEMBERS} entries")
+                name = _checked(member.name, links)
+                if name == ".":
+                    continue
+                if member.isdir():
+                    os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
+                elif member.isfile():
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    _write(dest, name, source, member.mode, budget)
+                elif member.issym():
+                    _link_ok(name, member.linkname)
+                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)
+                    os.symlink(member.linkname, os.path.join(dest, name))
+                    links.add(name)
+                elif member.islnk():
+                    target = _checked(member.linkname, links)
+                    if not os.path.isfile(os.path.join(dest, target)) or os.path.islink(os.path.join(dest, target)):
+                        raise ToolError(1, f"unsafe archive: the hard link {name!r} does not point to a file in it")
+                    with open(os.path.join(dest, target), "rb") as source_file:
+                        _write(dest, name, source_file, os.stat(os.path.join(dest, target)).st_mode, budget)
+                else:
+                    kind = "device file" if member.ischr() or member.isblk() else "FIFO" if member.isfifo() else "special file"
+                    raise ToolError(1, f"unsafe archive: the entry {name!r} is a {kind}")
+    except tarfile.TarError as e:
+        raise ToolError(1, f"not a tar or zip archive: {e}") from None
+
+
+def _unzip(path: str, dest: str) -> None:
+    import zipfile
+
+    links: set[str] = set()
+    budget = [MAX_UNPACKED]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ToolError(1, f"unsafe archive: more than {MAX_MEMBERS} entries")
+            for info in infos:
+                name = _checked(info.filename.rstrip("/") or ".", links)
+                if name == ".":
+                    continue
+                mode = info.external_attr >> 16
+                kind = stat.S_IFMT(mode)
+                if info.is_dir() or kind == stat.S_IFDIR:
+                    os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
+                elif kind == stat.S_IFLNK:
+                    target = archive.read(info).decode("utf-8", "surrogateescape")
+                    _link_ok(name, target)
+                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)
+                    os.symlink(target, os.path.join(dest, name))
+                    links.add(name)
+                elif kind in (0, stat.S_IFREG):
+                    with archive.open(info) as source:
+                        _write(dest, name, source, mode, budget)
+                else:
+                    raise ToolError(1, f"unsafe archive: the entry {name!r} is a special file")
+    except zipfile.BadZipFile as e:
+        raise ToolError(1, f"not a tar or zip archive: {e}") from None

@@ -1,0 +1,365 @@
+"""`tool plugin install|list|upgrade|remove|lock`: installing plugins (docs/installing.md).
+
+Every writer holds the store's lock (dispatch/installed.py) from start to end; a version
+is fetched and checked in a directory of its own and made current by one rename, so a
+failure, Ctrl-C or SIGKILL leaves the previous state as it was.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+
+from dispatch.errors import ToolError, usage_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from dispatch.context import Invocation
+    from dispatch.installed import Manifest, Store
+    from dispatch.sources import Fetcher, Request
+
+_VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
+_FLAGS = {
+    "install": ("--allow-http", "--force", "--json"), "upgrade": ("--all", "--dry-run", "--json"),
+    "remove": ("--json",), "list": ("--json",), "lock": ("--json",),
+}
+
+
+USAGE = """\
+plugin install SOURCE [--name NAME] [--pin REF] [--sha256 HEX] [--allow-http] [--force] [--json]
+       {prog} plugin install --locked FILE [--force] [--json]
+       {prog} plugin list [--json]
+       {prog} plugin upgrade NAME...|--all [--dry-run] [--json]
+       {prog} plugin remove NAME... [--json]
+       {prog} plugin lock [--json]
+       {prog} plugin check NAME [--json] [-- ARGS...]"""
+
+
+def usage(prog: str) -> str:
+    return USAGE.replace("{prog}", prog)
+
+
+def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str, str], set[str], list[str]]:
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    names: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        key, eq, value = arg.partition("=")
+        if key in _VALUED[command]:
+            if not eq:
+                if i >= len(args):
+                    raise usage_error(f"plugin {command}: {key} needs a value")
+                value = args[i]
+                i += 1
+            values[key] = value
+        elif arg in _FLAGS[command]:
+            flags.add(arg)
+        elif arg.startswith("-") and arg != "-":
+            raise usage_error(f"plugin {command}: unknown option {arg!r}; usage: {inv.prog} {usage(inv.prog)}")
+        else:
+            names.append(arg)
+    return values, flags, names
+
+
+def no_names(inv: Invocation, command: str, names: list[str]) -> None:
+    if names:
+        raise usage_error(f"plugin {command}: unexpected argument {names[0]!r}; usage: {inv.prog} {usage(inv.prog)}")
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+def write_json(document: object) -> None:
+    from protocol.framing import encode
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(encode(document))
+
+
+def store_of(inv: Invocation) -> Store:
+    from dispatch.installed import Store
+
+    return Store.of(inv.environ, inv.prog)
+
+
+def _fetcher(inv: Invocation) -> Fetcher:
+    from dispatch.sources import Fetcher
+
+    report = None
+    if inv.options.verbosity >= 0 and os.isatty(2):
+        state = {"partial": False}
+
+        def report(line: str) -> None:
+            if line.startswith("\r"):
+                sys.stderr.write(f"\r\033[K{inv.prog}: {line[1:]}")
+                state["partial"] = True
+            else:
+                sys.stderr.write(("\n" if state["partial"] else "") + f"{inv.prog}: {line}\n")
+                state["partial"] = False
+            sys.stderr.flush()
+
+    return Fetcher(inv.prog, inv.program.var("PROTOCOL").encode(), inv.environ, report, inv.options.verbosity > 0)
+
+
+def locked_store(inv: Invocation) -> Store:
+    store = store_of(inv)
+    store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
+    return store
+
+
+def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
+    source = manifest.source
+    return {
+        "name": manifest.name, "kind": source.get("kind"), "source": source.get("location"),
+        "version": manifest.version, "pin": source.get("pin"), "resolved": source.get("resolved"),
+        "commands": sorted(manifest.commands), "installed": manifest.installed,
+    }
+
+
+# -- install ---------------------------------------------------------------------------------
+
+
+# The library's builtins (dispatch/builtins/__init__.py, which this module must not import:
+# the builtins import it); a test keeps the two the same.
+BUILTIN_NAMES = frozenset({"help", "list", "version", "completion", "doctor", "plugin"})
+
+_ARCHIVE_SUFFIX = re.compile(r"(\.tar\.gz|\.tgz|\.tar\.bz2|\.tbz2|\.tar\.xz|\.txz|\.tar|\.zip)$", re.I)
+_VERSION_SUFFIX = re.compile(r"[-_]v?\d[\w.]*$")
+
+
+def guess_name(prog: str, kind: str, location: str) -> str:
+    """The name a source is installed under when --name is not given."""
+    if kind == "python":
+        base = os.path.basename(location) if os.path.isfile(location) else location
+        if base.endswith(".whl"):
+            base = base.split("-", 1)[0]
+        elif os.path.isfile(location):
+            base = _VERSION_SUFFIX.sub("", _ARCHIVE_SUFFIX.sub("", base))
+        else:
+            base = re.split(r"[\s\[<>=!~;@(]", base, maxsplit=1)[0]
+        base = re.sub(r"[-_.]+", "-", base).lower()
+    else:
+        base = location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        base = base.removesuffix(".git")
+        if kind == "archive":
+            base = _VERSION_SUFFIX.sub("", _ARCHIVE_SUFFIX.sub("", base.split("?", 1)[0]))
+    for prefix in (prog + "-", prog + "_"):
+        base = base.removeprefix(prefix)
+    return base
+
+
+def install(inv: Invocation, values: dict[str, str], flags: set[str], names: list[str], as_json: bool) -> int:
+    from dispatch import resolve, sources
+
+    force = "--force" in flags
+    if "--locked" in values:
+        if names or set(values) != {"--locked"}:
+            raise usage_error("plugin install --locked FILE takes no source and no other option but --force and --json")
+        return install_locked(inv, values["--locked"], force=force, as_json=as_json)
+    if len(names) != 1:
+        raise usage_error(f"plugin install: give one SOURCE; usage: {inv.prog} {usage(inv.prog)}")
+    pin, sha256 = values.get("--pin"), values.get("--sha256")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise usage_error(f"--sha256 must be 64 hex digits, got {sha256!r}")
+    kind, location = sources.classify(names[0], pin=pin, sha256=sha256)
+    if pin and kind != "git":
+        raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
+                          + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
+    if kind == "python" and os.path.isfile(location) is False and "://" in location:
+        raise usage_error(f"{location}: give an archive's --sha256, or a git URL")
+    name = values.get("--name") or guess_name(inv.prog, kind, location)
+    problem = resolve.name_problem(name)
+    if problem is not None:
+        raise usage_error(f"cannot install {names[0]} as {name!r}: {problem}; choose a name with --name")
+    request = sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
+    store = locked_store(inv)
+    try:
+        manifest, version = stage(inv, store, name, request, rename=values.get("--name") is not None)
+        try:
+            check_clashes(inv, store, manifest, force)
+            old = store.manifest(manifest.name)
+            store.commit(manifest, version)
+        except BaseException:
+            store.discard(version)
+            raise
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"installed": [describe(manifest, inv.prog)], "replaced": describe(old, inv.prog) if old else None})
+    else:
+        replaced = f" (replacing {old.version})" if old is not None else ""
+        sys.stdout.write(f"installed {manifest.name} {manifest.version} from {location} ({kind}){replaced}: "
+                         + ", ".join(f"{inv.prog} {c}" for c in sorted(manifest.commands)) + "\n")
+    return 0
+
+
+def stage(inv: Invocation, store: Store, name: str, request: Request, *, rename: bool) -> tuple[Manifest, str]:
+    """Fetch into a new version directory of `name` and describe it; the directory is removed
+    when anything fails (Ctrl-C included)."""
+    from dispatch import __version__, installed
+
+    version = store.new_version(name)
+    try:
+        fetched = _fetcher(inv).fetch(request, version)
+        commands = fetched.commands
+        if not commands or "" in commands:
+            if "" in commands and rename:
+                commands = {name: commands[""]}
+            else:
+                raise ToolError(1, f"{request.location} has no executable named {inv.prog}-NAME"
+                                + (" (give the command's name with --name)" if "" in commands else "")
+                                + "; nothing was installed")
+        if rename and len(commands) == 1:
+            commands = {name: next(iter(commands.values()))}
+        files = installed.hash_tree(version)
+        if request.files is not None and files != request.files:
+            changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
+            raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
+                               f"{' ...' if len(changed) > 3 else ''} differ from the lock file; nothing was installed")
+        if request.kind != "python" and not rename and len(commands) == 1 and next(iter(commands)) != name:
+            # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
+            name = next(iter(commands))
+            version = _move(store, version, name)
+        manifest = installed.Manifest(name, fetched.source, commands, files,
+                                      time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {__version__}")
+    except BaseException:
+        store.discard(version)
+        raise
+    return manifest, version
+
+
+def _move(store: Store, version: str, name: str) -> str:
+    directory = os.path.join(store.plugins, name)
+    os.makedirs(directory, 0o755, exist_ok=True)
+    target = os.path.join(directory, os.path.basename(version))
+    os.rename(version, target)
+    try:
+        os.rmdir(os.path.dirname(version))  # the guessed name's directory, when it holds nothing else
+    except OSError:
+        pass
+    return target
+
+
+def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool) -> None:
+    from dispatch import lookup, resolve
+
+    prog = inv.prog
+    managed = os.path.normpath(store.bin)
+    dirs = [d for d in lookup.search_path(inv).dirs if d != managed]
+    order = lookup.search_path(inv).dirs
+    for command in sorted(manifest.commands):
+        problem = resolve.name_problem(command)
+        if problem is not None:
+            raise ToolError(1, f"cannot install the command {command!r}: {problem}")
+        owner = store.owner(command)
+        if owner is not None and owner != manifest.name:
+            raise ToolError(1, f"'{prog} {command}' is already provided by the installed plugin {owner}; "
+                               f"remove it first ({prog} plugin remove {owner})")
+        if force:
+            continue
+        if command in BUILTIN_NAMES or command in inv.program.builtins:
+            raise ToolError(1, f"'{prog} {command}' is a builtin command of {prog}: an installed {prog}-{command} would "
+                               "never run; rename it (--name), or use --force to install it anyway")
+        for d in dirs:
+            path = os.path.join(d, f"{prog}-{command}")
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                first = managed in order and order.index(managed) < order.index(d)
+                raise ToolError(1, f"'{prog} {command}' already runs {path}; the installed one would "
+                                   + ("shadow it" if first else "be shadowed by it")
+                                   + "; use --force to install it anyway, or --name to choose another name")
+
+
+def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool) -> int:
+    from dispatch import lockfile
+
+    entries = lockfile.load(path)
+    store = locked_store(inv)
+    staged: list[tuple[Manifest, str]] = []
+    try:
+        try:
+            for name, request in entries:
+                manifest, version = stage(inv, store, name, request, rename=True)
+                staged.append((manifest, version))
+                check_clashes(inv, store, manifest, force)
+        except BaseException:
+            for _, version in staged:
+                store.discard(version)
+            raise
+        for manifest, version in staged:  # all fetched and verified: now in place, one by one
+            store.commit(manifest, version)
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"installed": [describe(m, inv.prog) for m, _ in staged]})
+    else:
+        for manifest, _ in staged:
+            sys.stdout.write(f"installed {manifest.name} {manifest.version} ({manifest.source['kind']}, as locked)\n")
+    return 0
+
+
+# -- list, remove, lock ----------------------------------------------------------------------
+
+
+def list_installed(inv: Invocation, as_json: bool) -> int:
+    from dispatch.text import visible
+
+    store = store_of(inv)
+    manifests = store.manifests()
+    if as_json:
+        write_json({"data_dir": store.root, "bin_dir": store.bin, "plugins": [describe(m, inv.prog) for m in manifests]})
+        return 0
+    if not manifests:
+        inv.error(f"no plugins installed; install one with '{inv.prog} plugin install SOURCE'")
+        return 0
+    rows = [("NAME", "KIND", "VERSION", "COMMANDS", "SOURCE")]
+    for m in manifests:
+        rows.append((m.name, str(m.source.get("kind")), visible(m.version), " ".join(sorted(m.commands)),
+                     visible(str(m.source.get("location")))))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    sys.stdout.write("".join("  ".join(f"{c:<{widths[j]}}" for j, c in enumerate(r[:4])) + "  " + r[4] + "\n" for r in rows))
+    return 0
+
+
+def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
+    store = locked_store(inv)
+    removed = []
+    try:
+        missing = [n for n in names if store.manifest(n) is None]
+        if missing:
+            raise ToolError(1, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
+        for name in names:
+            manifest = store.remove(name)
+            if manifest is not None:
+                removed.append(manifest)
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"removed": [describe(m, inv.prog) for m in removed]})
+    else:
+        for m in removed:
+            sys.stdout.write(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n")
+    return 0
+
+
+def lock(inv: Invocation, as_json: bool) -> int:
+    from dispatch import __version__, lockfile
+
+    manifests = store_of(inv).manifests()
+    text = lockfile.dumps(manifests, header=(
+        f"Installed {inv.prog} plugins, written by '{inv.prog} plugin lock' ({inv.prog} {__version__}).\n"
+        f"Install exactly these elsewhere with: {inv.prog} plugin install --locked FILE"
+    ))
+    if as_json:
+        import tomllib
+
+        write_json(tomllib.loads(text))
+    else:
+        sys.stdout.write(text)
+    return 0
