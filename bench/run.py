@@ -353,6 +353,17 @@ def main() -> int:
         {"ratio_list_vs_kubectl": ratio(times, "tool list", "kubectl plugin list"), "target": 0.25} if kubectl else {}
     )
 
+    # 6. installing plugins, per source kind ---------------------------------------------------
+    if shutil.which("git"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import install
+
+        installs = install.run(tool, python, work, env, 2 if args.quick else 5)
+        for kind, ours, theirs in installs:
+            rows.append(("install", f"tool plugin install ({kind})", f"{ours * 1000:.0f} ms",
+                         f"{ours / theirs:.2f}x by hand ({theirs * 1000:.0f} ms)"))
+        results["install"] = {kind: {"tool_ms": ours * 1000, "by_hand_ms": theirs * 1000} for kind, ours, theirs in installs}
+
     shutil.rmtree(work, ignore_errors=True)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"tool benchmarks ({results['date']}, {results['machine']['platform']}, Python {results['machine']['python']})")  # type: ignore[index]

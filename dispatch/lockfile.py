@@ -19,6 +19,7 @@ TOML, one `[[plugin]]` table per installed plugin with its exact source and hash
 from __future__ import annotations
 
 import json
+import re
 
 from dispatch.errors import ToolError
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from dispatch.sources import Request
 
 VERSION = 1
+_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]* @ (https?|file)://[^\s]+ --hash=sha256:[0-9a-f]{64}")
 
 
 def _string(value: str) -> str:
@@ -103,10 +105,13 @@ def load(path: str) -> list[tuple[str, Request]]:
             request.files = files
         if kind == "python":
             requirements = entry.get("requirements")
+            # Exactly what `plugin lock` writes: a line of a requirements file may hold options
+            # (--index-url, -e, -r) that pip would obey.
             if not isinstance(requirements, list) or not requirements or not all(
-                isinstance(r, str) and "--hash=sha256:" in r for r in requirements
+                isinstance(r, str) and _REQUIREMENT.fullmatch(r) for r in requirements
             ):
-                raise ToolError(2, f"{where} ({name}): requirements must list each package with its --hash=sha256:")
+                raise ToolError(2, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
+                                   "as 'plugin lock' writes them")
             request.requirements = requirements
         found.append((name, request))
     return found

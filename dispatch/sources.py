@@ -360,4 +360,6 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
         return "file", path
     if os.sep in source or source.startswith("."):
         raise ToolError(2, f"{source}: no such file or directory")
+    if source.startswith("-") or not source.strip() or "\n" in source:
+        raise ToolError(2, f"{source!r} is not a source: a path, a URL or a Python requirement (name, name==1.2)")
     return "python", source  # a requirement: `name`, `name==1.2`, `name>=1`

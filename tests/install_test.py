@@ -463,3 +463,21 @@ def test_the_builtin_names_install_refuses_are_the_builtins() -> None:
     from dispatch.builtins import BUILTINS
 
     assert manage.BUILTIN_NAMES == set(BUILTINS)
+
+
+def test_progress_on_a_terminal_and_hostile_lock_lines(ienv: Env, server: _Server) -> None:
+    from tests.conftest import PtyRun
+
+    sha = _greet_archive(server, "one.tar.gz", "greet one")
+    term = PtyRun(["plugin", "install", f"{server.url}/one.tar.gz", "--sha256", sha, "--allow-http"],
+                  {**ienv.vars, "TERM": "xterm"}, ienv.root)
+    code, screen = term.finish()
+    assert code == 0
+    assert f"tool: downloading {server.url}/one.tar.gz\r\n".encode() in screen and b" MiB" in screen
+    lock = ienv.root / "evil.lock"
+    lock.write_text('lock = 1\n[[plugin]]\nname = "x"\nkind = "python"\nsource = "x"\n'
+                    'requirements = ["--index-url http://evil --hash=sha256:' + "0" * 64 + '"]\n')
+    proc = ienv.run("plugin", "install", "--locked", str(lock))
+    assert proc.returncode == 2 and b"requirements must be lines 'NAME @ URL --hash=sha256:HEX'" in proc.stderr
+    proc = ienv.run("plugin", "install", "--", "--index-url=http://evil")
+    assert proc.returncode == 2
