@@ -59,6 +59,7 @@ def dumps(manifests: Sequence[Manifest], *, header: str) -> str:
                                    "which pip gave no hash for (a directory or a VCS URL); install it from a wheel, "
                                    "an sdist or an index")
             lines.append("requirements = [" + ", ".join(_string(r) for r in requirements) + "]")
+        lines.append("commands = [" + ", ".join(_string(c) for c in sorted(manifest.commands)) + "]")
         if kind in ("git", "file"):
             lines.append("files = { " + ", ".join(f"{_string(k)} = {_string(v)}" for k, v in sorted(manifest.files.items())) + " }")
     return "\n".join(lines) + "\n"
@@ -113,6 +114,12 @@ def load(path: str) -> list[tuple[str, Request]]:
                 raise ToolError(2, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
                                    "as 'plugin lock' writes them")
             request.requirements = requirements
+        commands = entry.get("commands")
+        if commands is not None:
+            if not isinstance(commands, list) or not all(isinstance(c, str) and resolve.name_problem(c) is None for c in commands):
+                raise ToolError(2, f"{where} ({name}): commands must be a list of command names")
+            if len(commands) == 1:
+                request.command = commands[0]
         found.append((name, request))
     return found
 

@@ -172,8 +172,6 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     if pin and kind != "git":
         raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
                           + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
-    if kind == "python" and os.path.isfile(location) is False and "://" in location:
-        raise usage_error(f"{location}: give an archive's --sha256, or a git URL")
     name = values.get("--name") or guess_name(inv.prog, kind, location)
     problem = resolve.name_problem(name)
     if problem is not None:
@@ -181,7 +179,8 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     request = sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
     store = locked_store(inv)
     try:
-        manifest, version = stage(inv, store, name, request, rename=values.get("--name") is not None)
+        given = values.get("--name")
+        manifest, version = stage(inv, store, name, request, command=given, fixed=given is not None)
         try:
             check_clashes(inv, store, manifest, force)
             old = store.manifest(manifest.name)
@@ -200,9 +199,13 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     return 0
 
 
-def stage(inv: Invocation, store: Store, name: str, request: Request, *, rename: bool) -> tuple[Manifest, str]:
+def stage(
+    inv: Invocation, store: Store, name: str, request: Request, *, command: str | None = None, fixed: bool = False
+) -> tuple[Manifest, str]:
     """Fetch into a new version directory of `name` and describe it; the directory is removed
-    when anything fails (Ctrl-C included)."""
+    when anything fails (Ctrl-C included). `command`: what to call the source's one command
+    (--name, or what it was called before an upgrade); `fixed`: keep `name` even when the
+    source's one command is called otherwise."""
     from dispatch import __version__, installed
 
     version = store.new_version(name)
@@ -210,20 +213,20 @@ def stage(inv: Invocation, store: Store, name: str, request: Request, *, rename:
         fetched = _fetcher(inv).fetch(request, version)
         commands = fetched.commands
         if not commands or "" in commands:
-            if "" in commands and rename:
-                commands = {name: commands[""]}
+            if "" in commands and command is not None:
+                commands = {command: commands[""]}
             else:
                 raise ToolError(1, f"{request.location} has no executable named {inv.prog}-NAME"
                                 + (" (give the command's name with --name)" if "" in commands else "")
                                 + "; nothing was installed")
-        if rename and len(commands) == 1:
-            commands = {name: next(iter(commands.values()))}
+        if command is not None and len(commands) == 1:
+            commands = {command: next(iter(commands.values()))}
         files = installed.hash_tree(version)
         if request.files is not None and files != request.files:
             changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
             raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
                                f"{' ...' if len(changed) > 3 else ''} differ from the lock file; nothing was installed")
-        if request.kind != "python" and not rename and len(commands) == 1 and next(iter(commands)) != name:
+        if request.kind != "python" and not fixed and len(commands) == 1 and next(iter(commands)) != name:
             # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
             name = next(iter(commands))
             version = _move(store, version, name)
@@ -285,7 +288,7 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool) ->
     try:
         try:
             for name, request in entries:
-                manifest, version = stage(inv, store, name, request, rename=True)
+                manifest, version = stage(inv, store, name, request, command=request.command, fixed=True)
                 staged.append((manifest, version))
                 check_clashes(inv, store, manifest, force)
         except BaseException:

@@ -31,7 +31,7 @@ class Request:
     """What to fetch: the source as the user gave it (or a lock entry's), its kind, and how.
     `locked`: the lock entry being reproduced (its hashes must match), else None."""
 
-    __slots__ = ("kind", "location", "pin", "sha256", "allow_http", "requirements", "files", "locked")
+    __slots__ = ("kind", "location", "pin", "sha256", "allow_http", "requirements", "files", "locked", "command")
 
     def __init__(
         self, kind: str, location: str, *, pin: str | None = None, sha256: str | None = None, allow_http: bool = False,
@@ -45,6 +45,7 @@ class Request:
         self.requirements = list(requirements) if requirements is not None else None
         self.files = dict(files) if files is not None else None
         self.locked = locked
+        self.command: str | None = None  # from a lock file: the name of the source's one command
 
 
 class Fetched:

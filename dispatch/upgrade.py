@@ -70,7 +70,8 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
         if installed.sha256_file(location) == source.get("sha256"):
             return {**result, "status": "up_to_date"}
     request = sources.Request(kind, location)
-    staged, version = stage(inv, store, manifest.name, request, rename=True)
+    single = next(iter(manifest.commands)) if len(manifest.commands) == 1 else None
+    staged, version = stage(inv, store, manifest.name, request, command=single, fixed=True)
     if _current_id(staged) == _current_id(manifest):
         store.discard(version)
         return {**result, "status": "up_to_date"}

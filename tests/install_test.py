@@ -222,28 +222,29 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
     sdk_wheel(wheels)
     report = wheel(wheels, project["name"], project["version"], {"tool_report.py": module},
                    scripts=project["scripts"], requires=tuple(project["dependencies"]))
-    wheel(wheels, "tool-plainpy", "2.0", {"plainpy.py": "def main():\n    print('plain python')\n"},
-          scripts={"tool-plainpy": "plainpy:main"})
+    # A package whose one command is not called as the package is: "utils" gives `tool fmt`.
+    wheel(wheels, "tool-utils", "2.0", {"plainpy.py": "def main():\n    print('plain python')\n"},
+          scripts={"tool-fmt": "plainpy:main"})
     pip = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
     ienv.vars.update(pip)
     assert _ok(ienv.run("plugin", "install", str(report))).startswith("installed report 1.0 from ")
     # An SDK plugin speaks the protocol from its very first run.
     assert [json.loads(line) for line in _ok(ienv.run("--json", "report")).splitlines()] == [
         {"type": "record", "data": {"build": "ok", "warnings": 0}}, {"type": "exit", "code": 0}]
-    assert _ok(ienv.run("plugin", "install", "tool-plainpy")).startswith("installed plainpy 2.0 from tool-plainpy (python)")
-    assert _ok(ienv.run("plainpy")) == "plain python\n"
+    assert _ok(ienv.run("plugin", "install", "tool-utils")) == "installed utils 2.0 from tool-utils (python): tool fmt\n"
+    assert _ok(ienv.run("fmt")) == "plain python\n"
     kinds = {p["name"]: p["kind"] for p in json.loads(ienv.run("list", "--json").stdout)["plugins"]}
-    assert (kinds["report"], kinds["plainpy"]) == ("protocol", "plain")  # the launcher declares only for the SDK one
+    assert (kinds["report"], kinds["fmt"]) == ("protocol", "plain")  # the launcher declares only for the SDK one
     lock = ienv.root / "plugins.lock"
     lock.write_text(_ok(ienv.run("plugin", "lock")))
     assert "--hash=sha256:" in lock.read_text()
     fresh = {"XDG_DATA_HOME": str(ienv.root / "fresh")}
     out = _ok(ienv.run("plugin", "install", "--locked", str(lock), env=fresh))
-    assert out.splitlines() == ["installed plainpy 2.0 (python, as locked)", "installed report 1.0 (python, as locked)"]
-    assert _ok(ienv.run("plainpy", env=fresh)) == "plain python\n"
+    assert out.splitlines() == ["installed report 1.0 (python, as locked)", "installed utils 2.0 (python, as locked)"]
+    assert _ok(ienv.run("fmt", env=fresh)) == "plain python\n"
     # A package that differs from the lock: refused by pip's hash check, nothing installed.
-    wheel(wheels, "tool-plainpy", "2.0", {"plainpy.py": "def main():\n    print('tampered')\n"},
-          scripts={"tool-plainpy": "plainpy:main"})
+    wheel(wheels, "tool-utils", "2.0", {"plainpy.py": "def main():\n    print('tampered')\n"},
+          scripts={"tool-fmt": "plainpy:main"})
     other = {"XDG_DATA_HOME": str(ienv.root / "other")}
     proc = ienv.run("plugin", "install", "--locked", str(lock), env=other)
     assert proc.returncode == 1 and b"hash mismatch installing" in proc.stderr
