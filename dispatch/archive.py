@@ -26,8 +26,9 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
     import urllib.request
 
     scheme = url.split(":", 1)[0].lower()
-    if scheme != "https" and not (scheme == "http" and allow_http):
-        raise ToolError(2, f"refusing to download {url}: only https:// URLs are fetched (--allow-http allows http://)")
+    if scheme not in ("https", "file") and not (scheme == "http" and allow_http):
+        raise ToolError(2, f"refusing to download {url}: only https:// (and file://) URLs are fetched "
+                           "(--allow-http allows http://)")
     digest = hashlib.sha256()
     size = 0
     try:
@@ -141,7 +142,7 @@ def _untar(path: str, dest: str) -> None:
                     kind = "device file" if member.ischr() or member.isblk() else "FIFO" if member.isfifo() else "special file"
                     raise ToolError(1, f"unsafe archive: the entry {name!r} is a {kind}")
     except tarfile.TarError as e:
-        raise ToolError(1, f"not a tar or zip archive: {e}") from None
+        raise ToolError(1, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def _unzip(path: str, dest: str) -> None:
@@ -174,4 +175,4 @@ def _unzip(path: str, dest: str) -> None:
                 else:
                     raise ToolError(1, f"unsafe archive: the entry {name!r} is a special file")
     except zipfile.BadZipFile as e:
-        raise ToolError(1, f"not a tar or zip archive: {e}") from None
+        raise ToolError(1, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None

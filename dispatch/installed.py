@@ -37,10 +37,11 @@ class Manifest:
     """What one installed version is: its source, the commands it provides (command name ->
     path inside the version directory), and the sha256 of every file installed."""
 
-    __slots__ = ("name", "source", "commands", "files", "installed", "by")
+    __slots__ = ("name", "source", "commands", "files", "installed", "by", "completers")
     name: str
     source: dict[str, Any]  # kind, location, pin, resolved, sha256, requirements
     commands: dict[str, str]
+    completers: dict[str, str]  # command -> its completion sidecar `<prog>_complete-NAME`
     files: dict[str, str]
     installed: str
     by: str
@@ -51,12 +52,19 @@ class Manifest:
         self.name, self.source, self.commands, self.files, self.installed, self.by = (
             name, source, commands, files, installed, by
         )
+        self.completers: dict[str, str] = {}
 
     def to_json(self) -> dict[str, Any]:
         return {
             "manifest": 1, "name": self.name, "source": self.source, "commands": self.commands, "files": self.files,
-            "installed": self.installed, "by": self.by,
+            "installed": self.installed, "by": self.by, "completers": self.completers,
         }
+
+    def links(self, prog: str) -> dict[str, str]:
+        """The links in bin/ (file name -> path inside the version directory)."""
+        found = {f"{prog}-{command}": path for command, path in self.commands.items()}
+        found.update((f"{prog}_complete-{command}", path) for command, path in self.completers.items())
+        return found
 
     @classmethod
     def from_json(cls, data: object) -> Manifest | None:
@@ -71,7 +79,13 @@ class Manifest:
             return None
         if not all(isinstance(k, str) and isinstance(v, str) and _inside(k) for k, v in files.items()):
             return None
-        return cls(name, source, commands, files, str(data.get("installed", "")), str(data.get("by", "")))
+        manifest = cls(name, source, commands, files, str(data.get("installed", "")), str(data.get("by", "")))
+        completers = data.get("completers")
+        if isinstance(completers, dict) and all(
+            isinstance(k, str) and k in commands and isinstance(v, str) and _inside(v) for k, v in completers.items()
+        ):
+            manifest.completers = completers
+        return manifest
 
     @property
     def version(self) -> str:
@@ -236,19 +250,20 @@ class Store:
         old = self.manifest(name)
         old_version = self.current(name)
         _symlink_over(os.path.basename(version), os.path.join(self.plugins, name, "current"))  # the switch
-        for command, path in manifest.commands.items():
-            _symlink_over(f"../plugins/{name}/current/{path}", os.path.join(self.bin, f"{self.prog}-{command}"))
+        links = manifest.links(self.prog)
+        for file_name, path in links.items():
+            _symlink_over(f"../plugins/{name}/current/{path}", os.path.join(self.bin, file_name))
         if old is not None:
-            for command in set(old.commands) - set(manifest.commands):
-                self._unlink_command(command, name)
+            for file_name in set(old.links(self.prog)) - set(links):
+                self._unlink(file_name, name)
         if old_version is not None and old_version != version:
             self.discard(old_version)  # only now: until the switch, it was the one that ran
 
     def remove(self, name: str) -> Manifest | None:
         assert self._lock_fd is not None
         manifest = self.manifest(name)
-        for command in manifest.commands if manifest is not None else ():
-            self._unlink_command(command, name)
+        for file_name in manifest.links(self.prog) if manifest is not None else ():
+            self._unlink(file_name, name)
         import shutil
 
         directory = os.path.join(self.plugins, name)
@@ -270,8 +285,8 @@ class Store:
         except OSError:
             pass
 
-    def _unlink_command(self, command: str, name: str) -> None:
-        link = os.path.join(self.bin, f"{self.prog}-{command}")
+    def _unlink(self, file_name: str, name: str) -> None:
+        link = os.path.join(self.bin, file_name)
         try:
             if os.readlink(link).startswith(f"../plugins/{name}/"):
                 os.unlink(link)
@@ -317,7 +332,9 @@ class Store:
             except OSError:
                 continue
             if target.startswith("../plugins/") and not os.path.exists(link):
-                found.append(("", link))
+                owner = target.split("/")[2] if target.count("/") >= 2 else ""
+                if self.current(owner) is None:  # else its plugin is installed: `verify` says what is missing
+                    found.append(("", link))
         return found
 
     def _bin_links(self) -> Iterator[str]:
@@ -334,22 +351,27 @@ class Store:
         version = self.current(manifest.name)
         if version is None:
             return ["its version in use is missing"]
-        if manifest.source.get("kind") == "link":
-            target = os.path.join(version, "src")
-            return [] if os.path.isdir(target) else [f"the linked directory {os.readlink(target) if os.path.islink(target) else target} is gone"]
         problems = []
-        actual = hash_tree(version)
-        actual.pop(MANIFEST, None)
-        for path, digest in manifest.files.items():
-            if path not in actual:
-                problems.append(f"{path} is missing")
-            elif actual[path] != digest:
-                problems.append(f"{path} was changed")
-        problems += [f"{path} was added" for path in sorted(set(actual) - set(manifest.files))]
-        for command in manifest.commands:
-            link = os.path.join(self.bin, f"{self.prog}-{command}")
+        if manifest.source.get("kind") == "link":
+            # Live files: not hashed; what it provides must still be there.
+            target = os.path.join(version, "src")
+            if not os.path.isdir(target):
+                return [f"the linked directory {os.readlink(target) if os.path.islink(target) else target} is gone"]
+            problems += [f"{path} is gone from the linked directory" for path in manifest.links(self.prog).values()
+                         if not os.path.isfile(os.path.join(version, path))]
+        else:
+            actual = hash_tree(version)
+            actual.pop(MANIFEST, None)
+            for path, digest in manifest.files.items():
+                if path not in actual:
+                    problems.append(f"{path} is missing")
+                elif actual[path] != digest:
+                    problems.append(f"{path} was changed")
+            problems += [f"{path} was added" for path in sorted(set(actual) - set(manifest.files))]
+        for file_name, path in manifest.links(self.prog).items():
+            link = os.path.join(self.bin, file_name)
             try:
-                if os.readlink(link) != f"../plugins/{manifest.name}/current/{manifest.commands[command]}":
+                if os.readlink(link) != f"../plugins/{manifest.name}/current/{path}":
                     problems.append(f"{link} does not point to it")
             except OSError:
                 problems.append(f"{link} is missing")

@@ -62,7 +62,7 @@ def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str,
         elif arg in _FLAGS[command]:
             flags.add(arg)
         elif arg.startswith("-") and arg != "-":
-            raise usage_error(f"plugin {command}: unknown option {arg!r}; usage: {inv.prog} {usage(inv.prog)}")
+            raise usage_error(f"plugin {command}: unknown option {arg!r}; see '{inv.prog} help plugin'")
         else:
             names.append(arg)
     return values, flags, names
@@ -70,7 +70,7 @@ def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str,
 
 def no_names(inv: Invocation, command: str, names: list[str]) -> None:
     if names:
-        raise usage_error(f"plugin {command}: unexpected argument {names[0]!r}; usage: {inv.prog} {usage(inv.prog)}")
+        raise usage_error(f"plugin {command}: unexpected argument {names[0]!r}; see '{inv.prog} help plugin'")
 
 
 # -- shared ----------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def store_of(inv: Invocation) -> Store:
     return Store.of(inv.environ, inv.prog)
 
 
-def _fetcher(inv: Invocation) -> Fetcher:
+def fetcher(inv: Invocation) -> Fetcher:
     from dispatch.sources import Fetcher
 
     report = None
@@ -112,6 +112,21 @@ def locked_store(inv: Invocation) -> Store:
     store = store_of(inv)
     store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
     return store
+
+
+def reinstall_command(manifest: Manifest, prog: str) -> str:
+    """The command that installs this plugin again from its source, as it was."""
+    source = manifest.source
+    words = [prog, "plugin", "install", str(source.get("location")), "--name", manifest.name]
+    if source.get("kind") == "git" and source.get("pin"):
+        words += ["--pin", str(source["pin"])]
+    if source.get("kind") == "archive":
+        words += ["--sha256", str(source.get("sha256"))]
+        if str(source.get("location")).startswith("http:"):
+            words.append("--allow-http")
+    import shlex
+
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
@@ -161,14 +176,17 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     force = "--force" in flags
     if "--locked" in values:
         if names or set(values) != {"--locked"}:
-            raise usage_error("plugin install --locked FILE takes no source and no other option but --force and --json")
-        return install_locked(inv, values["--locked"], force=force, as_json=as_json)
+            raise usage_error("plugin install --locked FILE takes no source, and no option but --force, --allow-http and --json")
+        return install_locked(inv, values["--locked"], force=force, as_json=as_json, allow_http="--allow-http" in flags)
     if len(names) != 1:
-        raise usage_error(f"plugin install: give one SOURCE; usage: {inv.prog} {usage(inv.prog)}")
+        raise usage_error(f"plugin install: give one SOURCE; see '{inv.prog} help plugin'")
     pin, sha256 = values.get("--pin"), values.get("--sha256")
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise usage_error(f"--sha256 must be 64 hex digits, got {sha256!r}")
     kind, location = sources.classify(names[0], pin=pin, sha256=sha256)
+    if sha256 and kind not in ("file", "archive") and not (kind == "python" and os.path.isfile(location)):
+        raise usage_error(f"--sha256 is for a file or an archive (and a wheel or sdist file); {names[0]} is a {kind} "
+                          "source" + (", pinned by --pin" if kind == "git" else ""))
     if pin and kind != "git":
         raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
                           + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
@@ -184,6 +202,10 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
         try:
             check_clashes(inv, store, manifest, force)
             old = store.manifest(manifest.name)
+            if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (kind, location):
+                raise ToolError(1, f"{manifest.name} is installed from {old.source.get('location')} "
+                                   f"({old.source.get('kind')}); use --force to replace it with {location}, or "
+                                   f"--name to install this one beside it")
             store.commit(manifest, version)
         except BaseException:
             store.discard(version)
@@ -210,7 +232,7 @@ def stage(
 
     version = store.new_version(name)
     try:
-        fetched = _fetcher(inv).fetch(request, version)
+        fetched = fetcher(inv).fetch(request, version)
         commands = fetched.commands
         if not commands or "" in commands:
             if "" in commands and command is not None:
@@ -219,19 +241,24 @@ def stage(
                 raise ToolError(1, f"{request.location} has no executable named {inv.prog}-NAME"
                                 + (" (give the command's name with --name)" if "" in commands else "")
                                 + "; nothing was installed")
+        completers = fetched.completers
         if command is not None and len(commands) == 1:
-            commands = {command: next(iter(commands.values()))}
+            old_command, path = next(iter(commands.items()))
+            commands = {command: path}
+            completers = {command: completers[old_command]} if old_command in completers else {}
         files = installed.hash_tree(version)
         if request.files is not None and files != request.files:
             changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
             raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
-                               f"{' ...' if len(changed) > 3 else ''} differ from the lock file; nothing was installed")
+                               f"{' ...' if len(changed) > 3 else ''} {'differs' if len(changed) == 1 else 'differ'} from the lock file; "
+                               "nothing was installed")
         if request.kind != "python" and not fixed and len(commands) == 1 and next(iter(commands)) != name:
             # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
             name = next(iter(commands))
             version = _move(store, version, name)
         manifest = installed.Manifest(name, fetched.source, commands, files,
                                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {__version__}")
+        manifest.completers = completers
     except BaseException:
         store.discard(version)
         raise
@@ -279,10 +306,12 @@ def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool
                                    + "; use --force to install it anyway, or --name to choose another name")
 
 
-def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool) -> int:
+def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, allow_http: bool) -> int:
     from dispatch import lockfile
 
     entries = lockfile.load(path)
+    for _, request in entries:
+        request.allow_http = allow_http
     store = locked_store(inv)
     staged: list[tuple[Manifest, str]] = []
     try:

@@ -10,6 +10,7 @@ package, its `<prog>-NAME` console scripts.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 KINDS = ("file", "link", "git", "python", "archive")
 _GIT_URL_PREFIXES = ("git+", "git://", "ssh://", "git@", "file://")
 _PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2")
+_ARCHIVE_SUFFIXES = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz|tar|zip)$")
 
 
 class Request:
@@ -52,11 +54,12 @@ class Fetched:
     """What a source put into a version directory: its record for the manifest, and its
     commands (command name -> path inside the version directory)."""
 
-    __slots__ = ("source", "commands")
+    __slots__ = ("source", "commands", "completers")
 
     def __init__(self, source: dict[str, Any], commands: dict[str, str]) -> None:
         self.source = source
         self.commands = commands
+        self.completers: dict[str, str] = {}  # command -> its `<prog>_complete-NAME` sidecar
 
 
 class Fetcher:
@@ -74,6 +77,27 @@ class Fetcher:
         self.verbose = verbose
 
     def fetch(self, request: Request, version: str) -> Fetched:
+        fetched = self._fetch(request, version)
+        fetched.completers = self._completers(version, fetched.commands)
+        return fetched
+
+    def _completers(self, version: str, commands: Mapping[str, str]) -> dict[str, str]:
+        """The completion sidecar next to each command, `<prog>_complete-NAME` (docs/writing-plugins.md)."""
+        found = {}
+        for command, path in commands.items():
+            head, _, base = path.rpartition("/")
+            if not command or not base.startswith(self.prog + "-"):
+                continue
+            rel = f"{head}/{self.prog}_complete-{base[len(self.prog) + 1 :]}" if head else f"{self.prog}_complete-{base}"
+            try:
+                st = os.stat(os.path.join(version, rel))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                found[command] = rel
+        return found
+
+    def _fetch(self, request: Request, version: str) -> Fetched:
         kind = request.kind
         if kind == "file":
             return self._file(request, version)
@@ -132,6 +156,14 @@ class Fetcher:
         import json
         import venv
 
+        requirement = request.location
+        local_digest = None
+        if os.path.isabs(requirement) and os.path.isfile(requirement):
+            from dispatch.installed import sha256_file
+
+            local_digest = sha256_file(requirement)
+            if request.sha256 is not None and local_digest != request.sha256:
+                raise mismatch(requirement, request.sha256, local_digest)
         target = os.path.join(version, "venv")
         self._say("making a private environment (venv)")
         try:
@@ -142,7 +174,6 @@ class Fetcher:
         report = os.path.join(version, "pip-report.json")
         args = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
                 "--report", report]
-        requirement = request.location
         if request.requirements is not None:
             req_file = os.path.join(version, "requirements.txt")
             with open(req_file, "w") as f:
@@ -177,6 +208,8 @@ class Fetcher:
             raise ToolError(1, f"{requirement} provides no console script named {self.prog}-NAME; nothing to install")
         source: dict[str, Any] = {"kind": "python", "location": requirement, "resolved": resolved,
                                   "requirements": request.requirements if request.requirements is not None else locked}
+        if os.path.isabs(requirement) and os.path.isfile(requirement):
+            source["sha256"] = local_digest
         return Fetched(source, commands)
 
     def _pip(self, args: list[str], requirement: str) -> None:
@@ -248,7 +281,14 @@ class Fetcher:
             raise ToolError(2, f"give the archive's sha256: tool plugin install {request.location} --sha256 HEX")
         download = os.path.join(version, ".download")
         self._say(f"downloading {request.location}")
-        digest = archive.download(request.location, download, allow_http=request.allow_http, progress=self._progress)
+        if os.path.isabs(request.location):
+            shutil.copyfile(request.location, download)
+            from dispatch.installed import sha256_file
+
+            digest = sha256_file(download)
+        else:
+            digest = archive.download(request.location, download, allow_http=request.allow_http, progress=self._progress)
+            self._say(f"downloaded {_size(os.path.getsize(download))}")
         if digest != request.sha256:
             raise mismatch(request.location, request.sha256, digest)
         files = os.path.join(version, "files")
@@ -295,14 +335,15 @@ class Fetcher:
 
     def _progress(self, done: int, total: int | None) -> None:
         if self.report is not None:
-            shown = f"{done / 1048576:.1f} MiB" + (f" of {total / 1048576:.1f} MiB ({100 * done // total}%)" if total else "")
-            self.report("\r" + shown)
+            self.report("\r" + _size(done) + (f" of {_size(total)} ({100 * done // total}%)" if total else ""))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def _project(requirement: str) -> str:
     """The normalized project name a requirement line starts with (PEP 503)."""
-    import re
-
     return re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;@(]", requirement.strip(), maxsplit=1)[0]).lower()
 
 
@@ -346,8 +387,11 @@ def mismatch(what: str, expected: str, got: str) -> ToolError:
 def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, str]:
     """The kind of a source as the user gave it, and its location (local paths made absolute)."""
     lowered = source.lower()
-    if lowered.startswith(("http://", "https://")) and sha256:
+    url = lowered.startswith(("http://", "https://", "file://"))
+    if url and sha256:
         return "archive", source
+    if url and _ARCHIVE_SUFFIXES.search(lowered.split("?", 1)[0]):
+        raise ToolError(2, f"{source} is an archive: give its sha256 (--sha256 HEX) to install it")
     if lowered.startswith(_GIT_URL_PREFIXES) or lowered.startswith(("http://", "https://")):
         return "git", source.removeprefix("git+")
     if os.path.isdir(source):
@@ -356,6 +400,8 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
         return ("git" if pin or bare else "link"), path
     if os.path.isfile(source):
         path = os.path.abspath(source)
+        if sha256 and _ARCHIVE_SUFFIXES.search(lowered):
+            return "archive", path  # a local archive, checked as a downloaded one is
         if lowered.endswith(_PACKAGE_SUFFIXES):
             return "python", path
         return "file", path

@@ -6,7 +6,7 @@ import os
 import sys
 
 from dispatch.errors import ToolError
-from dispatch.manage import check_clashes, describe, locked_store, stage, store_of, write_json
+from dispatch.manage import fetcher, check_clashes, describe, locked_store, stage, store_of, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,25 +54,33 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
     source = manifest.source
     kind = source["kind"]
     result: dict[str, Any] = {"name": manifest.name, "from": manifest.version, "to": manifest.version}
-    if kind == "link":
-        return {**result, "status": "linked"}
     if kind == "archive" or (kind == "git" and source.get("pin")):
         return {**result, "status": "pinned"}
     location = str(source.get("location"))
+    if kind == "link":
+        # Its files are live; what it provides is linked at install: commands added or removed since.
+        now = fetcher(inv).commands_in(store.current(manifest.name) or "", "src") if os.path.isdir(location) else {}
+        if sorted(now) == sorted(manifest.commands) or len(manifest.commands) == 1 == len(now):
+            return {**result, "status": "linked"}
+        if dry_run:
+            return {**result, "status": "would_upgrade", "to": f"commands {' '.join(sorted(now)) or '(none)'}"}
     if dry_run:
         newest = _newest(inv, store, manifest)
         if newest is None or newest == _current_id(manifest):
             return {**result, "status": "up_to_date"}
         return {**result, "status": "would_upgrade", "to": installed.short_version(kind, newest)}
-    if kind == "file":
+    if kind in ("file", "python") and os.path.isabs(location):
+        # A file (or a wheel or sdist file): unchanged, nothing to fetch again.
         if not os.path.isfile(location):
             raise ToolError(1, f"its source {location} is gone")
         if installed.sha256_file(location) == source.get("sha256"):
             return {**result, "status": "up_to_date"}
+    if kind == "git" and _newest(inv, store, manifest) == _current_id(manifest):
+        return {**result, "status": "up_to_date"}  # the branch has not moved: no clone
     request = sources.Request(kind, location)
     single = next(iter(manifest.commands)) if len(manifest.commands) == 1 else None
     staged, version = stage(inv, store, manifest.name, request, command=single, fixed=True)
-    if _current_id(staged) == _current_id(manifest):
+    if kind != "link" and _current_id(staged) == _current_id(manifest):
         store.discard(version)
         return {**result, "status": "up_to_date"}
     try:
@@ -81,7 +89,8 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
     except BaseException:
         store.discard(version)
         raise
-    return {**result, "status": "upgraded", "to": staged.version}
+    to = staged.version if kind != "link" else f"commands {' '.join(sorted(staged.commands))}"
+    return {**result, "status": "upgraded", "to": to}
 
 
 def _current_id(manifest: Manifest) -> str | None:

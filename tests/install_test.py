@@ -156,7 +156,9 @@ def test_git_pinned_and_following(ienv: Env) -> None:
     assert _ok(ienv.run("deploy")) == "deploy v1\n"
     assert _ok(ienv.run("plugin", "upgrade", "deploy")) == "deploy: pinned\n"
     # Following the default branch: upgrades when it moves.
-    _ok(ienv.run("plugin", "install", f"file://{repo}"))
+    proc = ienv.run("plugin", "install", f"file://{repo}")  # another source for an installed name
+    assert proc.returncode == 1 and b"deploy is installed from " in proc.stderr and b"use --force to replace it" in proc.stderr
+    _ok(ienv.run("plugin", "install", f"file://{repo}", "--force"))
     assert _ok(ienv.run("deploy")) == "deploy v2\n"
     v3 = _commit(repo, "echo deploy v3\n")
     assert _ok(ienv.run("plugin", "upgrade", "--all", "--dry-run")) == f"deploy: would upgrade {_installed(ienv)['deploy']['version']} -> {v3[:12]}\n"
@@ -325,7 +327,7 @@ def test_an_archive_checked_before_it_is_unpacked(ienv: Env, server: _Server) ->
     sha = _greet_archive(server, "tool-greet-1.0.tar.gz", "greet one")
     url = f"{server.url}/tool-greet-1.0.tar.gz"
     proc = ienv.run("plugin", "install", url, "--sha256", sha)
-    assert proc.returncode == 2 and b"only https:// URLs are fetched (--allow-http allows http://)" in proc.stderr
+    assert proc.returncode == 2 and b"only https:// (and file://) URLs are fetched (--allow-http allows http://)" in proc.stderr
     proc = ienv.run("plugin", "install", url, "--sha256", "0" * 64, "--allow-http")
     assert proc.returncode == 1 and f"got {sha}; nothing was installed".encode() in proc.stderr
     out = _ok(ienv.run("plugin", "install", url, "--sha256", sha, "--allow-http"))
@@ -334,8 +336,14 @@ def test_an_archive_checked_before_it_is_unpacked(ienv: Env, server: _Server) ->
     assert _ok(ienv.run("plugin", "upgrade", "greet")) == "greet: pinned\n"
     proc = ienv.run("plugin", "install", f"{server.url}/missing.tgz", "--sha256", sha, "--allow-http")
     assert proc.returncode == 1 and b"HTTP 404" in proc.stderr
-    proc = ienv.run("plugin", "install", url)  # no hash: not taken for an archive
-    assert proc.returncode == 1 and b"git clone failed" in proc.stderr
+    proc = ienv.run("plugin", "install", url)  # no hash
+    assert proc.returncode == 2 and b"is an archive: give its sha256 (--sha256 HEX) to install it" in proc.stderr
+    # A local archive with its hash is unpacked as a downloaded one; --sha256 means nothing for git.
+    local = server.root / "tool-greet-1.0.tar.gz"
+    out = _ok(ienv.run("plugin", "install", str(local), "--sha256", sha, "--name", "greet2"))
+    assert out.startswith(f"installed greet2 {sha[:12]} from {local} (archive)")
+    proc = ienv.run("plugin", "install", "git@example.com:me/tool-x.git", "--sha256", sha)
+    assert proc.returncode == 2 and b"--sha256 is for a file or an archive" in proc.stderr
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink out", "absolute symlink", "device", "fifo",
@@ -401,7 +409,8 @@ def test_sigkill_in_the_middle_leaves_the_previous_version_running(ienv: Env, se
     assert [f["code"] for f in doctor["findings"]] == ["installed_leftover"]
     # The next writer cleans up, and installs.
     server.slow.clear()
-    _ok(ienv.run("plugin", "install", f"{server.url}/two.tar.gz", "--sha256", sha2, "--allow-http", "--name", "greet"))
+    _ok(ienv.run("plugin", "install", f"{server.url}/two.tar.gz", "--sha256", sha2, "--allow-http", "--name", "greet",
+                 "--force"))
     assert _ok(ienv.run("greet")) == "greet two\n" and len(_versions(ienv, "greet")) == 1
     assert _ok(ienv.run("doctor")).startswith("no problems found")
 
@@ -410,7 +419,7 @@ def test_ctrl_c_in_the_middle_and_two_installs_at_once(ienv: Env, server: _Serve
     sha1 = _greet_archive(server, "one.tar.gz", "greet one")
     sha2 = _greet_archive(server, "two.tar.gz", "greet two")
     server.slow.add("one.tar.gz")
-    args = ["plugin", "install", "--allow-http", "--name", "greet"]
+    args = ["plugin", "install", "--allow-http", "--name", "greet", "--force"]
     first = started([TOOL, *args, f"{server.url}/one.tar.gz", "--sha256", sha1], env=ienv.vars,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for(lambda: len(_versions(ienv, "greet")) == 1, "the first install's directory")
@@ -451,11 +460,11 @@ def test_doctor_reports_changed_files_and_v_shows_the_order(ienv: Env) -> None:
     [finding] = doctor["findings"]
     assert finding["code"] == "installed_changed"
     assert "files/tool-hi was changed; files/extra was added" in finding["message"]
-    assert finding["fix"] == f"reinstall it (tool plugin install --force {source}), or remove it (tool plugin remove hi)"
+    assert finding["fix"] == f"reinstall it (tool plugin install {source} --name hi), or remove it (tool plugin remove hi)"
     proc = ienv.run("-v", "hi")
     said = proc.stderr.decode()
     assert f"installed plugins (tool plugin install) are in {ienv.root}/data/tool/bin, after TOOL_PLUGIN_PATH" in said
-    _ok(ienv.run("plugin", "install", "--force", str(source)))
+    _ok(ienv.run("plugin", "install", str(source), "--name", "hi"))
     assert _ok(ienv.run("doctor")).startswith("no problems found")
 
 
@@ -474,7 +483,8 @@ def test_progress_on_a_terminal_and_hostile_lock_lines(ienv: Env, server: _Serve
                   {**ienv.vars, "TERM": "xterm"}, ienv.root)
     code, screen = term.finish()
     assert code == 0
-    assert f"tool: downloading {server.url}/one.tar.gz\r\n".encode() in screen and b" MiB" in screen
+    assert f"tool: downloading {server.url}/one.tar.gz\r\n".encode() in screen
+    assert b"tool: 134 bytes of 134 bytes (100%)\r\ntool: downloaded 134 bytes\r\n" in screen
     lock = ienv.root / "evil.lock"
     lock.write_text('lock = 1\n[[plugin]]\nname = "x"\nkind = "python"\nsource = "x"\n'
                     'requirements = ["--index-url http://evil --hash=sha256:' + "0" * 64 + '"]\n')
@@ -482,3 +492,44 @@ def test_progress_on_a_terminal_and_hostile_lock_lines(ienv: Env, server: _Serve
     assert proc.returncode == 2 and b"requirements must be lines 'NAME @ URL --hash=sha256:HEX'" in proc.stderr
     proc = ienv.run("plugin", "install", "--", "--index-url=http://evil")
     assert proc.returncode == 2
+
+
+def test_sidecars_are_installed_and_links_follow_the_directory(ienv: Env) -> None:
+    work = ienv.root / "work"
+    ienv.sh("tool-dev", "echo dev\n", directory=work)
+    ienv.sh("tool_complete-dev", "echo alpha; echo beta\n", directory=work)
+    _ok(ienv.run("plugin", "install", str(work)))
+    assert ienv.run("__complete", "--", "dev", "").stdout == b"alpha\nbeta\n"
+    # A command added to the linked directory is linked by an upgrade; one removed is reported.
+    ienv.sh("tool-dev2", "echo dev2\n", directory=work)
+    assert _ok(ienv.run("plugin", "upgrade", "--all", "--dry-run")) == "dev: would upgrade - -> commands dev dev2\n"
+    assert _ok(ienv.run("plugin", "upgrade", "--all")) == "dev: upgraded - -> commands dev dev2\n"
+    assert _ok(ienv.run("dev2")) == "dev2\n"
+    (work / "tool-dev2").unlink()
+    [finding] = json.loads(ienv.run("doctor", "--json").stdout)["findings"]
+    assert finding["code"] == "installed_changed" and "src/tool-dev2 is gone from the linked directory" in finding["message"]
+    _ok(ienv.run("plugin", "upgrade", "dev"))
+    assert _ok(ienv.run("doctor")).startswith("no problems found")
+    _ok(ienv.run("plugin", "remove", "dev"))
+    assert not list((ienv.root / "data" / "tool" / "bin").iterdir())
+
+
+def test_an_http_archive_in_a_lock_and_a_wheel_with_a_wrong_hash(ienv: Env, server: _Server) -> None:
+    from tests.wheels import wheel
+
+    sha = _greet_archive(server, "one.tar.gz", "greet one")
+    _ok(ienv.run("plugin", "install", f"{server.url}/one.tar.gz", "--sha256", sha, "--allow-http"))
+    lock = ienv.root / "plugins.lock"
+    lock.write_text(_ok(ienv.run("plugin", "lock")))
+    fresh = {"XDG_DATA_HOME": str(ienv.root / "fresh")}
+    proc = ienv.run("plugin", "install", "--locked", str(lock), env=fresh)
+    assert proc.returncode == 2 and b"--allow-http allows http://" in proc.stderr
+    _ok(ienv.run("plugin", "install", "--locked", str(lock), "--allow-http", env=fresh))
+    assert _ok(ienv.run("greet", env=fresh)) == "greet one\n"
+    whl = wheel(ienv.root / "wheels", "tool-w", "1.0", {"w.py": "def main(): pass\n"}, scripts={"tool-w": "w:main"})
+    start = time.monotonic()
+    proc = ienv.run("plugin", "install", str(whl), "--sha256", "0" * 64)
+    assert proc.returncode == 1 and b"hash mismatch for " in proc.stderr
+    assert time.monotonic() - start < 20, "checked before any venv is made"
+    proc = ienv.run("plugin", "frobnicate")
+    assert proc.returncode == 2 and proc.stderr == b"tool: plugin: unknown subcommand 'frobnicate'; see 'tool help plugin'\n"

@@ -78,8 +78,11 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
         "takes_over": "rename one of them, or change the order of the search path, if that is not what you want",
     }
     warnings = {"shadowed", "takes_over"}
+    managed = inv.program.installed_bin(env)
     for p in found:
         for problem in p.problems:
+            if problem.code == "broken_link" and p.dir == managed:
+                continue  # an installed plugin's link: installed_changed says what is missing and how to fix it
             severity = "warning" if problem.code in warnings else "error"
             findings.append(Finding(severity, problem.code, f"{p.path}: {problem.message}", fixes[problem.code], p.path))
         if p.stat is not None:
@@ -210,6 +213,7 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
 def _installed_findings(inv: Invocation) -> list[Finding]:
     """Installed plugins whose files differ from their manifest, and what interrupted installs left."""
     from dispatch.installed import Store
+    from dispatch.manage import reinstall_command
 
     prog = inv.prog
     store = Store.of(inv.environ, prog) if inv.program.installed_bin(inv.environ) else None
@@ -219,12 +223,11 @@ def _installed_findings(inv: Invocation) -> list[Finding]:
     for manifest in store.manifests():
         problems = store.verify(manifest)
         if problems:
-            source = manifest.source.get("location")
             findings.append(Finding(
                 "error", "installed_changed",
                 f"the installed plugin {manifest.name} is not as installed: {'; '.join(problems[:5])}"
                 + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
-                f"reinstall it ({prog} plugin install --force {source}), or remove it ({prog} plugin remove {manifest.name})",
+                f"reinstall it ({reinstall_command(manifest, prog)}), or remove it ({prog} plugin remove {manifest.name})",
                 store.current(manifest.name),
             ))
     for name, path in store.leftovers():

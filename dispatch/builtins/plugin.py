@@ -43,7 +43,7 @@ def run(inv: Invocation, args: list[str]) -> int:
             return 0
         return _manage(inv, args[0], args[1:])
     if args[0] != "check":
-        raise usage_error(f"plugin: unknown subcommand {args[0]!r}; usage: {inv.prog} {manage.usage(inv.prog)}")
+        raise usage_error(f"plugin: unknown subcommand {args[0]!r}; see '{inv.prog} help plugin'")
     rest = args[1:]
     run_args: list[str] = ["--help"]
     if "--" in rest:
@@ -78,11 +78,11 @@ def _manage(inv: Invocation, command: str, args: list[str]) -> int:
         from dispatch import upgrade
 
         if not names and "--all" not in flags:
-            raise usage_error(f"plugin upgrade: name the plugins, or --all; usage: {inv.prog} {manage.usage(inv.prog)}")
+            raise usage_error(f"plugin upgrade: name the plugins, or --all; see '{inv.prog} help plugin'")
         return upgrade.upgrade(inv, names, all_="--all" in flags, dry_run="--dry-run" in flags, as_json=as_json)
     if command == "remove":
         if not names:
-            raise usage_error(f"plugin remove: name the plugins to remove; usage: {inv.prog} {manage.usage(inv.prog)}")
+            raise usage_error(f"plugin remove: name the plugins to remove; see '{inv.prog} help plugin'")
         return manage.remove(inv, names, as_json)
     manage.no_names(inv, command, names)
     return manage.list_installed(inv, as_json) if command == "list" else manage.lock(inv, as_json)
