@@ -14,10 +14,12 @@ from dispatch.errors import ToolError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 MAX_DOWNLOAD = 1 << 30
 MAX_UNPACKED = 4 << 30
 MAX_MEMBERS = 100_000
+MAX_HEADER = 16 << 20  # tarfile reads its own reads of member data in blocks far smaller
 
 
 def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, int | None], None] | None = None) -> str:
@@ -62,11 +64,16 @@ def unpack(path: str, dest: str) -> None:
     `dest`): absolute paths, `..`, device files, FIFOs, links pointing outside, writing
     through a link, more than MAX_MEMBERS entries or MAX_UNPACKED bytes."""
     with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
-        _unzip(path, dest)
-    else:
-        _untar(path, dest)
+        magic = f.read(6)
+    try:
+        if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
+            _unzip(path, dest)
+        else:
+            _untar(path, dest, magic)
+    except OSError as e:
+        # Two entries of one name, a file where a directory is, a name the file system refuses ...
+        raise ToolError(1, f"cannot unpack the archive: {e.strerror or e}"
+                           + (f" ({os.path.relpath(e.filename, dest)})" if isinstance(e.filename, str) else "")) from None
 
 
 def _checked(name: str, links: set[str]) -> str:
@@ -108,13 +115,54 @@ def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -
     os.chmod(path, 0o755 if mode & 0o111 else 0o644)
 
 
-def _untar(path: str, dest: str) -> None:
+class _Capped:
+    """The decompressed tar stream, refusing any single read larger than a header may be: tarfile
+    reads a long name or a pax header whole, so a small archive could otherwise fill the memory."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > MAX_HEADER:
+            raise ToolError(1, f"unsafe archive: a header larger than {MAX_HEADER >> 20} MiB")
+        data: bytes = self.raw.read(n)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        result: int = self.raw.seek(offset, whence)
+        return result
+
+    def tell(self) -> int:
+        result: int = self.raw.tell()
+        return result
+
+    def seekable(self) -> bool:
+        return True
+
+
+def _decompressed(path: str, magic: bytes) -> Any:
+    import bz2
+    import gzip
+    import lzma
+
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+def _untar(path: str, dest: str, magic: bytes) -> None:
+    import lzma
     import tarfile
+    import zlib
 
     links: set[str] = set()
     budget = [MAX_UNPACKED]
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with _decompressed(path, magic) as raw, tarfile.open(fileobj=_Capped(raw), mode="r:") as tar:  # type: ignore[call-overload]
             for count, member in enumerate(tar):
                 if count >= MAX_MEMBERS:
                     raise ToolError(1, f"unsafe archive: more than {MAX_MEMBERS} entries")
@@ -141,7 +189,7 @@ def _untar(path: str, dest: str) -> None:
                 else:
                     kind = "device file" if member.ischr() or member.isblk() else "FIFO" if member.isfifo() else "special file"
                     raise ToolError(1, f"unsafe archive: the entry {name!r} is a {kind}")
-    except tarfile.TarError as e:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
         raise ToolError(1, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
@@ -164,6 +212,8 @@ def _unzip(path: str, dest: str) -> None:
                 if info.is_dir() or kind == stat.S_IFDIR:
                     os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
                 elif kind == stat.S_IFLNK:
+                    if info.file_size > 4096:
+                        raise ToolError(1, f"unsafe archive: the link {name!r} is {info.file_size} bytes long")
                     target = archive.read(info).decode("utf-8", "surrogateescape")
                     _link_ok(name, target)
                     os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)

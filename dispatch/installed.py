@@ -15,131 +15,17 @@ that are not `current` are leftovers, removed by the next writer and reported by
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
 import time
 
 from dispatch.errors import ToolError
+from dispatch.manifest import MANIFEST, Manifest, hash_tree, read_manifest, write_manifest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import Any
-
-MANIFEST = "manifest.json"
-MANIFEST_CAP = 16 << 20
-SKIPPED_NAMES = frozenset({"__pycache__"})  # written by Python when the plugin runs: not ours to check
-
-
-class Manifest:
-    """What one installed version is: its source, the commands it provides (command name ->
-    path inside the version directory), and the sha256 of every file installed."""
-
-    __slots__ = ("name", "source", "commands", "files", "installed", "by", "completers")
-    name: str
-    source: dict[str, Any]  # kind, location, pin, resolved, sha256, requirements
-    commands: dict[str, str]
-    completers: dict[str, str]  # command -> its completion sidecar `<prog>_complete-NAME`
-    files: dict[str, str]
-    installed: str
-    by: str
-
-    def __init__(
-        self, name: str, source: dict[str, Any], commands: dict[str, str], files: dict[str, str], installed: str, by: str
-    ) -> None:
-        self.name, self.source, self.commands, self.files, self.installed, self.by = (
-            name, source, commands, files, installed, by
-        )
-        self.completers: dict[str, str] = {}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "manifest": 1, "name": self.name, "source": self.source, "commands": self.commands, "files": self.files,
-            "installed": self.installed, "by": self.by, "completers": self.completers,
-        }
-
-    def links(self, prog: str) -> dict[str, str]:
-        """The links in bin/ (file name -> path inside the version directory)."""
-        found = {f"{prog}-{command}": path for command, path in self.commands.items()}
-        found.update((f"{prog}_complete-{command}", path) for command, path in self.completers.items())
-        return found
-
-    @classmethod
-    def from_json(cls, data: object) -> Manifest | None:
-        if not isinstance(data, dict) or data.get("manifest") != 1:
-            return None
-        name, source, commands, files = data.get("name"), data.get("source"), data.get("commands"), data.get("files")
-        if not (isinstance(name, str) and isinstance(source, dict) and isinstance(source.get("kind"), str)):
-            return None
-        if not (isinstance(commands, dict) and isinstance(files, dict)):
-            return None
-        if not all(isinstance(k, str) and isinstance(v, str) and _inside(v) for k, v in commands.items()):
-            return None
-        if not all(isinstance(k, str) and isinstance(v, str) and _inside(k) for k, v in files.items()):
-            return None
-        manifest = cls(name, source, commands, files, str(data.get("installed", "")), str(data.get("by", "")))
-        completers = data.get("completers")
-        if isinstance(completers, dict) and all(
-            isinstance(k, str) and k in commands and isinstance(v, str) and _inside(v) for k, v in completers.items()
-        ):
-            manifest.completers = completers
-        return manifest
-
-    @property
-    def version(self) -> str:
-        """What identifies the installed version to a person: a commit, a package version, a hash."""
-        return short_version(self.source.get("kind"), self.source.get("resolved") or self.source.get("sha256"))
-
-
-def short_version(kind: object, value: object) -> str:
-    """A commit or a hash cut to 12 digits, a Python package's version (`name==1.2` -> `1.2`), or `-`."""
-    if not isinstance(value, str) or not value:
-        return "-"
-    if kind == "python":
-        return value.rpartition("==")[2]
-    return value[:12]
-
-
-def _inside(path: str) -> bool:
-    """A relative path that stays inside its directory."""
-    parts = path.split("/")
-    return bool(path) and not os.path.isabs(path) and ".." not in parts and "" not in parts and "\0" not in path
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return digest.hexdigest()
-            digest.update(chunk)
-    finally:
-        os.close(fd)
-
-
-def hash_tree(top: str) -> dict[str, str]:
-    """relative path -> sha256 of every regular file under `top`; a link as `link:TARGET`."""
-    files: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(top):
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES and d not in links)
-        rel_dir = os.path.relpath(dirpath, top)
-        for name in sorted([*filenames, *links]):
-            if name.endswith(".pyc"):
-                continue
-            path = os.path.join(dirpath, name)
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                files[rel] = "link:" + os.readlink(path)
-            elif stat.S_ISREG(st.st_mode):
-                files[rel] = sha256_file(path)
-    return files
-
 
 class Store:
     """The installed plugins of one program. Readers use it as is; writers hold `lock()`."""
@@ -173,7 +59,12 @@ class Store:
         return [name for name in entries if self.current(name) is not None]
 
     def current(self, name: str) -> str | None:
-        """The directory of the version of `name` in use: `current` must be our link to a `v-` sibling."""
+        """The directory of the version of `name` in use: `current` must be our link to a `v-` sibling,
+        in a real directory `plugins/NAME` (a link planted there is never followed)."""
+        from dispatch import resolve
+
+        if resolve.name_problem(name) is not None or not _real_dir(os.path.join(self.plugins, name)):
+            return None
         try:
             target = os.readlink(os.path.join(self.plugins, name, "current"))
         except (OSError, ValueError):
@@ -185,7 +76,8 @@ class Store:
 
     def manifest(self, name: str) -> Manifest | None:
         version = self.current(name)
-        return None if version is None else read_manifest(version)
+        manifest = None if version is None else read_manifest(version)
+        return manifest if manifest is not None and manifest.name == name else None
 
     def manifests(self) -> list[Manifest]:
         found = []
@@ -214,11 +106,14 @@ class Store:
                 os.makedirs(path, mode, exist_ok=True)
             except OSError as e:
                 raise ToolError(1, f"cannot create {path}: {e.strerror}") from None
-        for path in (self.root, self.plugins, self.bin):
+        for path in (os.path.dirname(self.root), self.root, self.plugins, self.bin):
             why = _distrust(path)
             if why is not None:
                 raise ToolError(1, f"{path} is not safe to install into: {why}; fix it, or set XDG_DATA_HOME")
-        fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as e:
+            raise ToolError(1, f"cannot open {os.path.join(self.root, 'lock')}: {e.strerror}; remove it if it is not a file") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -243,35 +138,57 @@ class Store:
         return path
 
     def commit(self, manifest: Manifest, version: str) -> None:
-        """Make `version` (with this manifest) the one in use, and its commands found in bin/."""
+        """Make `version` (with this manifest) the one in use, and its commands found in bin/.
+        Signals wait until it is done; when it fails, the previous state is put back and
+        `version` is removed (the caller must not remove it again)."""
         assert self._lock_fd is not None
         name = manifest.name
-        write_manifest(version, manifest)
-        old = self.manifest(name)
-        old_version = self.current(name)
-        _symlink_over(os.path.basename(version), os.path.join(self.plugins, name, "current"))  # the switch
-        links = manifest.links(self.prog)
-        for file_name, path in links.items():
-            _symlink_over(f"../plugins/{name}/current/{path}", os.path.join(self.bin, file_name))
-        if old is not None:
-            for file_name in set(old.links(self.prog)) - set(links):
-                self._unlink(file_name, name)
-        if old_version is not None and old_version != version:
-            self.discard(old_version)  # only now: until the switch, it was the one that ran
+        with _signals_held():
+            try:
+                write_manifest(version, manifest)
+            except BaseException:
+                self.discard(version)
+                raise
+            old = self.manifest(name)
+            old_version = self.current(name)
+            current = os.path.join(self.plugins, name, "current")
+            links = manifest.links(self.prog)
+            try:
+                _symlink_over(os.path.basename(version), current)  # the switch
+                for file_name, path in links.items():
+                    _symlink_over(f"../plugins/{name}/current/{path}", os.path.join(self.bin, file_name))
+            except OSError as e:
+                # Back as it was: the old version is still there, its links point through `current`.
+                if old_version is not None:
+                    _symlink_over(os.path.basename(old_version), current)
+                else:
+                    _unlink_quietly(current)
+                for file_name in set(links) - set(old.links(self.prog) if old is not None else ()):
+                    self._unlink(file_name, name)
+                self.discard(version)
+                raise ToolError(1, f"cannot install {name} in {self.root}: {e.strerror or e}; nothing was changed") from None
+            if old is not None:
+                for file_name in set(old.links(self.prog)) - set(links):
+                    self._unlink(file_name, name)
+            if old_version is not None and old_version != version:
+                self.discard(old_version)  # only now: until the switch, it was the one that ran
 
     def remove(self, name: str) -> Manifest | None:
         assert self._lock_fd is not None
-        manifest = self.manifest(name)
-        for file_name in manifest.links(self.prog) if manifest is not None else ():
-            self._unlink(file_name, name)
         import shutil
 
-        directory = os.path.join(self.plugins, name)
-        try:
-            os.unlink(os.path.join(directory, "current"))  # from here on it is not installed
-        except OSError:
-            pass
-        shutil.rmtree(directory, ignore_errors=True)
+        with _signals_held():
+            manifest = self.manifest(name)
+            directory = os.path.join(self.plugins, name)
+            _unlink_quietly(os.path.join(directory, "current"))  # from here on it is not installed
+            if manifest is not None:
+                for file_name in manifest.links(self.prog):
+                    self._unlink(file_name, name)
+            else:  # its manifest cannot be read: every link of ours into it
+                for link in self._bin_links():
+                    self._unlink(os.path.basename(link), name)
+            if _real_dir(directory):
+                shutil.rmtree(directory, ignore_errors=True)
         return manifest
 
     def discard(self, version: str) -> None:
@@ -298,13 +215,15 @@ class Store:
         import shutil
 
         for name, path in self.leftovers():
-            if os.path.isdir(path) and not os.path.islink(path):
+            if _real_dir(path):
                 shutil.rmtree(path, ignore_errors=True)
+                if name and os.path.dirname(path) != self.plugins:
+                    try:
+                        os.rmdir(os.path.dirname(path))  # a first install that never finished: nothing else there
+                    except OSError:
+                        pass
             else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                _unlink_quietly(path)
 
     def leftovers(self) -> list[tuple[str, str]]:
         """(plugin name, path) of every version not in use and every link in bin/ to nothing of ours."""
@@ -315,6 +234,9 @@ class Store:
             names = []
         for name in names:
             directory = os.path.join(self.plugins, name)
+            if not _real_dir(directory):
+                found.append(("", directory))  # not made by us (a link, a file): removed, never followed
+                continue
             current = self.current(name)
             try:
                 entries = sorted(os.listdir(directory))
@@ -322,14 +244,21 @@ class Store:
                 continue
             for entry in entries:
                 path = os.path.join(directory, entry)
-                if entry.startswith("v-") and path != current:
+                if (entry.startswith("v-") and path != current) or entry.startswith(TEMP_PREFIX):
                     found.append((name, path))
             if current is None and not any(e.startswith("v-") for e in entries):
                 found.append((name, directory))
+        try:
+            temps = [e for e in os.listdir(self.bin) if e.startswith(TEMP_PREFIX)]
+        except OSError:
+            temps = []
+        found += [("", os.path.join(self.bin, e)) for e in temps]
         for link in self._bin_links():
             try:
                 target = os.readlink(link)
             except OSError:
+                continue
+            if os.path.basename(link).startswith(TEMP_PREFIX):
                 continue
             if target.startswith("../plugins/") and not os.path.exists(link):
                 owner = target.split("/")[2] if target.count("/") >= 2 else ""
@@ -378,47 +307,48 @@ class Store:
         return problems
 
 
-def read_manifest(version: str) -> Manifest | None:
-    from dispatch import cache
-
-    try:
-        fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        data = cache.read_file(fd, MANIFEST, MANIFEST_CAP)
-    finally:
-        os.close(fd)
-    if data is None:
-        return None
-    try:
-        return Manifest.from_json(json.loads(data))
-    except ValueError:
-        return None
-
-
-def write_manifest(version: str, manifest: Manifest) -> None:
-    from dispatch import cache
-
-    fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        data = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
-        if not cache.write_file(fd, MANIFEST, data):
-            raise ToolError(1, f"cannot write {os.path.join(version, MANIFEST)}")
-        os.chmod(MANIFEST, 0o644, dir_fd=fd)
-    finally:
-        os.close(fd)
+TEMP_PREFIX = ".tmp-"  # a link being made: never a plugin's name; removed by `clean` when a writer was killed
 
 
 def _symlink_over(target: str, link: str) -> None:
     """Point `link` at `target` atomically: a new link renamed over the old one."""
-    temp = os.path.join(os.path.dirname(link), f".{os.path.basename(link)}.{os.getpid()}.tmp")  # never a plugin name
-    try:
-        os.unlink(temp)
-    except FileNotFoundError:
-        pass
+    temp = os.path.join(os.path.dirname(link), f"{TEMP_PREFIX}{os.getpid()}")
+    _unlink_quietly(temp)
     os.symlink(target, temp)
-    os.replace(temp, link)
+    try:
+        os.replace(temp, link)
+    except OSError:
+        _unlink_quietly(temp)
+        raise
+
+
+def _real_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class _signals_held:
+    """SIGINT, SIGTERM and SIGHUP wait while the installed state changes (a few system calls):
+    a Ctrl-C then takes effect right after, on a consistent state."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        self.held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.held)
 
 
 def _distrust(path: str) -> str | None:

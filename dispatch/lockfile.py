@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from dispatch.installed import Manifest
+    from dispatch.manifest import Manifest
     from dispatch.sources import Request
 
 VERSION = 1

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dispatch.context import Invocation
-    from dispatch.installed import Manifest, Store
+    from dispatch.installed import Store
+    from dispatch.manifest import Manifest
     from dispatch.sources import Fetcher, Request
 
 _VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
@@ -66,6 +67,16 @@ def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str,
         else:
             names.append(arg)
     return values, flags, names
+
+
+def check_names(names: list[str]) -> None:
+    """Names of installed plugins as given on the command line: never a path."""
+    from dispatch import resolve
+
+    for name in names:
+        problem = resolve.name_problem(name)
+        if problem is not None:
+            raise usage_error(f"{name!r} is not a plugin name: {problem}")
 
 
 def no_names(inv: Invocation, command: str, names: list[str]) -> None:
@@ -187,11 +198,13 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     if sha256 and kind not in ("file", "archive") and not (kind == "python" and os.path.isfile(location)):
         raise usage_error(f"--sha256 is for a file or an archive (and a wheel or sdist file); {names[0]} is a {kind} "
                           "source" + (", pinned by --pin" if kind == "git" else ""))
+    if pin is not None and (not pin or pin.startswith("-") or any(c.isspace() or c in "\0~^:?*[\\" for c in pin)):
+        raise usage_error(f"--pin must be a tag, branch or commit, got {pin!r}")
     if pin and kind != "git":
         raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
                           + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
     name = values.get("--name") or guess_name(inv.prog, kind, location)
-    problem = resolve.name_problem(name)
+    problem = resolve.name_problem(name) or ("it is longer than 100 characters" if len(name) > 100 else None)
     if problem is not None:
         raise usage_error(f"cannot install {names[0]} as {name!r}: {problem}; choose a name with --name")
     request = sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
@@ -206,10 +219,10 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
                 raise ToolError(1, f"{manifest.name} is installed from {old.source.get('location')} "
                                    f"({old.source.get('kind')}); use --force to replace it with {location}, or "
                                    f"--name to install this one beside it")
-            store.commit(manifest, version)
         except BaseException:
             store.discard(version)
             raise
+        store.commit(manifest, version)  # on failure it puts the previous state back itself
     finally:
         store.unlock()
     if as_json:
@@ -228,7 +241,8 @@ def stage(
     when anything fails (Ctrl-C included). `command`: what to call the source's one command
     (--name, or what it was called before an upgrade); `fixed`: keep `name` even when the
     source's one command is called otherwise."""
-    from dispatch import __version__, installed
+    from dispatch import __version__
+    from dispatch import manifest as manifest_mod
 
     version = store.new_version(name)
     try:
@@ -246,7 +260,13 @@ def stage(
             old_command, path = next(iter(commands.items()))
             commands = {command: path}
             completers = {command: completers[old_command]} if old_command in completers else {}
-        files = installed.hash_tree(version)
+        if request.kind in ("git", "archive"):
+            # A pinned source must not run, or be checked as, something outside what was pinned.
+            outside = manifest_mod.escaping_links(version)
+            if outside:
+                raise ToolError(1, f"unsafe source {request.location}: the link {outside[0].partition('/')[2]} leads outside it; "
+                                   "nothing was installed")
+        files = manifest_mod.hash_tree(version)
         if request.files is not None and files != request.files:
             changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
             raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
@@ -256,7 +276,7 @@ def stage(
             # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
             name = next(iter(commands))
             version = _move(store, version, name)
-        manifest = installed.Manifest(name, fetched.source, commands, files,
+        manifest = manifest_mod.Manifest(name, fetched.source, commands, files,
                                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {__version__}")
         manifest.completers = completers
     except BaseException:
@@ -285,7 +305,7 @@ def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool
     dirs = [d for d in lookup.search_path(inv).dirs if d != managed]
     order = lookup.search_path(inv).dirs
     for command in sorted(manifest.commands):
-        problem = resolve.name_problem(command)
+        problem = resolve.name_problem(command) or ("it is longer than 100 characters" if len(command) > 100 else None)
         if problem is not None:
             raise ToolError(1, f"cannot install the command {command!r}: {problem}")
         owner = store.owner(command)
@@ -324,8 +344,13 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, al
             for _, version in staged:
                 store.discard(version)
             raise
-        for manifest, version in staged:  # all fetched and verified: now in place, one by one
-            store.commit(manifest, version)
+        for i, (manifest, version) in enumerate(staged):  # all fetched and verified: now in place, one by one
+            try:
+                store.commit(manifest, version)
+            except BaseException:
+                for _, later in staged[i + 1 :]:
+                    store.discard(later)
+                raise
     finally:
         store.unlock()
     if as_json:
@@ -363,7 +388,7 @@ def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
     store = locked_store(inv)
     removed = []
     try:
-        missing = [n for n in names if store.manifest(n) is None]
+        missing = [n for n in names if store.current(n) is None]
         if missing:
             raise ToolError(1, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
         for name in names:

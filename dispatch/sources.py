@@ -114,9 +114,15 @@ class Fetcher:
     # -- file, link ---------------------------------------------------------------------
 
     def _file(self, request: Request, version: str) -> Fetched:
-        from dispatch.installed import sha256_file
+        from dispatch.manifest import sha256_file
 
         source = request.location
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            raise ToolError(1, f"cannot read {source}: {e.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ToolError(1, f"{source} is not a regular file")
         digest = sha256_file(source)
         if request.sha256 is not None and digest != request.sha256:
             raise mismatch(source, request.sha256, digest)
@@ -159,7 +165,7 @@ class Fetcher:
         requirement = request.location
         local_digest = None
         if os.path.isabs(requirement) and os.path.isfile(requirement):
-            from dispatch.installed import sha256_file
+            from dispatch.manifest import sha256_file
 
             local_digest = sha256_file(requirement)
             if request.sha256 is not None and local_digest != request.sha256:
@@ -230,6 +236,7 @@ class Fetcher:
     def _console_scripts(self, version: str, venv_dir: str, python: str, requirement: str) -> dict[str, str]:
         import configparser
         import glob
+        import keyword
 
         from dispatch import resolve
 
@@ -252,7 +259,8 @@ class Fetcher:
                     module, attr = module.strip(), attr.split("[", 1)[0].strip()
                     if resolve.name_problem(command) is not None or not module or not attr:
                         continue
-                    if not all(part.isidentifier() for part in module.split(".") + attr.split(".")):
+                    if not all(part.isidentifier() and not keyword.iskeyword(part)
+                               for part in module.split(".") + attr.split(".")):
                         continue
                     declares = self._module_declares(site, module)
                     rel = f"launchers/{script}"
@@ -283,7 +291,7 @@ class Fetcher:
         self._say(f"downloading {request.location}")
         if os.path.isabs(request.location):
             shutil.copyfile(request.location, download)
-            from dispatch.installed import sha256_file
+            from dispatch.manifest import sha256_file
 
             digest = sha256_file(download)
         else:
@@ -352,8 +360,16 @@ def _write_launcher(path: str, python: str, module: str, attr: str, requirement:
     function. It declares the protocol when the module it runs does (the SDK's plugins do)."""
     head, _, rest = attr.partition(".")
     call = head + (f".{rest}" if rest else "")
+    import shlex
+
+    if " " in python or len(python) > 120:
+        # A #! line cannot hold spaces (nor, on some systems, more than 127 bytes): sh runs the
+        # Python, which reads the second line as a string ending on the third.
+        head_lines = ["#!/bin/sh", "'''exec' " + shlex.quote(python) + ' "$0" "$@"', "' '''"]
+    else:
+        head_lines = [f"#!{python}"]
     lines = [
-        f"#!{python}",
+        *head_lines,
         f"# Installed from {requirement!r} (a console script of it)."
         + (f" The module it runs speaks {declares}." if declares else ""),
         "import sys",

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dispatch.context import Invocation
-    from dispatch.installed import Manifest, Store
+    from dispatch.installed import Store
+    from dispatch.manifest import Manifest
 
 
 def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_json: bool) -> int:
@@ -49,7 +50,8 @@ def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_
 
 
 def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: bool) -> dict[str, Any]:
-    from dispatch import installed, sources
+    from dispatch import manifest as manifest_mod
+    from dispatch import sources
 
     source = manifest.source
     kind = source["kind"]
@@ -68,12 +70,12 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
         newest = _newest(inv, store, manifest)
         if newest is None or newest == _current_id(manifest):
             return {**result, "status": "up_to_date"}
-        return {**result, "status": "would_upgrade", "to": installed.short_version(kind, newest)}
+        return {**result, "status": "would_upgrade", "to": manifest_mod.short_version(kind, newest)}
     if kind in ("file", "python") and os.path.isabs(location):
         # A file (or a wheel or sdist file): unchanged, nothing to fetch again.
         if not os.path.isfile(location):
             raise ToolError(1, f"its source {location} is gone")
-        if installed.sha256_file(location) == source.get("sha256"):
+        if manifest_mod.sha256_file(location) == source.get("sha256"):
             return {**result, "status": "up_to_date"}
     if kind == "git" and _newest(inv, store, manifest) == _current_id(manifest):
         return {**result, "status": "up_to_date"}  # the branch has not moved: no clone
@@ -85,10 +87,10 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
         return {**result, "status": "up_to_date"}
     try:
         check_clashes(inv, store, staged, force=True)
-        store.commit(staged, version)
     except BaseException:
         store.discard(version)
         raise
+    store.commit(staged, version)  # on failure it puts the previous state back itself
     to = staged.version if kind != "link" else f"commands {' '.join(sorted(staged.commands))}"
     return {**result, "status": "upgraded", "to": to}
 
@@ -104,12 +106,13 @@ def _newest(inv: Invocation, store: Store, manifest: Manifest) -> str | None:
     import json
     import subprocess
 
-    from dispatch import installed, sources
+    from dispatch import manifest as manifest_mod
+    from dispatch import sources
 
     source = manifest.source
     kind, location = source["kind"], str(source.get("location"))
     if kind == "file":
-        return installed.sha256_file(location) if os.path.isfile(location) else None
+        return manifest_mod.sha256_file(location) if os.path.isfile(location) else None
     if kind == "git":
         out = sources.git(["ls-remote", "--", location, "HEAD"], inv.environ)
         return out.split()[0] if out.split() else None

@@ -533,3 +533,118 @@ def test_an_http_archive_in_a_lock_and_a_wheel_with_a_wrong_hash(ienv: Env, serv
     assert time.monotonic() - start < 20, "checked before any venv is made"
     proc = ienv.run("plugin", "frobnicate")
     assert proc.returncode == 2 and proc.stderr == b"tool: plugin: unknown subcommand 'frobnicate'; see 'tool help plugin'\n"
+
+
+# -- found by an attack ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to interrupt at an exact system call")
+@pytest.mark.parametrize("call", ["rename:when=1", "symlink:when=2", "unlink:when=2"])
+def test_ctrl_c_inside_the_switch_keeps_a_working_plugin(ienv: Env, call: str) -> None:
+    source = _source(ienv, "tool-hi", "echo v1\n")
+    _ok(ienv.run("plugin", "install", str(source)))
+    source.write_text("#!/bin/sh\necho v2\n")
+    syscall, when = call.split(":")
+    probe = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=getpid", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("strace cannot trace here")
+    proc = subprocess.run(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"inject={syscall}:signal=SIGINT:{when}", TOOL, "plugin",
+         "install", str(source)], capture_output=True, env=ienv.vars, timeout=60)
+    assert proc.returncode in (0, 130, -signal.SIGINT, 128 + signal.SIGINT), proc.stderr
+    assert _ok(ienv.run("hi")) in ("v1\n", "v2\n")  # one or the other, whole
+    _ok(ienv.run("plugin", "list"))
+    assert "hi" in _installed(ienv)
+
+
+def test_a_failed_switch_puts_the_previous_state_back(ienv: Env) -> None:
+    work = ienv.root / "work"
+    ienv.sh("tool-a", "echo a\n", directory=work)
+    _ok(ienv.run("plugin", "install", str(work)))
+    blocker = ienv.root / "data" / "tool" / "bin" / "tool-b"
+    blocker.mkdir()
+    (blocker / "x").write_text("")
+    ienv.sh("tool-b", "echo b\n", directory=work)
+    proc = ienv.run("plugin", "upgrade", "a")
+    assert proc.returncode == 1 and b"nothing was changed" in proc.stderr, proc.stderr
+    assert _ok(ienv.run("a")) == "a\n" and _installed(ienv)["a"]["commands"] == ["a"]
+    assert len(_versions(ienv, "a")) == 1
+
+
+def test_links_leading_outside_are_refused(ienv: Env, server: _Server) -> None:
+    outside = ienv.root / "outside"
+    outside.write_text("#!/bin/sh\necho OUTSIDE\n")
+    outside.chmod(0o755)
+    hop = tarfile.TarInfo("x/l")
+    hop.type, hop.linkname = tarfile.SYMTYPE, ".."
+    chain = tarfile.TarInfo("tool-esc")
+    chain.type = tarfile.SYMTYPE
+    # Its text stays inside (x/l/x/l/../..), but each x/l leads back to the top: the `..`s then climb to /.
+    depth = len(Path(ienv.root / "data" / "tool" / "plugins" / "esc" / "v-x" / "files").parts)
+    chain.linkname = "x/l/" * depth + "../" * depth + str(outside).lstrip("/")
+    top = tarfile.TarInfo("x")
+    top.type = tarfile.DIRTYPE
+    sha = _tar(server.root / "chain.tar.gz", [(top, None), (hop, None), (chain, None)])
+    proc = ienv.run("plugin", "install", f"{server.url}/chain.tar.gz", "--sha256", sha, "--allow-http", "--name", "esc")
+    assert proc.returncode == 1 and b"the link tool-esc leads outside it" in proc.stderr, proc.stderr
+    assert ienv.run("esc").returncode == 127
+    if shutil.which("git"):
+        repo = ienv.root / "repo"
+        repo.mkdir()
+        _git(repo, "init", "-q")
+        (repo / "tool-sh").symlink_to("/bin/sh")
+        _git(repo, "add", ".")
+        _git(repo, "commit", "-qm", "x")
+        proc = ienv.run("plugin", "install", f"file://{repo}")
+        assert proc.returncode == 1 and b"the link tool-sh leads outside it" in proc.stderr
+
+
+def test_the_data_directory_is_never_followed_where_it_was_not_made(ienv: Env) -> None:
+    source = _source(ienv, "tool-hi", "echo hi\n")
+    _ok(ienv.run("plugin", "install", str(source)))
+    victim = ienv.root / "victim"
+    (victim / "v-important").mkdir(parents=True)
+    (victim / "v-important" / "keep").write_text("precious")
+    plugins = ienv.root / "data" / "tool" / "plugins"
+    (plugins / "planted").symlink_to(victim)
+    doctor = json.loads(ienv.run("doctor", "--json").stdout)
+    assert [f["code"] for f in doctor["findings"]] == ["installed_leftover"]
+    _ok(ienv.run("plugin", "install", str(source)))  # a writer cleans up: the link, not what it points to
+    assert (victim / "v-important" / "keep").read_text() == "precious" and not (plugins / "planted").exists()
+    for bad in ("../../victim", ".hidden", "a/b"):
+        proc = ienv.run("plugin", "remove", bad)
+        assert proc.returncode == 2 and b"is not a plugin name" in proc.stderr
+    # A manifest nested past any parser's depth: reported, and removable.
+    manifest = plugins / "hi" / "current" / "manifest.json"
+    manifest.write_text("[" * 200_000)
+    assert _installed(ienv) == {}
+    doctor = json.loads(ienv.run("doctor", "--json").stdout)
+    assert [f["code"] for f in doctor["findings"]] == ["installed_broken"]
+    _ok(ienv.run("plugin", "remove", "hi"))
+    assert ienv.run("hi").returncode == 127
+
+
+def test_archive_headers_and_duplicates(ienv: Env, server: _Server) -> None:
+    huge = tarfile.TarInfo("tool-" + "a" * (20 << 20))  # a 20 MiB name: a GNU long-name header
+    sha = _tar(server.root / "huge.tar.gz", [(huge, b"")])
+    proc = ienv.run("plugin", "install", f"{server.url}/huge.tar.gz", "--sha256", sha, "--allow-http", "--name", "h")
+    assert proc.returncode == 1 and b"unsafe archive: a header larger than 16 MiB" in proc.stderr, proc.stderr
+    sha = _tar(server.root / "dup.tar.gz", [(_file("tool-d"), b"#!/bin/sh\n"), (_file("tool-d"), b"#!/bin/sh\n")])
+    proc = ienv.run("plugin", "install", f"{server.url}/dup.tar.gz", "--sha256", sha, "--allow-http")
+    assert proc.returncode == 1 and proc.stderr.startswith(b"tool: cannot unpack the archive: File exists (tool-d)")
+    assert _installed(ienv) == {}
+
+
+def test_a_launcher_for_a_python_whose_path_has_spaces(tmp_path: Path) -> None:
+    import sys
+
+    from dispatch.sources import _write_launcher
+
+    spaced = tmp_path / "data dir" / "venv" / "bin"
+    spaced.mkdir(parents=True)
+    (spaced / "python").symlink_to(sys.executable)
+    (tmp_path / "mod_x.py").write_text("import sys\ndef main():\n    print('ran', sys.argv[1:])\n")
+    launcher = tmp_path / "tool-x"
+    _write_launcher(str(launcher), str(spaced / "python"), "mod_x", "main", "x", None)
+    proc = subprocess.run([str(launcher), "a b", "c"], capture_output=True, env={"PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, b"ran ['a b', 'c']\n"), proc.stderr

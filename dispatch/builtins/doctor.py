@@ -220,6 +220,12 @@ def _installed_findings(inv: Invocation) -> list[Finding]:
     if store is None or not os.path.isdir(store.plugins):
         return []
     findings = []
+    for name in store.names():
+        if store.manifest(name) is None:
+            findings.append(Finding(
+                "error", "installed_broken", f"the installed plugin {name} has no manifest that can be read",
+                f"remove it ({prog} plugin remove {name}) and install it again", store.current(name),
+            ))
     for manifest in store.manifests():
         problems = store.verify(manifest)
         if problems:

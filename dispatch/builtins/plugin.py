@@ -71,6 +71,8 @@ def _manage(inv: Invocation, command: str, args: list[str]) -> int:
     from dispatch import manage
 
     values, flags, names = manage.parse(inv, command, args)
+    if command in ("upgrade", "remove"):
+        manage.check_names(names)
     as_json = inv.options.json or "--json" in flags
     if command == "install":
         return manage.install(inv, values, flags, names, as_json)
