@@ -117,6 +117,9 @@ class _Receiver:
                 hook.pytest_runtest_logfinish(nodeid=event["nodeid"], location=tuple(event["location"]))
             else:
                 report = hook.pytest_report_from_serializable(config=self.config, data=event["data"])
+                if isinstance(report.longrepr, list):
+                    # A skip's (path, line, reason) came through JSON as a list; the summary wants a tuple.
+                    report.longrepr = tuple(report.longrepr)
                 hook.pytest_runtest_logreport(report=report)
 
 
