@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin
+from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, started
 
 ESC, BEL, RLO = b"\x1b", b"\x07", "\u202e".encode()
 NOBODY = 65534
@@ -303,7 +303,8 @@ def test_ctrl_c_during_start_up(tenv: Env) -> None:
     package = str(Path(__file__).resolve().parent.parent / "dispatch")
     outcomes: dict[int, int] = {}
     for _ in range(60):
-        proc = subprocess.Popen([TOOL, "--json", "p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tenv.vars)
+        # `started`: SIGINT at its default even when the suite runs from a background job (where it is ignored).
+        proc = started([TOOL, "--json", "p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tenv.vars)
         time.sleep(rng.uniform(0.0, 0.08))
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=HANG_BOUND)
