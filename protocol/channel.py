@@ -34,6 +34,10 @@ class Channel:
         # Set while the author's function runs: only then is the main thread
         # interrupted on cancel (before, the SDK checks cancel_reason itself).
         self.armed = False
+        # The author's code sees one Cancelled, never two: a request waiting for its answer raises
+        # it itself (`waiting`); otherwise the main thread is interrupted once (`interrupting`).
+        self.waiting = False
+        self.interrupting = False
         self.main_thread: int | None = None
         self.next_id = 1
         self.splitter = framing.LineSplitter()
@@ -62,11 +66,20 @@ class Channel:
             self.next_id += 1
         self.send({"type": "request", "id": rid, "method": method, "params": params})
         with self.arrived:
-            # A cancel wins over the answer it came with (the host sends `cancel` first).
-            while self.cancel_reason is None and rid not in self.responses:
-                self.arrived.wait(0.1)
-            if self.cancel_reason is not None:
-                raise Cancelled(self.cancel_reason)
+            self.waiting = True
+            try:
+                # A cancel wins over the answer it came with (the host sends `cancel` first).
+                while self.cancel_reason is None and rid not in self.responses:
+                    self.arrived.wait(0.1)
+                if self.cancel_reason is not None:
+                    if self.interrupting:
+                        # The interruption was sent before this request began: it is the one
+                        # exception, arriving here, not in the author's clean-up after a second one.
+                        for _ in range(20):
+                            self.arrived.wait(0.05)
+                    raise Cancelled(self.cancel_reason)
+            finally:
+                self.waiting = False
             response = self.responses.pop(rid)
         if "error" in response:
             err = response["error"]
@@ -99,8 +112,10 @@ class Channel:
             with self.arrived:
                 first = self.cancel_reason is None
                 self.cancel_reason = reason
+                interrupt = first and self.armed and not self.waiting
+                self.interrupting = interrupt
                 self.arrived.notify_all()
-            if first and self.armed:
+            if interrupt:
                 self._interrupt_main()
             if reason == "host_gone":
                 time.sleep(HOST_GONE_GRACE)
