@@ -286,7 +286,7 @@ class Fetcher:
         from dispatch import archive
 
         if not request.sha256:
-            raise ToolError(2, f"give the archive's sha256: tool plugin install {request.location} --sha256 HEX")
+            raise ToolError(2, f"give the archive's sha256: {self.prog} plugin install {request.location} --sha256 HEX")
         download = os.path.join(version, ".download")
         self._say(f"downloading {request.location}")
         if os.path.isabs(request.location):

@@ -128,7 +128,15 @@ def test_no_user_facing_text_says_tool_under_another_name(tenv: Env) -> None:
         ["plugin", "check", "proto"], ["nosuch"], ["plian"], ["noexec"], ["proto"], ["--json", "proto"], ["--json"],
         ["--bogus"], ["--timeout", "x", "plain"], ["-C"], ["-C", "/nonexistent", "plain"], ["loop"], ["../x"],
         ["__complete", "--", ""], ["--json", "nosuch"],
+        # Installing plugins, as `mycli plugin ...`.
+        ["plugin", "list"], ["plugin", "install", str(tenv.root / "src" / "mycli-inst")], ["plugin", "list", "--json"],
+        ["plugin", "install", str(tenv.root / "src" / "mycli-inst")], ["plugin", "upgrade", "--all"], ["plugin", "lock"],
+        ["plugin", "install", "https://example.invalid/x.tar.gz"], ["plugin", "install", str(tenv.root / "nowhere")],
+        ["plugin", "install", str(tenv.root / "src" / "mycli-plain")], ["plugin", "remove", "inst"],
+        ["plugin", "remove", "inst"], ["plugin", "frob"], ["help", "plugin"], ["doctor"],
     ]
+    tenv.sh("mycli-inst", "echo inst\n", directory=tenv.root / "src")
+    tenv.sh("mycli-plain", "echo clash\n", directory=tenv.root / "src")
     said = []
     for argv in runs:
         proc = tenv.run(*argv, exe=str(prog))
