@@ -108,6 +108,9 @@ def fetcher(inv: Invocation) -> Fetcher:
         state = {"partial": False}
 
         def report(line: str) -> None:
+            from dispatch.text import visible
+
+            line = line[:1] + visible(line[1:])  # a URL or path from a lock file may hold anything
             if line.startswith("\r"):
                 sys.stderr.write(f"\r\033[K{inv.prog}: {line[1:]}")
                 state["partial"] = True
