@@ -77,8 +77,11 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
             raise ToolError(1, f"its source {location} is gone")
         if manifest_mod.sha256_file(location) == source.get("sha256"):
             return {**result, "status": "up_to_date"}
-    if kind == "git" and _newest(inv, store, manifest) == _current_id(manifest):
-        return {**result, "status": "up_to_date"}  # the branch has not moved: no clone
+    from_index = kind == "python" and not os.path.isabs(location)  # a changed file may keep its version
+    if (kind == "git" or from_index) and _newest(inv, store, manifest) == _current_id(manifest):
+        # The branch has not moved (git ls-remote), or pip would install the same version
+        # (pip install --dry-run in the plugin's venv): no clone, no new venv.
+        return {**result, "status": "up_to_date"}
     request = sources.Request(kind, location)
     single = next(iter(manifest.commands)) if len(manifest.commands) == 1 else None
     staged, version = stage(inv, store, manifest.name, request, command=single, fixed=True)

@@ -235,6 +235,15 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
         {"type": "record", "data": {"build": "ok", "warnings": 0}}, {"type": "exit", "code": 0}]
     assert _ok(ienv.run("plugin", "install", "tool-utils")) == "installed utils 2.0 from tool-utils (python): tool fmt\n"
     assert _ok(ienv.run("fmt")) == "plain python\n"
+    # Upgrades follow the index: nothing new, nothing built; a new version, a new venv.
+    before = _versions(ienv, "utils")
+    assert _ok(ienv.run("plugin", "upgrade", "utils")) == "utils: up to date\n"
+    assert _versions(ienv, "utils") == before
+    wheel(wheels, "tool-utils", "2.1", {"plainpy.py": "def main():\n    print('plain python 2.1')\n"},
+          scripts={"tool-fmt": "plainpy:main"})
+    assert _ok(ienv.run("plugin", "upgrade", "--all", "--dry-run")) == "report: up to date\nutils: would upgrade 2.0 -> 2.1\n"
+    assert _ok(ienv.run("plugin", "upgrade", "utils")) == "utils: upgraded 2.0 -> 2.1\n"
+    assert _ok(ienv.run("fmt")) == "plain python 2.1\n"
     kinds = {p["name"]: p["kind"] for p in json.loads(ienv.run("list", "--json").stdout)["plugins"]}
     assert (kinds["report"], kinds["fmt"]) == ("protocol", "plain")  # the launcher declares only for the SDK one
     lock = ienv.root / "plugins.lock"
@@ -242,10 +251,10 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
     assert "--hash=sha256:" in lock.read_text()
     fresh = {"XDG_DATA_HOME": str(ienv.root / "fresh")}
     out = _ok(ienv.run("plugin", "install", "--locked", str(lock), env=fresh))
-    assert out.splitlines() == ["installed report 1.0 (python, as locked)", "installed utils 2.0 (python, as locked)"]
-    assert _ok(ienv.run("fmt", env=fresh)) == "plain python\n"
+    assert out.splitlines() == ["installed report 1.0 (python, as locked)", "installed utils 2.1 (python, as locked)"]
+    assert _ok(ienv.run("fmt", env=fresh)) == "plain python 2.1\n"
     # A package that differs from the lock: refused by pip's hash check, nothing installed.
-    wheel(wheels, "tool-utils", "2.0", {"plainpy.py": "def main():\n    print('tampered')\n"},
+    wheel(wheels, "tool-utils", "2.1", {"plainpy.py": "def main():\n    print('tampered')\n"},
           scripts={"tool-fmt": "plainpy:main"})
     other = {"XDG_DATA_HOME": str(ienv.root / "other")}
     proc = ienv.run("plugin", "install", "--locked", str(lock), env=other)
