@@ -215,6 +215,8 @@ class Store:
         import shutil
 
         for name, path in self.leftovers():
+            if os.path.dirname(path) == self.bin and not os.path.islink(path):
+                continue  # a file or directory someone put in bin/: reported by doctor, never deleted
             if _real_dir(path):
                 shutil.rmtree(path, ignore_errors=True)
                 if name and os.path.dirname(path) != self.plugins:
@@ -248,22 +250,23 @@ class Store:
                     found.append((name, path))
             if current is None and not any(e.startswith("v-") for e in entries):
                 found.append((name, directory))
+        # bin/ holds only links this module made into an installed plugin's `current`: anything
+        # else there (a half-made link, a file or a link put there by hand) is removed, never run.
         try:
-            temps = [e for e in os.listdir(self.bin) if e.startswith(TEMP_PREFIX)]
+            entries = sorted(os.listdir(self.bin))
         except OSError:
-            temps = []
-        found += [("", os.path.join(self.bin, e)) for e in temps]
-        for link in self._bin_links():
+            entries = []
+        for entry in entries:
+            path = os.path.join(self.bin, entry)
             try:
-                target = os.readlink(link)
+                target = os.readlink(path)
             except OSError:
+                found.append(("", path))  # not a link
                 continue
-            if os.path.basename(link).startswith(TEMP_PREFIX):
-                continue
-            if target.startswith("../plugins/") and not os.path.exists(link):
-                owner = target.split("/")[2] if target.count("/") >= 2 else ""
-                if self.current(owner) is None:  # else its plugin is installed: `verify` says what is missing
-                    found.append(("", link))
+            parts = target.split("/")
+            ours = len(parts) >= 5 and parts[:2] == ["..", "plugins"] and parts[3] == "current"
+            if entry.startswith(TEMP_PREFIX) or not ours or self.current(parts[2]) is None:
+                found.append(("", path))  # else its plugin is installed: `verify` says what is missing
         return found
 
     def _bin_links(self) -> Iterator[str]:

@@ -199,7 +199,7 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
         raise usage_error(f"--sha256 must be 64 hex digits, got {sha256!r}")
     kind, location = sources.classify(names[0], pin=pin, sha256=sha256)
     if sha256 and kind not in ("file", "archive") and not (kind == "python" and os.path.isfile(location)):
-        raise usage_error(f"--sha256 is for a file or an archive (and a wheel or sdist file); {names[0]} is a {kind} "
+        raise usage_error(f"--sha256 is for a file, an archive or a wheel file; {names[0]} is a {kind} "
                           "source" + (", pinned by --pin" if kind == "git" else ""))
     if pin is not None and (not pin or pin.startswith("-") or any(c.isspace() or c in "\0~^:?*[\\" for c in pin)):
         raise usage_error(f"--pin must be a tag, branch or commit, got {pin!r}")

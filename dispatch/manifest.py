@@ -87,7 +87,7 @@ def short_version(kind: object, value: object) -> str:
     """A commit or a hash cut to 12 digits, a Python package's version (`name==1.2` -> `1.2`), or `-`."""
     if not isinstance(value, str) or not value:
         return "-"
-    if kind == "python":
+    if kind == "python" and "==" in value:
         return value.rpartition("==")[2]
     return value[:12]
 

@@ -131,6 +131,11 @@ class Fetcher:
         shutil.copyfile(source, os.path.join(version, "files", base), follow_symlinks=True)
         os.chmod(os.path.join(version, "files", base), 0o755)
         command = base[len(self.prog) + 1 :] if base.startswith(self.prog + "-") else ""
+        sidecar = os.path.join(os.path.dirname(source), f"{self.prog}_complete-{command}")
+        if command and os.path.isfile(sidecar) and os.access(sidecar, os.X_OK):
+            # Its completion sidecar beside it comes along (it is hashed and locked with it).
+            shutil.copyfile(sidecar, os.path.join(version, "files", os.path.basename(sidecar)))
+            os.chmod(os.path.join(version, "files", os.path.basename(sidecar)), 0o755)
         return Fetched({"kind": "file", "location": source, "sha256": digest}, {command: f"files/{base}"})
 
     def _link(self, request: Request, version: str) -> Fetched:
@@ -403,6 +408,8 @@ def mismatch(what: str, expected: str, got: str) -> ToolError:
 def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, str]:
     """The kind of a source as the user gave it, and its location (local paths made absolute)."""
     lowered = source.lower()
+    if " @ " in source and not os.path.exists(source):
+        return "python", source  # a direct reference: `name @ URL`
     url = lowered.startswith(("http://", "https://", "file://"))
     if url and sha256:
         return "archive", source
@@ -417,7 +424,7 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
     if os.path.isfile(source):
         path = os.path.abspath(source)
         if sha256 and _ARCHIVE_SUFFIXES.search(lowered):
-            return "archive", path  # a local archive, checked as a downloaded one is
+            return "archive", path  # a local archive (an sdist too: give a wheel with --sha256), checked as a downloaded one is
         if lowered.endswith(_PACKAGE_SUFFIXES):
             return "python", path
         return "file", path

@@ -100,7 +100,8 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
 
 def _current_id(manifest: Manifest) -> str | None:
     source = manifest.source
-    value = source.get("resolved") or source.get("sha256")
+    # A file's content, else what it resolved to (a commit, a package version from an index).
+    value = source.get("sha256") or source.get("resolved")
     return str(value) if value else None
 
 
@@ -119,6 +120,8 @@ def _newest(inv: Invocation, store: Store, manifest: Manifest) -> str | None:
     if kind == "git":
         out = sources.git(["ls-remote", "--", location, "HEAD"], inv.environ)
         return out.split()[0] if out.split() else None
+    if kind == "python" and os.path.isabs(location):
+        return manifest_mod.sha256_file(location) if os.path.isfile(location) else None
     if kind == "python":
         version = store.current(manifest.name)
         assert version is not None

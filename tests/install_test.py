@@ -244,6 +244,13 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
     assert _ok(ienv.run("plugin", "upgrade", "--all", "--dry-run")) == "report: up to date\nutils: would upgrade 2.0 -> 2.1\n"
     assert _ok(ienv.run("plugin", "upgrade", "utils")) == "utils: upgraded 2.0 -> 2.1\n"
     assert _ok(ienv.run("fmt")) == "plain python 2.1\n"
+    # A wheel file rebuilt under the same version is a change too (its hash, not its version).
+    report_bytes = report.read_bytes()
+    wheel(wheels, project["name"], project["version"], {"tool_report.py": module + "# rebuilt\n"},
+          scripts=project["scripts"], requires=tuple(project["dependencies"]))
+    assert _ok(ienv.run("plugin", "upgrade", "report", "--dry-run")).startswith("report: would upgrade 1.0 -> ")
+    report.write_bytes(report_bytes)
+    assert _ok(ienv.run("plugin", "upgrade", "report", "--dry-run")) == "report: up to date\n"
     kinds = {p["name"]: p["kind"] for p in json.loads(ienv.run("list", "--json").stdout)["plugins"]}
     assert (kinds["report"], kinds["fmt"]) == ("protocol", "plain")  # the launcher declares only for the SDK one
     lock = ienv.root / "plugins.lock"
@@ -657,3 +664,23 @@ def test_a_launcher_for_a_python_whose_path_has_spaces(tmp_path: Path) -> None:
     _write_launcher(str(launcher), str(spaced / "python"), "mod_x", "main", "x", None)
     proc = subprocess.run([str(launcher), "a b", "c"], capture_output=True, env={"PYTHONPATH": str(tmp_path)}, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, b"ran ['a b', 'c']\n"), proc.stderr
+
+
+def test_from_a_docs_check(ienv: Env) -> None:
+    """A file's sidecar comes along; a `name @ URL` source is a requirement; bin/ keeps only what tool made."""
+    src = ienv.root / "src"
+    ienv.sh("tool-hello", "echo hello\n", directory=src)
+    ienv.sh("tool_complete-hello", "echo world\n", directory=src)
+    _ok(ienv.run("plugin", "install", str(src / "tool-hello")))
+    assert ienv.run("__complete", "--", "hello", "").stdout == b"world\n"
+    from dispatch.sources import classify
+
+    assert classify(f"tool-x @ file://{src}/x.whl", pin=None, sha256=None) == ("python", f"tool-x @ file://{src}/x.whl")
+    bin_dir = ienv.root / "data" / "tool" / "bin"
+    (bin_dir / "tool-planted").symlink_to(src / "tool-hello")
+    (bin_dir / "by-hand").write_text("keep me")
+    codes = [f["code"] for f in json.loads(ienv.run("doctor", "--json").stdout)["findings"]]
+    assert codes == ["installed_leftover", "installed_leftover"]
+    _ok(ienv.run("plugin", "upgrade", "--all"))  # a writer
+    assert not (bin_dir / "tool-planted").is_symlink() and ienv.run("planted").returncode == 127
+    assert (bin_dir / "by-hand").read_text() == "keep me"  # reported, never deleted
