@@ -359,7 +359,7 @@ def test_an_archive_checked_before_it_is_unpacked(ienv: Env, server: _Server) ->
     out = _ok(ienv.run("plugin", "install", str(local), "--sha256", sha, "--name", "greet2"))
     assert out.startswith(f"installed greet2 {sha[:12]} from {local} (archive)")
     proc = ienv.run("plugin", "install", "git@example.com:me/tool-x.git", "--sha256", sha)
-    assert proc.returncode == 2 and b"--sha256 is for a file or an archive" in proc.stderr
+    assert proc.returncode == 2 and b"--sha256 is for a file, an archive or a wheel file" in proc.stderr
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink out", "absolute symlink", "device", "fifo",
