@@ -11,7 +11,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 _DIM, _YELLOW, _RED, _RESET = "\033[2m", "\033[33m", "\033[31m", "\033[0m"
 ELLIPSIS = "\u2026"
@@ -70,33 +70,27 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(width - cells(text), 0)
 
 
+def _fitting(chars: Iterable[str], room: int) -> list[str]:
+    """The first of `chars` that fit in `room` columns."""
+    out: list[str] = []
+    used = 0
+    for c in chars:
+        used += cells(c)
+        if used > room:
+            break
+        out.append(c)
+    return out
+
+
 def cut(text: str, width: int) -> str:
     """`text` in at most `width` columns, its end replaced by an ellipsis when cut."""
     if cells(text) <= width:
         return text
-    if width <= 0:
-        return ""
-    out, used = [], 0
-    for c in text:
-        w = cells(c)
-        if used + w > width - 1:
-            break
-        out.append(c)
-        used += w
-    return "".join(out) + ELLIPSIS
+    return "".join(_fitting(text, width - 1)) + ELLIPSIS if width > 0 else ""
 
 
 def cut_path(path: str, width: int) -> str:
     """A path in at most `width` columns, keeping its end (the file's name), which says most."""
     if cells(path) <= width:
         return path
-    if width <= 0:
-        return ""
-    out, used = [], 0
-    for c in reversed(path):
-        w = cells(c)
-        if used + w > width - 1:
-            break
-        out.append(c)
-        used += w
-    return ELLIPSIS + "".join(reversed(out))
+    return ELLIPSIS + "".join(reversed(_fitting(reversed(path), width - 1))) if width > 0 else ""
