@@ -52,11 +52,7 @@ class Store:
 
     def names(self) -> list[str]:
         """Every installed plugin (that has a version in use), sorted."""
-        try:
-            entries = sorted(os.listdir(self.plugins))
-        except OSError:
-            return []
-        return [name for name in entries if self.current(name) is not None]
+        return [name for name in _listed(self.plugins) if self.current(name) is not None]
 
     def current(self, name: str) -> str | None:
         """The directory of the version of `name` in use: `current` must be our link to a `v-` sibling,
@@ -230,11 +226,7 @@ class Store:
     def leftovers(self) -> list[tuple[str, str]]:
         """(plugin name, path) of every version not in use and every link in bin/ to nothing of ours."""
         found: list[tuple[str, str]] = []
-        try:
-            names = sorted(os.listdir(self.plugins))
-        except OSError:
-            names = []
-        for name in names:
+        for name in _listed(self.plugins):
             directory = os.path.join(self.plugins, name)
             if not _real_dir(directory):
                 found.append(("", directory))  # not made by us (a link, a file): removed, never followed
@@ -243,7 +235,7 @@ class Store:
             try:
                 entries = sorted(os.listdir(directory))
             except OSError:
-                continue
+                continue  # unreadable: not known to be a leftover
             for entry in entries:
                 path = os.path.join(directory, entry)
                 if (entry.startswith("v-") and path != current) or entry.startswith(TEMP_PREFIX):
@@ -252,11 +244,7 @@ class Store:
                 found.append((name, directory))
         # bin/ holds only links this module made into an installed plugin's `current`: anything
         # else there (a half-made link, a file or a link put there by hand) is removed, never run.
-        try:
-            entries = sorted(os.listdir(self.bin))
-        except OSError:
-            entries = []
-        for entry in entries:
+        for entry in _listed(self.bin):
             path = os.path.join(self.bin, entry)
             try:
                 target = os.readlink(path)
@@ -323,6 +311,14 @@ def _symlink_over(target: str, link: str) -> None:
     except OSError:
         _unlink_quietly(temp)
         raise
+
+
+def _listed(directory: str) -> list[str]:
+    """The names in `directory`, sorted; none when it cannot be read."""
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
+        return []
 
 
 def _real_dir(path: str) -> bool:
