@@ -113,6 +113,15 @@ def write(path: Path, text: str, mode: int = 0o755) -> Path:
     return path
 
 
+def random_file(path: Path, mib: int) -> Path:
+    """`mib` MiB of random bytes (one random MiB repeated: nothing compresses it away)."""
+    with open(path, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(mib):
+            f.write(chunk)
+    return path
+
+
 def peak_rss_kib(argv: list[str], env: dict[str, str]) -> int:
     """Peak RSS (VmHWM) of the process itself, children excluded, sampled until it exits."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -266,11 +275,7 @@ def main() -> int:
     # The user's stdin for a protocol plugin: the same SDK code reading it all, run by tool
     # (stdin_fd, or read_input when the host has no stdin_fd) and run directly.
     input_mb = 16 if args.quick else 100
-    data = work / "input"
-    with open(data, "wb") as f:
-        chunk = os.urandom(1 << 20)
-        for _ in range(input_mb):
-            f.write(chunk)
+    data = random_file(work / "input", input_mb)
     reader = (
         f"#!{python}\n# speaks TOOL_PROTOCOL\nimport sys\nfrom protocol.plugin import Plugin\nplugin = Plugin('pin')\n"
         "@plugin.run\ndef run(ctx, args):\n    n = 0\n    read = ctx.stdin.read if not args else ctx.read_input\n"
@@ -298,11 +303,7 @@ def main() -> int:
     }
 
     size_mb = 64 if args.quick else 512
-    blob = work / "blob"
-    with open(blob, "wb") as f:
-        chunk = os.urandom(1 << 20)
-        for _ in range(size_mb):
-            f.write(chunk)
+    blob = random_file(work / "blob", size_mb)
     write(bin_dir / "tool-relay", f"#!/bin/sh\necho start\nexec cat {blob}\n")
     # A plain plugin's stdout goes through the host only when it must count it (--max-output).
     relay = "tool --max-output relay"

@@ -399,24 +399,23 @@ def test_fish_completion_for_real(deploy: Env) -> None:
     assert [line.split("\t")[0] for line in lines[1:]] == ["dev", "prod", "staging"]
 
 
-def test_zsh_completion_for_real(deploy: Env) -> None:
-    zsh, script = _shell_and_script(deploy, "zsh", "_tool")
-    # Stand-ins for the completion system's output functions, so the candidates can be read.
+def _zsh_candidates(env: Env, load: str, calls: str) -> list[str]:
+    """What the zsh script offers: `load` sets it up (given the script's path), `calls` completes.
+    Stand-ins for the completion system's output functions print the candidates."""
+    zsh, script = _shell_and_script(env, "zsh", "_tool")
     driver = (
-        f"source {script}; _describe() {{ shift; print -rl -- ${{(P)1}} }}; _files() {{ print FILES }}; "
-        "words=(tool deploy --e); CURRENT=3; _tool_complete; "
-        "words=(tool deploy ./); CURRENT=3; _tool_complete"
+        load.format(script=script, dir=script.parent)
+        + "; _describe() { shift; print -rl -- ${(P)1} }; _files() { print FILES }; " + calls
     )
-    proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=deploy.vars, timeout=60)
-    assert proc.stdout.decode().splitlines() == ["--env:where to deploy", "FILES"]
+    proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=env.vars, timeout=60)
+    return proc.stdout.decode().splitlines()
+
+
+def test_zsh_completion_for_real(deploy: Env) -> None:
+    calls = "words=(tool deploy --e); CURRENT=3; _tool_complete; words=(tool deploy ./); CURRENT=3; _tool_complete"
+    assert _zsh_candidates(deploy, "source {script}", calls) == ["--env:where to deploy", "FILES"]
 
 
 def test_zsh_completion_autoloaded_from_fpath_completes_on_the_first_tab(deploy: Env) -> None:
-    zsh, script = _shell_and_script(deploy, "zsh", "_tool")
-    driver = (
-        f"fpath=({script.parent} $fpath); autoload -Uz _tool; "
-        "_describe() { shift; print -rl -- ${(P)1} }; _files() { print FILES }; "
-        "words=(tool dep); CURRENT=2; _tool"
-    )
-    proc = subprocess.run([zsh, "-f", "-c", driver], capture_output=True, env=deploy.vars, timeout=60)
-    assert proc.stdout.decode().splitlines() == ["deploy"], proc.stderr
+    load = "fpath=({dir} $fpath); autoload -Uz _tool"
+    assert _zsh_candidates(deploy, load, "words=(tool dep); CURRENT=2; _tool") == ["deploy"]
