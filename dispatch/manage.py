@@ -11,6 +11,7 @@ import re
 import sys
 import time
 
+from dispatch.builtins.common import write_json
 from dispatch.errors import ToolError, usage_error
 
 TYPE_CHECKING = False
@@ -87,13 +88,6 @@ def no_names(inv: Invocation, command: str, names: list[str]) -> None:
 # -- shared ----------------------------------------------------------------------------------
 
 
-def write_json(document: object) -> None:
-    from protocol.framing import encode
-
-    sys.stdout.flush()
-    sys.stdout.buffer.write(encode(document))
-
-
 def store_of(inv: Invocation) -> Store:
     from dispatch.installed import Store
 
@@ -154,10 +148,6 @@ def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
 
 # -- install ---------------------------------------------------------------------------------
 
-
-# The library's builtins (dispatch/builtins/__init__.py, which this module must not import:
-# the builtins import it); a test keeps the two the same.
-BUILTIN_NAMES = frozenset({"help", "list", "version", "completion", "doctor", "plugin"})
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.tar\.gz|\.tgz|\.tar\.bz2|\.tbz2|\.tar\.xz|\.txz|\.tar|\.zip)$", re.I)
 _VERSION_SUFFIX = re.compile(r"[-_]v?\d[\w.]*$")
@@ -301,7 +291,7 @@ def _move(store: Store, version: str, name: str) -> str:
 
 
 def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool) -> None:
-    from dispatch import lookup, resolve
+    from dispatch import builtins, lookup, resolve
 
     prog = inv.prog
     managed = os.path.normpath(store.bin)
@@ -317,7 +307,7 @@ def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool
                                f"remove it first ({prog} plugin remove {owner})")
         if force:
             continue
-        if command in BUILTIN_NAMES or command in inv.program.builtins:
+        if builtins.exists(command, inv.program):
             raise ToolError(1, f"'{prog} {command}' is a builtin command of {prog}: an installed {prog}-{command} would "
                                "never run; rename it (--name), or use --force to install it anyway")
         for d in dirs:

@@ -6,7 +6,8 @@ import os
 import sys
 
 from dispatch.errors import ToolError
-from dispatch.manage import fetcher, check_clashes, describe, locked_store, stage, store_of, write_json
+from dispatch.builtins.common import write_json
+from dispatch.manage import check_clashes, describe, fetcher, locked_store, stage, store_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

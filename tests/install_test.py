@@ -484,11 +484,14 @@ def test_doctor_reports_changed_files_and_v_shows_the_order(ienv: Env) -> None:
     assert _ok(ienv.run("doctor")).startswith("no problems found")
 
 
-def test_the_builtin_names_install_refuses_are_the_builtins() -> None:
-    from dispatch import manage
+def test_every_builtin_name_is_refused(ienv: Env) -> None:
     from dispatch.builtins import BUILTINS
 
-    assert manage.BUILTIN_NAMES == set(BUILTINS)
+    source = _source(ienv, "tool-x", "true\n")
+    for name in BUILTINS:
+        proc = ienv.run("plugin", "install", str(source), "--name", name)
+        assert proc.returncode == 1 and f"'tool {name}' is a builtin command of tool".encode() in proc.stderr, name
+    assert _installed(ienv) == {}
 
 
 def test_progress_on_a_terminal_and_hostile_lock_lines(ienv: Env, server: _Server) -> None:
