@@ -149,26 +149,25 @@ def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
 # -- install ---------------------------------------------------------------------------------
 
 
-_ARCHIVE_SUFFIX = re.compile(r"(\.tar\.gz|\.tgz|\.tar\.bz2|\.tbz2|\.tar\.xz|\.txz|\.tar|\.zip)$", re.I)
 _VERSION_SUFFIX = re.compile(r"[-_]v?\d[\w.]*$")
 
 
 def guess_name(prog: str, kind: str, location: str) -> str:
     """The name a source is installed under when --name is not given."""
+    from dispatch.sources import ARCHIVE_SUFFIX, project_name
+
     if kind == "python":
         base = os.path.basename(location) if os.path.isfile(location) else location
         if base.endswith(".whl"):
             base = base.split("-", 1)[0]
         elif os.path.isfile(location):
-            base = _VERSION_SUFFIX.sub("", _ARCHIVE_SUFFIX.sub("", base))
-        else:
-            base = re.split(r"[\s\[<>=!~;@(]", base, maxsplit=1)[0]
-        base = re.sub(r"[-_.]+", "-", base).lower()
+            base = _VERSION_SUFFIX.sub("", ARCHIVE_SUFFIX.sub("", base))
+        base = project_name(base)
     else:
         base = location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         base = base.removesuffix(".git")
         if kind == "archive":
-            base = _VERSION_SUFFIX.sub("", _ARCHIVE_SUFFIX.sub("", base.split("?", 1)[0]))
+            base = _VERSION_SUFFIX.sub("", ARCHIVE_SUFFIX.sub("", base.split("?", 1)[0]))
     for prefix in (prog + "-", prog + "_"):
         base = base.removeprefix(prefix)
     return base

@@ -27,11 +27,9 @@ def find(inv: Invocation, plugin_path: str) -> str | None:
     """The sidecar for the plugin file at `plugin_path` (`tool-db-migrate` -> `tool_complete-db-migrate`)."""
     from dispatch import lookup
 
-    prog = inv.prog
-    base = os.path.basename(plugin_path)
-    if not base.startswith(prog + "-"):
+    name = file_name(inv.prog, os.path.basename(plugin_path))
+    if name is None:
         return None
-    name = f"{prog}_complete-{base[len(prog) + 1 :]}"
     for d in lookup.search_path(inv).dirs:
         path = os.path.join(d, name)
         try:
@@ -41,6 +39,11 @@ def find(inv: Invocation, plugin_path: str) -> str | None:
         if stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK):
             return path
     return None
+
+
+def file_name(prog: str, plugin_file: str) -> str | None:
+    """The sidecar's file name for a plugin's (`tool-db-migrate` -> `tool_complete-db-migrate`)."""
+    return f"{prog}_complete-{plugin_file[len(prog) + 1 :]}" if plugin_file.startswith(prog + "-") else None
 
 
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> list[tuple[str, str]]:

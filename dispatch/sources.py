@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 KINDS = ("file", "link", "git", "python", "archive")
 _GIT_URL_PREFIXES = ("git+", "git://", "ssh://", "git@", "file://")
 _PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2")
-_ARCHIVE_SUFFIXES = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz|tar|zip)$")
+ARCHIVE_SUFFIX = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz|tar|zip)$", re.I)
 
 
 class Request:
@@ -83,12 +83,15 @@ class Fetcher:
 
     def _completers(self, version: str, commands: Mapping[str, str]) -> dict[str, str]:
         """The completion sidecar next to each command, `<prog>_complete-NAME` (docs/writing-plugins.md)."""
+        from dispatch import sidecar
+
         found = {}
         for command, path in commands.items():
             head, _, base = path.rpartition("/")
-            if not command or not base.startswith(self.prog + "-"):
+            name = sidecar.file_name(self.prog, base)
+            if not command or name is None:
                 continue
-            rel = f"{head}/{self.prog}_complete-{base[len(self.prog) + 1 :]}" if head else f"{self.prog}_complete-{base}"
+            rel = f"{head}/{name}" if head else name
             try:
                 st = os.stat(os.path.join(version, rel))
             except OSError:
@@ -130,8 +133,10 @@ class Fetcher:
         os.mkdir(os.path.join(version, "files"), 0o755)
         shutil.copyfile(source, os.path.join(version, "files", base), follow_symlinks=True)
         os.chmod(os.path.join(version, "files", base), 0o755)
+        from dispatch.sidecar import file_name
+
         command = base[len(self.prog) + 1 :] if base.startswith(self.prog + "-") else ""
-        sidecar = os.path.join(os.path.dirname(source), f"{self.prog}_complete-{command}")
+        sidecar = os.path.join(os.path.dirname(source), file_name(self.prog, base) or "")
         if command and os.path.isfile(sidecar) and os.access(sidecar, os.X_OK):
             # Its completion sidecar beside it comes along (it is hashed and locked with it).
             shutil.copyfile(sidecar, os.path.join(version, "files", os.path.basename(sidecar)))
@@ -198,7 +203,7 @@ class Fetcher:
             installs = json.load(f).get("install", [])
         os.unlink(report)
         # The plugin's own package: the one asked for (from a lock file: the first listed).
-        project = _project(request.requirements[0]) if request.requirements else None
+        project = project_name(request.requirements[0]) if request.requirements else None
         locked: list[str] | None = []
         resolved = None
         for item in installs:
@@ -206,7 +211,7 @@ class Fetcher:
             info = item.get("download_info", {})
             hashes = info.get("archive_info", {}).get("hashes", {})
             digest = hashes.get("sha256") or info.get("archive_info", {}).get("hash", "").removeprefix("sha256=")
-            own = _project(str(meta.get("name"))) == project if project else bool(item.get("requested"))
+            own = project_name(str(meta.get("name"))) == project if project else bool(item.get("requested"))
             if own or resolved is None:
                 resolved = f"{meta.get('name')}=={meta.get('version')}"
             if locked is not None and digest and info.get("url"):
@@ -355,7 +360,7 @@ def _size(n: int) -> str:
     return f"{n / 1048576:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 
 
-def _project(requirement: str) -> str:
+def project_name(requirement: str) -> str:
     """The normalized project name a requirement line starts with (PEP 503)."""
     return re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;@(]", requirement.strip(), maxsplit=1)[0]).lower()
 
@@ -413,7 +418,7 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
     url = lowered.startswith(("http://", "https://", "file://"))
     if url and sha256:
         return "archive", source
-    if url and _ARCHIVE_SUFFIXES.search(lowered.split("?", 1)[0]):
+    if url and ARCHIVE_SUFFIX.search(lowered.split("?", 1)[0]):
         raise ToolError(2, f"{source} is an archive: give its sha256 (--sha256 HEX) to install it")
     if lowered.startswith(_GIT_URL_PREFIXES) or lowered.startswith(("http://", "https://")):
         return "git", source.removeprefix("git+")
@@ -423,7 +428,7 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
         return ("git" if pin or bare else "link"), path
     if os.path.isfile(source):
         path = os.path.abspath(source)
-        if sha256 and _ARCHIVE_SUFFIXES.search(lowered):
+        if sha256 and ARCHIVE_SUFFIX.search(lowered):
             return "archive", path  # a local archive (an sdist too: give a wheel with --sha256), checked as a downloaded one is
         if lowered.endswith(_PACKAGE_SUFFIXES):
             return "python", path
