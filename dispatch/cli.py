@@ -2,7 +2,7 @@
 
 `tool foo args` for a plain plugin is the hot path of every command: it
 imports only this module, `options`, `context`, `lookup`, `resolve`,
-`declaration` and `launch` (tests/imports_test.py pins the list), parses
+`declaration` and `launch` (tests/architecture_test.py pins the list), parses
 options by hand, and execs. Everything else (builtins, aliases, the
 supervised run, error reports) is imported when used.
 """

@@ -216,7 +216,7 @@ class Fetcher:
                 resolved = f"{meta.get('name')}=={meta.get('version')}"
             if locked is not None and digest and info.get("url"):
                 line = f"{meta.get('name')} @ {info['url']} --hash=sha256:{digest}"
-                locked.insert(0, line) if own else locked.append(line)
+                locked.insert(0 if own else len(locked), line)  # the plugin's own package first
             else:
                 locked = None  # a directory or a VCS checkout: nothing to pin it by
         commands = self._console_scripts(version, target, python, requirement)
