@@ -179,7 +179,7 @@ def main() -> int:
     shutil.copy(noop, bin_dir / "mycli-noop")
     mycli = write(
         bin_dir / "mycli",
-        f"#!{python}\nfrom dispatch import Dispatcher\nfrom dispatch.embed import Builtin, Option\n"
+        f"#!{python}\nfrom dispatch import Dispatcher\nfrom dispatch import Builtin, Option\n"
         "Dispatcher(prog='mycli', search_dirs=['/nonexistent'], dirs_var='MYCLI_DIRS',\n"
         "    builtins=[Builtin('paths', 'show the paths', lambda inv, args: 0)],\n"
         "    options=[Option('-c', metavar='K=V', repeat=True, help='set', env='MYCLI_C')]).run()\n",

@@ -1,32 +1,24 @@
 """The entry point: host options, the program's context, and the fast path to a plugin.
 
-`tool foo args` for a plain plugin is the hot path of every command: it
-imports only this module, `options`, `context`, `lookup`, `resolve`,
-`declaration` and `launch` (tests/architecture_test.py pins the list), parses
-options by hand, and execs. Everything else (builtins, aliases, the
-supervised run, error reports) is imported when used.
+`tool foo args` for a plain plugin is the hot path of every command: it imports only the
+modules tests/architecture_test.py pins (FAST_PATH), parses options by hand, and execs.
+Everything else (builtins, aliases, the supervised run, error reports) is imported when used.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from dispatch import __version__, lookup, resolve
-from dispatch.context import Invocation, Program, host_binary
-from dispatch.options import Options, parse
+from dispatch import commands, dirs, lookup, options, resolve, startup
+from dispatch.context import Builtin, Invocation, Program, host_binary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
-    from dispatch.embed import Builtin, Option
-
-
-def _env_prefix(prog: str) -> str:
-    from protocol import names
-
-    return names.env_prefix(prog)
+    from dispatch.context import Config
+    from dispatch.context import Option, Options, SearchDirs, VersionText
 
 
 class Dispatcher:
@@ -41,10 +33,10 @@ class Dispatcher:
     What a program adds of its own (docs/library.md): `search_dirs`, directories searched
     before the plugin path (or a function of the environment giving them), exported to
     plugins in the variable `dirs_var` and, with `dirs_on_path`, at the front of their
-    PATH; `builtins` (dispatch.embed.Builtin) and `options` (dispatch.embed.Option);
-    `version_text`, what --version and `version` print (a string, or a function of the
-    invocation); `no_command`, the exit status when no command is given (with the usage on
-    stderr; by default the help is shown and the status is 0).
+    PATH; `builtins` (`Builtin`) and `options` (`Option`); `version_text`, what --version
+    and `version` print (a string, or a function of the invocation); `no_command`, the exit
+    status when no command is given (with the usage on stderr; by default the help is shown
+    and the status is 0).
     """
 
     def __init__(
@@ -55,56 +47,51 @@ class Dispatcher:
         env_prefix: str | None = None,
         description: str | None = None,
         use_exec: bool | None = None,
-        search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]] = (),
+        search_dirs: SearchDirs = (),
         dirs_var: str | None = None,
         dirs_on_path: bool = False,
         builtins: Sequence[Builtin] = (),
         options: Sequence[Option] = (),
-        version_text: str | Callable[[Invocation], str] | None = None,
+        version_text: VersionText = None,
         no_command: int | None = None,
     ) -> None:
         if resolve.name_problem(prog) is not None:
             raise ValueError(f"prog must be a valid command name, got {prog!r}")
         windows = os.name == "nt"
-        own_builtins: dict[str, Builtin] = {}
-        own_options: dict[str, Option] = {}
-        if builtins or options:
-            from dispatch import embed
-            from dispatch.options import FLAGS
-
-            own_builtins = embed.builtin_table(builtins)
-            own_options = embed.option_table(options, FLAGS)
-            prefix = env_prefix if env_prefix is not None else _env_prefix(prog)
-            for option in own_options.values():
-                if option.env is not None and option.env.startswith(prefix):
-                    raise ValueError(f"the option's variable {option.env} is one of the dispatcher's own ({prefix}*)")
+        prefix = env_prefix if env_prefix is not None else _env_prefix(prog)
         if version is None and version_text is None and prog != "tool":
             # Not the library's version shown as the program's.
-            version_text = f"{prog} (made with the dispatch library {__version__}, Python {sys.version.split()[0]})"
+            version_text = f"{prog} (made with the dispatch library {startup.VERSION}, Python {sys.version.split()[0]})"
         self.program = Program(
             prog=prog,
-            version=version or __version__,
-            env_prefix=env_prefix if env_prefix is not None else _env_prefix(prog),
+            version=version or startup.VERSION,
+            env_prefix=prefix,
             description=description,
             windows=windows,
             use_exec=(not windows) if use_exec is None else use_exec,
+            option_table=_option_table(options, prefix),
             search_dirs=search_dirs,
             dirs_var=dirs_var,
             dirs_on_path=dirs_on_path,
-            builtins=own_builtins,
-            options=own_options,
+            builtins=_builtin_table(builtins),
+            options={flag: option for option in options for flag in option.flags},
             version_text=version_text,
             no_command=no_command,
         )
 
     def main(self, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
         """Run the command line `argv` (default: sys.argv[1:]) in `environ` (default: the
-        process's) and return its exit status.
+        process's) and return its exit status. The working directory is the caller's again
+        afterwards (`-C` changes it for the command only).
 
         A plugin killed by signal N gives 128+N. Programs should rather call
         `run`, which leaves the way the plugin did and as fast as `tool` does.
         """
-        code = invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+        here = _cwd()
+        try:
+            code = invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+        finally:
+            _back_to(here)
         return 128 - code if code < 0 else code
 
     def run(self, argv: Sequence[str] | None = None) -> NoReturn:
@@ -112,6 +99,30 @@ class Dispatcher:
         status, or death by the signal that killed it (so that a shell's Ctrl-C in a loop
         works and a crash is reported as one), without the interpreter's teardown."""
         exit_now(invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ), self.program.prog)
+
+
+def _env_prefix(prog: str) -> str:
+    from protocol import names
+
+    return names.env_prefix(prog)
+
+
+def _option_table(own: Sequence[Option], prefix: str) -> dict[str, Option]:
+    if not own:
+        return dict(options.LIBRARY_TABLE)
+    for option in own:
+        if option.env is not None and option.env.startswith(prefix):
+            raise ValueError(f"the option's variable {option.env} is one of the dispatcher's own ({prefix}*)")
+    return options.table(own)
+
+
+def _builtin_table(builtins: Sequence[Builtin]) -> dict[str, Builtin]:
+    table: dict[str, Builtin] = {}
+    for builtin in builtins:
+        if builtin.name in table:
+            raise ValueError(f"two builtins are named {builtin.name!r}")
+        table[builtin.name] = builtin
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,19 +138,19 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
     place where failures become exit codes (dispatch/error_handler.py)."""
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
         _sanitize_std_fds()
-    options: Options | None = None
+    merged: Options | None = None
     try:
         try:
-            _interrupts_raise()
-            given, rest = parse(program.prog, argv, program.options)
-            options = Options(given)  # until the config is read: for error reports
-            inv = _invocation(program, given, environ, doctor=rest[:1] == ["doctor"])
-            options = inv.options
-            return _dispatch(inv, rest)
+            startup.interrupts_raise()
+            parsed = options.parse(program.prog, argv, program.option_table)
+            merged = options.merge(parsed.given, {}, program.env_prefix)  # until the config is read: for error reports
+            inv = _invocation(program, parsed, environ)
+            merged = inv.options
+            return _dispatch(inv, parsed.rest)
         except Exception as e:  # noqa: BLE001 - this is the error handler
             from dispatch import error_handler
 
-            return error_handler.handle(program.prog, options, e)
+            return error_handler.handle(program.prog, merged, e)
     except KeyboardInterrupt:
         # Ctrl-C before a plugin ran (or while a builtin worked): no traceback, the
         # --json envelope still ends with its exit line, and the host dies by SIGINT.
@@ -147,35 +158,71 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
 
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C must not cut this short
         from dispatch import error_handler
+        from dispatch.exitcodes import ExitCode
 
-        error_handler.json_failure(options, 130, "interrupted")
-        return -2
+        error_handler.json_failure(merged, ExitCode.INTERRUPTED, "interrupted")
+        return -_signal.SIGINT
 
 
-def _invocation(program: Program, given: Mapping[str, object], env: Mapping[str, str], *, doctor: bool = False) -> Invocation:
-    chdir = given.get("chdir")
-    if isinstance(chdir, str):
-        try:
-            os.chdir(chdir)
-        except OSError as e:
-            from dispatch.errors import usage_error
-
-            raise usage_error(f"cannot change to directory {chdir!r}: {e.strerror}") from None
+def _invocation(program: Program, parsed: options.Parsed, env: Mapping[str, str]) -> Invocation:
+    chdirs = parsed.given.get("chdir")
+    for directory in chdirs if isinstance(chdirs, list) else ():
+        _chdir(directory)
     try:
-        config = program.load_config(env)
+        config = _config(program, env)
     except Exception:
-        if not doctor:
+        if parsed.rest[:1] != ["doctor"]:
             raise
         config = None  # `doctor` is where to see what is wrong with it
-    options = Options.merged(given, env, program.env_prefix, config.defaults if config is not None else None)
-    settings = given.get("settings")
-    return Invocation(program, options, config, host_binary(program.prog, program.windows, env), env, settings)  # type: ignore[arg-type]
+    merged = options.merge(parsed.given, env, program.env_prefix, config.defaults if config is not None else None)
+    return Invocation(program, merged, config, host_binary(program.prog, program.windows, env), env, parsed.settings)
+
+
+def _config(program: Program, env: Mapping[str, str]) -> Config | None:
+    """The user's config, or None without one (most people: one stat, no import)."""
+    found = dirs.config_file(env, program.prog, program.var("CONFIG"))
+    if found is None:
+        return None
+    from dispatch import config
+
+    return config.load(found[0], env, named_by=found[1])
+
+
+def _chdir(directory: str) -> None:
+    """One -C: relative to the one before, as git's; an empty one changes nothing, as git's."""
+    if not directory:
+        return
+    try:
+        os.chdir(directory)
+    except OSError as e:
+        from dispatch.errors import usage_error
+
+        raise usage_error(f"cannot change to directory {directory!r}: {e.strerror}") from None
+
+
+def _cwd() -> int | None:
+    try:
+        return os.open(".", os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None  # a directory that is gone, or unreadable: nothing to come back to
+
+
+def _back_to(fd: int | None) -> None:
+    if fd is None:
+        return
+    try:
+        os.fchdir(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _dispatch(inv: Invocation, rest: list[str]) -> int:
     """Builtins first, then plugins (the fast path), then aliases, as git does."""
-    options = inv.options
-    if options.version or options.help or not rest or rest[0] == "__complete" or _is_builtin(rest[0], inv.program) or (inv.settings and _acts(inv)):
+    opts = inv.options
+    if (opts.version or opts.help or not rest or rest[0] == commands.COMPLETE
+            or commands.is_builtin(rest[0], inv.program) or (inv.settings and _acts(inv))):
         from dispatch import router
 
         return router.route(inv, rest)
@@ -189,33 +236,9 @@ def _dispatch(inv: Invocation, rest: list[str]) -> int:
     return launch.run_plugin(inv, search.found, search.words, rest)
 
 
-def _is_builtin(word: str, program: Program) -> bool:
-    from dispatch.builtins import BUILTINS
-
-    return word in BUILTINS or word in program.builtins
-
-
 def _acts(inv: Invocation) -> bool:
     """One of the program's own options given is a command of its own (`Option(run=...)`)."""
     return any(option.run is not None for option in inv.program.options.values() if option.dest in inv.settings)
-
-
-def _interrupts_raise() -> None:
-    """From here on Ctrl-C raises KeyboardInterrupt, which the entry point reports; one that
-    came during start-up (dispatch/__init__.py noted it) is raised now."""
-    import _signal
-
-    import dispatch
-
-    if _signal.getsignal(_signal.SIGINT) is dispatch.note_interrupt:
-        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-    if dispatch.interrupted:
-        dispatch.interrupted = False
-        raise KeyboardInterrupt
-
-
-# Signals whose default action dumps core: the host dies by them without a core of its own.
-_CORE_SIGNALS = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ")
 
 
 def exit_now(code: int, prog: str = "tool") -> NoReturn:
@@ -236,7 +259,9 @@ def exit_now(code: int, prog: str = "tool") -> NoReturn:
     except (OSError, ValueError):
         pass
     if code < 0:
-        _die_by(-code)
+        from dispatch import signals
+
+        signals.die_by(-code)
     os._exit(code & 0xFF)
 
 
@@ -244,26 +269,6 @@ def _silence_stdout() -> None:
     from dispatch.error_handler import silence_stdout
 
     silence_stdout()
-
-
-def _die_by(signum: int) -> NoReturn:
-    """Die by `signum`, as the plugin did: the caller sees the same wait status as if it had been exec'd."""
-    import _signal
-
-    if any(getattr(_signal, name, None) == signum for name in _CORE_SIGNALS):
-        try:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-        except (ImportError, OSError, ValueError):
-            pass
-    try:
-        _signal.signal(signum, _signal.SIG_DFL)
-        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {signum})
-    except (OSError, ValueError):
-        pass  # SIGKILL cannot be caught or blocked: it needs neither
-    os.kill(os.getpid(), signum)
-    os._exit(128 + signum)  # a signal whose default is not to kill
 
 
 def _sanitize_std_fds() -> None:

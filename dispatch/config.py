@@ -22,25 +22,24 @@ from __future__ import annotations
 
 import os
 
+from dispatch import dirs
+from dispatch.context import Config
+from dispatch.errors import ToolError, usage_error
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from dispatch.errors import ToolError
-
-
-class Config:
-    __slots__ = ("path", "aliases", "defaults", "plugin_dirs")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.aliases: dict[str, list[str]] = {}
-        self.defaults: dict[str, Any] = {}
-        self.plugin_dirs: list[str] = []
-
 
 MAX_SIZE = 1 << 20
+
+
+def of(env: Mapping[str, str], prog: str, named_by: str) -> Config | None:
+    """The user's config for the program `prog` (whose variable `named_by` may name it), or
+    None without one."""
+    found = dirs.config_file(env, prog, named_by)
+    return None if found is None else load(found[0], env, named_by=found[1])
 
 
 def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> Config | None:
@@ -81,61 +80,17 @@ def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> C
     return _check(path, text, data, env)
 
 
-
-
 def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -> Config:
-    from dispatch.options import DEFAULTS, parse_seconds, parse_size
-
-    cfg = Config(path)
     lines = _key_lines(text)
     for section, value in data.items():
         if section not in ("alias", "defaults", "plugins"):
             raise _error(path, lines.get((None, section)), f"unknown section [{section}]; known: [alias], [defaults], [plugins]")
         if not isinstance(value, dict):
             raise _error(path, lines.get((None, section)), f"{section} must be a table ([{section}])")
-    for name, value in data.get("alias", {}).items():
-        where = lines.get(("alias", name))
-        if isinstance(value, str):
-            import shlex
-
-            try:
-                words = shlex.split(value)
-            except ValueError as e:
-                raise _error(path, where, f"alias.{name}: {e}") from None
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            words = list(value)
-        else:
-            raise _error(path, where, f"alias.{name} must be a string or a list of strings")
-        if not words:
-            raise _error(path, where, f"alias.{name} is empty")
-        cfg.aliases[name] = words
-    for key, value in data.get("defaults", {}).items():
-        where = lines.get(("defaults", key))
-        if key not in DEFAULTS:
-            raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(DEFAULTS))}")
-        try:
-            if key in ("timeout", "max_cpu"):
-                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                    raise ValueError
-                cfg.defaults[key] = parse_seconds(str(value), f"defaults.{key}")
-            elif key in ("max_output", "max_memory"):
-                if isinstance(value, bool) or not isinstance(value, (int, str)):
-                    raise ValueError
-                cfg.defaults[key] = parse_size(str(value), f"defaults.{key}")
-            elif key == "verbosity":
-                if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 3:
-                    raise ValueError
-                cfg.defaults[key] = value
-            elif key == "no_input":
-                if not isinstance(value, bool):
-                    raise ValueError
-                cfg.defaults[key] = value
-        except ValueError:
-            raise _error(path, where, f"defaults.{key} has a wrong value: {value!r}") from None
-        except Exception as e:  # a ToolError from the parsers, reworded with the place
-            raise _error(path, where, getattr(e, "message", str(e))) from None
-    plugins = data.get("plugins", {})
-    for key, value in plugins.items():
+    aliases = {name: _alias(path, lines.get(("alias", name)), name, value) for name, value in data.get("alias", {}).items()}
+    defaults = {key: _default(path, lines.get(("defaults", key)), key, value) for key, value in data.get("defaults", {}).items()}
+    plugin_dirs: list[str] = []
+    for key, value in data.get("plugins", {}).items():
         where = lines.get(("plugins", key))
         if key != "dirs":
             raise _error(path, where, f"unknown key plugins.{key}; known: dirs")
@@ -144,44 +99,44 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
         home = env.get("HOME", "")
         if not os.path.isabs(home):
             home = ""  # a relative HOME would make "~/x" depend on where the user stands
-        cfg.plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
-    return cfg
+        plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
+    return Config(path, aliases, defaults, plugin_dirs)
 
 
-def expand_alias(cfg: Config | None, rest: list[str], builtins: Mapping[str, str]) -> list[str] | None:
-    """`rest` with its first word replaced by its alias (recursively), or None when it is none."""
-    if cfg is None or not rest or rest[0] not in cfg.aliases or rest[0] in builtins:
-        return None
-    seen = [rest[0]]
-    seen_set = {rest[0]}
-    head = cfg.aliases[rest[0]]
-    tail = list(rest[1:])
-    while head and head[0] in cfg.aliases and head[0] not in builtins:
-        if head[0] in seen_set:
-            loop = " -> ".join([*seen, head[0]])
-            raise _error(cfg.path, None, f"alias loop: {loop}")
-        seen.append(head[0])
-        seen_set.add(head[0])
-        head = cfg.aliases[head[0]] + head[1:]
-    return head + tail
+def _alias(path: str, where: int | None, name: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        import shlex
+
+        try:
+            words = shlex.split(value)
+        except ValueError as e:
+            raise _error(path, where, f"alias.{name}: {e}") from None
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        words = list(value)
+    else:
+        raise _error(path, where, f"alias.{name} must be a string or a list of strings")
+    if not words:
+        raise _error(path, where, f"alias.{name} is empty")
+    return words
 
 
-def alias_loops(cfg: Config, builtins: Mapping[str, str]) -> list[list[str]]:
-    """Every alias loop, each as the chain of names around it; linear in the number of aliases."""
-    state: dict[str, int] = {}  # 1: on the current chain, 2: done
-    loops = []
-    for start in cfg.aliases:
-        chain = []
-        name = start
-        while name in cfg.aliases and name not in builtins and state.get(name) is None:
-            state[name] = 1
-            chain.append(name)
-            name = cfg.aliases[name][0]
-        if state.get(name) == 1:
-            loops.append([*chain[chain.index(name) :], name])
-        for visited in chain:
-            state[visited] = 2
-    return loops
+def _default(path: str, where: int | None, key: str, value: object) -> object:
+    """A [defaults] value, read as the host option of that name reads its value."""
+    from dispatch.options import CONFIG_DEFAULTS, LIBRARY
+
+    if key not in CONFIG_DEFAULTS:
+        raise _error(path, where, f"unknown key defaults.{key}; known: {', '.join(sorted(CONFIG_DEFAULTS))}")
+    option = next(o for o in LIBRARY if o.dest == key)
+    if option.convert is not None and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            return option.convert(str(value), f"defaults.{key}")
+        except ToolError as e:  # reworded with the place
+            raise _error(path, where, e.message) from None
+    if option.convert is None and option.repeat and type(value) is int and -1 <= value <= 3:
+        return value  # a verbosity: -1 (quiet) to 3
+    if option.convert is None and not option.repeat and isinstance(value, bool):
+        return value
+    raise _error(path, where, f"defaults.{key} has a wrong value: {value!r}")
 
 
 def _key_lines(text: str) -> dict[tuple[str | None, str], int]:
@@ -192,7 +147,8 @@ def _key_lines(text: str) -> dict[tuple[str | None, str], int]:
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if stripped.startswith("[") and not stripped.startswith("[["):
-            current = stripped.strip("[]").strip()
+            header = stripped.split("]", 1)[0]  # `[alias]  # a comment` names the table alias
+            current = header.strip("[").strip().strip('"').strip("'")
             found.setdefault((None, current), number)
             continue
         if current is not None and "=" in stripped:
@@ -202,7 +158,5 @@ def _key_lines(text: str) -> dict[tuple[str | None, str], int]:
 
 
 def _error(path: str, line: int | None, message: str) -> ToolError:
-    from dispatch.errors import usage_error
-
     where = f"{path}, line {line}" if line else path
     return usage_error(f"bad config {where}: {message}")

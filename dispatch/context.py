@@ -1,5 +1,9 @@
-"""What every part of the host is given: the program it is (`Program`), and one run of it
-(`Invocation`). Both are frozen: built once at start-up, passed down, never changed."""
+"""What every part of the host is given, as frozen values built once at start-up and passed
+down, never changed: the program (`Program`), what an embedding program adds of its own
+(`Builtin`, `Option`), the merged host options (`Options`) and one run (`Invocation`).
+
+On the start-up path of every command: it imports nothing beyond `os` and `sys`.
+"""
 from __future__ import annotations
 
 import os
@@ -7,16 +11,17 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any, Union
 
-    from collections.abc import Callable, Sequence
-
-    from dispatch.config import Config
-    from dispatch.embed import Builtin, Option, Value
-    from dispatch.options import Options
+    Value = Union[bool, int, str, list[str]]
+    VersionText = Union[str, Callable[["Invocation"], str], None]
+    SearchDirs = Union[Sequence[str], Callable[[Mapping[str, str]], Sequence[str]]]
 
 
-class _Frozen:
+class Frozen:
+    """A value whose fields are set once, in `__init__`, through `_freeze`."""
+
     __slots__ = ()
 
     def _freeze(self, **fields: object) -> None:
@@ -27,14 +32,138 @@ class _Frozen:
         raise AttributeError(f"{type(self).__name__} is frozen")
 
 
-class Program(_Frozen):
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+class Option(Frozen):
+    """A host option, given before the command words: the library's own (dispatch/options.py)
+    and a program's (docs/library.md) have this one shape.
+
+    `flags`: its spellings (`"-c"`, `"--no-pager"`, `"-p", "--paginate"`). With `metavar` it
+    takes a value (`-c NAME=VALUE`, `-cNAME=VALUE`, `--opt=VALUE`), turned into what the
+    program reads by `convert(value, flag)` when given; with `repeat` it may be given again
+    and its values are collected (a flag with `repeat` counts, as `-vv` does). A flag sets
+    `const` (True unless said). `dest`: the name its value is kept under (default: the first
+    long flag without dashes, `-` as `_`; else the short letter); a program's builtins read
+    it as `inv.settings[dest]`. `env` names a variable set for plugins when the option is
+    given, to `to_env(value)` (default: the value; "1" for a flag; repeated values joined by
+    spaces). With `run`, the option is a command of its own, like `--version`: `run(inv)`
+    runs instead of any command and returns the exit status.
+    """
+
+    __slots__ = ("flags", "help", "metavar", "repeat", "env", "to_env", "run", "dest", "convert", "const")
+    flags: tuple[str, ...]
+    help: str
+    metavar: str | None
+    repeat: bool
+    env: str | None
+    to_env: Callable[[Any], str] | None
+    run: Callable[[Invocation], int] | None
+    dest: str
+    convert: Callable[[str, str], object] | None
+    const: object
+
+    def __init__(
+        self,
+        *flags: str,
+        help: str,
+        metavar: str | None = None,
+        repeat: bool = False,
+        env: str | None = None,
+        to_env: Callable[[Any], str] | None = None,
+        run: Callable[[Invocation], int] | None = None,
+        dest: str | None = None,
+        convert: Callable[[str, str], object] | None = None,
+        const: object = True,
+    ) -> None:
+        if not flags:
+            raise ValueError("an option needs at least one flag")
+        if env is not None and (not env or "=" in env or "\0" in env):
+            raise ValueError(f"an option's env must be a variable name, got {env!r}")
+        for flag in flags:
+            short = len(flag) == 2 and flag[0] == "-" and flag[1] in _ALNUM
+            long = len(flag) > 3 and flag.startswith("--") and all(c in _ALNUM or c == "-" for c in flag[2:])
+            if not (short or long):
+                raise ValueError(f"an option's flag is -X or --name, got {flag!r}")
+        if dest is None:
+            longs = [f for f in flags if f.startswith("--")]
+            dest = (longs[0][2:] if longs else flags[0][1:]).replace("-", "_")
+        self._freeze(flags=tuple(flags), help=help, metavar=metavar, repeat=repeat, env=env, to_env=to_env, run=run,
+                     dest=dest, convert=convert, const=const)
+
+    def exported(self, value: Value) -> str:
+        """The value of its variable for plugins."""
+        if self.to_env is not None:
+            return self.to_env(value)
+        if value is True:
+            return "1"
+        return " ".join(value) if isinstance(value, list) else str(value)
+
+
+class Builtin(Frozen):
+    """A command of the program's own: `run(inv, args)` returns the exit status. It wins over
+    plugins (and over a builtin of the library with the same name) and is listed by help and
+    completion."""
+
+    __slots__ = ("name", "summary", "run", "usage")
+    name: str
+    summary: str
+    run: Callable[[Invocation, list[str]], int]
+    usage: str
+
+    def __init__(self, name: str, summary: str, run: Callable[[Invocation, list[str]], int], *, usage: str = "") -> None:
+        from dispatch import resolve
+
+        if resolve.name_problem(name) is not None or name.startswith("_"):
+            raise ValueError(f"a builtin's name must be a valid command name, got {name!r}")
+        self._freeze(name=name, summary=summary, run=run, usage=usage or name)
+
+
+class Options(Frozen):
+    """The library's host options of one invocation, merged (command line > environment >
+    config) by dispatch/options.py."""
+
+    __slots__ = (
+        "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
+        "max_output", "max_cpu", "max_memory",
+    )
+    verbosity: int
+    json: bool
+    timeout: float | None
+    chdir: tuple[str, ...]
+    no_input: bool
+    help: bool
+    version: bool
+    max_output: int | None
+    max_cpu: float | None
+    max_memory: int | None
+    DEFAULTS: dict[str, object] = {
+        "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
+        "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None,
+    }
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        defaults = Options.DEFAULTS
+        self._freeze(**{name: values.get(name, default) for name, default in defaults.items()})
+
+    @property
+    def supervised(self) -> bool:
+        """The host must stay to watch the plugin (it cannot simply exec it)."""
+        return (
+            self.timeout is not None or self.max_output is not None
+            or self.max_cpu is not None or self.max_memory is not None
+        )
+
+
+class Program(Frozen):
     """A dispatcher program: `prog` names it and its plugins (`prog-NAME`), `env_prefix` its
     environment variables (`PROG_PLUGIN_PATH`, ...); what an embedding program adds of its own
-    (dispatch/embed.py, docs/library.md) is here too, empty for `tool`."""
+    (docs/library.md) is here too, empty for `tool`. `option_table` is every host option by
+    flag, the library's and the program's."""
 
     __slots__ = (
         "prog", "version", "env_prefix", "description", "windows", "use_exec",
-        "search_dirs", "dirs_var", "dirs_on_path", "builtins", "options", "version_text", "no_command",
+        "search_dirs", "dirs_var", "dirs_on_path", "builtins", "options", "option_table", "version_text", "no_command",
     )
     prog: str
     version: str
@@ -44,30 +173,32 @@ class Program(_Frozen):
     use_exec: bool
     # Directories searched before the plugin path (or a function of the environment giving
     # them), the variable they are exported to plugins in, and whether PATH gets them first.
-    search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]]
+    search_dirs: SearchDirs
     dirs_var: str | None
     dirs_on_path: bool
     builtins: Mapping[str, Builtin]  # name -> the program's own builtin
     options: Mapping[str, Option]  # flag -> the program's own host option
-    version_text: str | Callable[[Invocation], str] | None  # what --version prints (None: "prog version")
+    option_table: Mapping[str, Option]  # flag -> every host option
+    version_text: VersionText  # what --version prints (None: "prog version")
     no_command: int | None  # the status for no command at all, with the usage on stderr (None: help, 0)
 
     def __init__(
         self, prog: str, version: str, env_prefix: str, description: str | None, windows: bool, use_exec: bool,
         *,
-        search_dirs: Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]] = (),
+        option_table: Mapping[str, Option],
+        search_dirs: SearchDirs = (),
         dirs_var: str | None = None,
         dirs_on_path: bool = False,
         builtins: Mapping[str, Builtin] | None = None,
         options: Mapping[str, Option] | None = None,
-        version_text: str | Callable[[Invocation], str] | None = None,
+        version_text: VersionText = None,
         no_command: int | None = None,
     ) -> None:
         self._freeze(
             prog=prog, version=version, env_prefix=env_prefix, description=description, windows=windows, use_exec=use_exec,
             search_dirs=search_dirs if callable(search_dirs) else tuple(search_dirs), dirs_var=dirs_var,
             dirs_on_path=dirs_on_path, builtins=dict(builtins or {}), options=dict(options or {}),
-            version_text=version_text, no_command=no_command,
+            option_table=dict(option_table), version_text=version_text, no_command=no_command,
         )
 
     def dirs(self, env: Mapping[str, str]) -> tuple[str, ...]:
@@ -76,39 +207,26 @@ class Program(_Frozen):
         found = self.search_dirs(env) if callable(self.search_dirs) else self.search_dirs
         return tuple(d for d in found if d)
 
-    def installed_bin(self, env: Mapping[str, str]) -> str | None:
-        """Where `plugin install` puts its links: the `bin` of the data directory
-        (`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`; none without an absolute base)."""
-        root = data_dir(env, self.prog)
-        return None if root is None else os.path.join(root, "bin")
-
     def var(self, name: str) -> str:
         """The name of one of the program's environment variables: `var("PROTOCOL")` is `TOOL_PROTOCOL`."""
         return self.env_prefix + name
 
-    def config_path(self, env: Mapping[str, str]) -> tuple[str, bool]:
-        """The config file's path, and whether the user named it (PROG_CONFIG)."""
-        named = env.get(self.var("CONFIG"))
-        if named:
-            return named, True
-        base = env.get("XDG_CONFIG_HOME")
-        if not base or not os.path.isabs(base):
-            home = env.get("HOME")
-            # A relative HOME would read a config from wherever the user stands (a repository could ship one).
-            base = os.path.join(home if home and os.path.isabs(home) else "/", ".config")
-        return os.path.join(base, self.prog, "config.toml"), False
 
-    def load_config(self, env: Mapping[str, str]) -> Config | None:
-        """The user's config, or None without one (most people: one stat, no import)."""
-        path, named = self.config_path(env)
-        if not named and not os.path.exists(path):
-            return None
-        from dispatch import config
+class Config(Frozen):
+    """What the user's config file says (dispatch/config.py reads and checks it): its aliases,
+    the defaults of host options, and extra plugin directories."""
 
-        return config.load(path, env, named_by=self.var("CONFIG") if named else None)
+    __slots__ = ("path", "aliases", "defaults", "plugin_dirs")
+    path: str
+    aliases: Mapping[str, list[str]]
+    defaults: Mapping[str, object]
+    plugin_dirs: tuple[str, ...]
+
+    def __init__(self, path: str, aliases: Mapping[str, list[str]], defaults: Mapping[str, object], plugin_dirs: Sequence[str]) -> None:
+        self._freeze(path=path, aliases=dict(aliases), defaults=dict(defaults), plugin_dirs=tuple(plugin_dirs))
 
 
-class Invocation(_Frozen):
+class Invocation(Frozen):
     """One run of the program: its options (merged), its config, where the program lives, the
     environment it was started with, the values of the program's own options (`settings`),
     its own plugin directories (`dirs`), and what plugins get besides the environment
@@ -137,10 +255,9 @@ class Invocation(_Frozen):
         if searched and program.dirs_on_path:
             path = environ.get("PATH")
             exports["PATH"] = os.pathsep.join([*searched, path] if path else searched)
-        if settings:
-            from dispatch import embed
-
-            exports.update(embed.exports(program.options, settings))
+        for option in dict.fromkeys(program.options.values()):
+            if option.env is not None and option.dest in settings:
+                exports[option.env] = option.exported(settings[option.dest])
         self._freeze(
             program=program, options=options, config=config, bin=bin, environ=environ, settings=settings, dirs=dirs,
             exports=exports,
@@ -169,8 +286,9 @@ class Invocation(_Frozen):
 
 
 def say(prog: str, message: str) -> None:
+    """One `prog: message` line on stderr, escaped."""
     if not message.isprintable():
-        from dispatch.text import visible
+        from dispatch.screen.text import visible
 
         message = visible(message)
     try:
@@ -247,15 +365,3 @@ def _startup_ctype(ctype: str) -> str | None:
         if entry.startswith(b"LC_CTYPE="):
             return os.fsdecode(entry[9:])
     return None
-
-
-def data_dir(env: Mapping[str, str], prog: str) -> str | None:
-    """`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`; None without an absolute base
-    (a relative one would make plugins depend on where the user stands)."""
-    base = env.get("XDG_DATA_HOME")
-    if not base or not os.path.isabs(base):
-        home = env.get("HOME")
-        if not home or not os.path.isabs(home):
-            return None
-        base = os.path.join(home, ".local", "share")
-    return os.path.join(base, prog)

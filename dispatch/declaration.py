@@ -57,7 +57,7 @@ def declares(path: str, st: os.stat_result, needle: bytes, env: Mapping[str, str
     """Whether the plugin at `path` (found with stat `st`) declares the protocol."""
     if st.st_size <= SMALL:
         return scan(path, needle)[0]
-    from dispatch import cache
+    from dispatch.catalog import cache
 
     known = cache.lookup(env, prog, st, needle)
     if known is not None:

@@ -10,7 +10,7 @@ from dispatch.exitcodes import JSON_CODES, ExitCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.options import Options
+    from dispatch.context import Options
 
 # Not bugs: the machine or the user's limits ran out.
 _RESOURCE_ERRNOS = frozenset({23, 24, 12, 11})  # ENFILE, EMFILE, ENOMEM, EAGAIN

@@ -1,10 +1,10 @@
 """Running a plugin: in place of the host (exec), as git, kubectl and cargo do, when its file
 does not declare the protocol and nothing needs the host to stay; otherwise supervised
-(dispatch/run.py).
+(dispatch/start.py).
 
 This is the start-up path of every command that runs a plain plugin, so it
 is kept small: failures are explained in dispatch/explain.py and plugins the
-host supervises are started by dispatch/run.py and dispatch/spawn.py.
+host supervises are started by dispatch/start.py and dispatch/spawn.py.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from dispatch.resolve import Found
 
 
-
 def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequence[str]) -> int:
     """Run the plugin found for `rest`: its status, or -N when the host must die by signal N."""
     from dispatch import declaration
@@ -29,9 +28,9 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     args = list(rest[found.nwords :])
     child_env = inv.plugin_env(" ".join(words[: found.nwords]))
     if program.windows:
-        from dispatch import run
+        from dispatch.supervised import start
 
-        return run.waited(found.path, args, child_env)
+        return start.waited(found.path, args, child_env)
     declared = declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, program.prog)
     inv.trace(
         f"running {found.path} ({'declares the protocol' if declared else 'plain'})"
@@ -41,20 +40,9 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     if not declared and not options.json and not options.supervised and program.use_exec:
         # Plain: it replaces the host on the user's terminal, as under git, every run.
         exec_plugin(found.path, args, child_env)
-    from dispatch import run
+    from dispatch.supervised import start
 
-    return run.supervised(inv, found, args, child_env, declared=declared)
-
-
-def _reset_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec, and a
-    # plugin in `tool foo | head` must die of SIGPIPE like it would alone.
-    import _signal
-
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        signum = getattr(_signal, name, None)
-        if signum is not None:
-            _signal.signal(signum, _signal.SIG_DFL)
+    return start.supervised(inv, found, args, child_env, declared=declared)
 
 
 def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
@@ -62,9 +50,11 @@ def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoRet
     from dispatch.shebang import SH, preflight
 
     preflight(path, env)
+    from dispatch import signals
+
     sys.stdout.flush()
     sys.stderr.flush()
-    _reset_signals()
+    signals.reset_for_exec()
     argv = [path, *args]
     try:
         os.execve(path, argv, env)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 
-from dispatch import resolve
+from dispatch import dirs, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    from dispatch.context import Invocation, Program
+    from dispatch.context import Invocation
     from dispatch.errors import ToolError
 
 Table = list[tuple[int, list[str]]]
@@ -24,10 +24,11 @@ def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
     """The plugin directories: the program's own, PROG_PLUGIN_PATH, the config's, the installed
     plugins', then PATH (traced with -v)."""
     extra = inv.config.plugin_dirs if inv.config is not None else ()
-    installed = inv.program.installed_bin(inv.environ)
-    if installed is not None and not os.path.isdir(installed):
-        installed = None  # nothing installed yet: one directory less to search on every command
+    installed, untrusted = dirs.trusted_installed_bin(inv.environ, inv.prog)
     sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra, first=inv.dirs, installed=installed)
+    if untrusted is not None:
+        path, why = untrusted
+        sp.skipped.append(("installed", path, f"the installed plugins' directory is not used: {why}"))
     if trace and inv.options.verbosity > 0:
         inv.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
         if installed is not None:
@@ -91,19 +92,18 @@ def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
         return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not {article(prog)} {prog} command: {problem}")
     skipped = _in_skipped_entry(search.path, search.table)
     if skipped is not None:
-        var, entry, path = skipped
-        return ToolError(
-            ExitCode.NOT_FOUND,
-            f"{words[0]!r} is not {article(prog)} {prog} command here: {path} exists, but the {var} entry {entry!r} is "
-            f"relative and {prog} skips relative entries (they would make the current directory a plugin "
-            f"source); put the directory on {var} as an absolute path, or run {path} directly",
+        var, entry, reason, path = skipped
+        why = (
+            f"{reason}; doctor says how to fix it" if var == "installed" else
+            f"the {var} entry {entry!r} is relative and {prog} skips relative entries (they would make the "
+            f"current directory a plugin source); put the directory on {var} as an absolute path, or run {path} directly"
         )
-    from dispatch import catalog, suggest
-    from dispatch import builtins
+        return ToolError(ExitCode.NOT_FOUND, f"{words[0]!r} is not {article(prog)} {prog} command here: {path} exists, but {why}")
+    from dispatch import commands
+    from dispatch.catalog import scan, suggest
 
-    names = list(builtins.names(inv.program)) + [p.name for p in catalog.scan(inv.program, search.path.dirs, inv.environ) if p.runs]
-    if inv.config is not None:
-        names += list(inv.config.aliases)
+    names = [*commands.builtins(inv.program), *commands.aliases(inv.config, inv.program)]
+    names += [p.name for p in scan.scan(inv.program, search.path.dirs, inv.environ) if p.runs]
     close = suggest.closest("-".join(search.valid), names)
     message = f"{words[0]!r} is not {article(prog)} {prog} command."
     if len(close) == 1:
@@ -115,8 +115,9 @@ def not_found(inv: Invocation, first: str, search: Search) -> ToolError:
     return ToolError(ExitCode.NOT_FOUND, message)
 
 
-def _in_skipped_entry(sp: resolve.SearchPath, table: Table) -> tuple[str, str, str] | None:
-    """(variable, entry, path) when a skipped relative or empty entry holds a file of a wanted name."""
+def _in_skipped_entry(sp: resolve.SearchPath, table: Table) -> tuple[str, str, str, str] | None:
+    """(variable, entry, reason, path) when a skipped entry (relative, empty, or an installed
+    plugins' directory that is not trusted) holds a file of a wanted name."""
     for var, entry, reason in sp.skipped:
         if reason == "duplicate":
             continue
@@ -124,7 +125,7 @@ def _in_skipped_entry(sp: resolve.SearchPath, table: Table) -> tuple[str, str, s
             for name in names:
                 path = os.path.join(entry or ".", name)
                 if os.path.lexists(path):
-                    return var, entry, path if path.startswith((".", "/")) else "./" + path
+                    return var, entry, reason, path if path.startswith((".", "/")) else "./" + path
     return None
 
 

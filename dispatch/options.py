@@ -1,23 +1,27 @@
-"""The host options, given before the command words: parsed by hand (argparse would cost more
-than the whole dispatch), then merged once with the environment and the config into one frozen
-`Options`: the command line beats the environment, which beats the config file."""
+"""The host options, given before the command words: one table (`LIBRARY`) that parsing, `help`
+and completion all read, in the shape of an embedder's own `Option`. Parsed by hand (argparse
+would cost more than the whole dispatch), then merged once with the environment and the config
+into one frozen `Options`: the command line beats the environment, which beats the config."""
 from __future__ import annotations
 
+from dispatch.context import Option, Options
 from dispatch.errors import usage_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any, Final
 
-    from dispatch.embed import Option
+    from dispatch.context import Value
 
 # The largest values the limits accept: beyond them a number no longer fits what the
 # kernel takes (a poll(2) wait, an rlimit), and nobody means them anyway.
 MAX_SECONDS: Final = 365 * 24 * 3600.0
 MAX_SIZE: Final = 1 << 50
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DIGITS = frozenset("0123456789")
 _DECIMAL = frozenset("0123456789.")
+_SECOND_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_size(value: str, option: str) -> int:
@@ -29,8 +33,8 @@ def parse_size(value: str, option: str) -> int:
         number = number[:-1]
     elif number[-1:] in ("b", "B"):
         number = number[:-1]
-    # isascii: str.isdigit and int() also take other scripts' digits ("١٠").
-    if not (number.isascii() and number.isdigit()) or int(number) <= 0:
+    # Only ASCII digits: str.isdigit and int() also take other scripts' digits ("١٠", "²").
+    if not number or not set(number) <= _DIGITS or int(number) <= 0:
         raise usage_error(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
     size = int(number) * scale
     if size > MAX_SIZE:
@@ -42,8 +46,8 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
     """Seconds, optionally with a unit: `30`, `1.5`, `90s`, `2m`, `1h`, `2d`."""
     scale = 1.0
     number = value.strip()
-    if number[-1:] in ("s", "m", "h", "d"):
-        scale = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}[number[-1]]
+    if number[-1:] in _SECOND_UNITS:
+        scale = _SECOND_UNITS[number[-1]]
         number = number[:-1]
     seconds = -1.0
     if number and set(number) <= _DECIMAL and number.count(".") <= 1 and number != ".":
@@ -55,78 +59,74 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
     return seconds
 
 
-# Settings a config file's [defaults] may give, and how its values are read.
-DEFAULTS: Final = ("timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory")
-_VALUE_OPTIONS: dict[str, tuple[str, Callable[[str, str], object]]] = {
-    "--timeout": ("timeout", parse_seconds),
-    "--max-cpu": ("max_cpu", parse_seconds),
-    "--max-output": ("max_output", parse_size),
-    "--max-memory": ("max_memory", parse_size),
-}
-_LONG_FLAGS = {"--help": "help", "--version": "version", "--json": "json", "--no-input": "no_input"}
-# Value options, for completion (which must skip them and their values without parsing).
-TAKES_VALUE: Final = frozenset({*_VALUE_OPTIONS, "-C"})
-# Every flag the library takes: a program's own options (dispatch/embed.py) cannot have them.
-FLAGS: Final = (*_LONG_FLAGS, *_VALUE_OPTIONS, "--verbose", "--quiet", "-h", "-V", "-v", "-q", "-C")
+# The library's host options, in the order `help` shows them.
+LIBRARY: Final = (
+    Option("-h", "--help", help="show this help"),
+    Option("-V", "--version", help="show the version"),
+    Option("-v", "--verbose", dest="verbosity", repeat=True, help="say more; -v also traces how the command was found"),
+    Option("-q", "--quiet", dest="verbosity", const=-1, help="show only errors"),
+    Option("--json", help="machine-readable output on stdout (JSON lines)"),
+    Option("--no-input", help="never prompt; plugins asking for input get an error"),
+    Option("--timeout", metavar="SECONDS", convert=parse_seconds, help="stop the command after SECONDS (e.g. 30, 1.5, 2m)"),
+    Option("--max-output", metavar="SIZE", convert=parse_size, help="stop the command after SIZE bytes of output (e.g. 10M)"),
+    Option("--max-cpu", metavar="SECONDS", convert=parse_seconds, help="limit the command's CPU time"),
+    Option("--max-memory", metavar="SIZE", convert=parse_size, help="limit the command's memory (e.g. 512M)"),
+    Option("-C", metavar="DIR", dest="chdir", repeat=True, help="run as if started in DIR (each -C relative to the one before)"),
+)
+LIBRARY_TABLE: Final = {flag: option for option in LIBRARY for flag in option.flags}
+# The settings a config file's [defaults] may give: options of the library, by dest.
+CONFIG_DEFAULTS: Final = ("timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory")
 
 
-class Options:
-    """The host options of one invocation, merged and frozen."""
-
-    __slots__ = (
-        "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
-        "max_output", "max_cpu", "max_memory",
-    )
-    verbosity: int
-    json: bool
-    timeout: float | None
-    chdir: str | None
-    no_input: bool
-    help: bool
-    version: bool
-    max_output: int | None
-    max_cpu: float | None
-    max_memory: int | None
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        set_ = object.__setattr__
-        for name, default in (
-            ("verbosity", 0), ("json", False), ("timeout", None), ("chdir", None), ("no_input", False),
-            ("help", False), ("version", False), ("max_output", None), ("max_cpu", None), ("max_memory", None),
-        ):
-            set_(self, name, settings.get(name, default))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Options are frozen: merge them once, with Options.merged")
-
-    @property
-    def supervised(self) -> bool:
-        """The host must stay to watch the plugin (it cannot simply exec it)."""
-        return (
-            self.timeout is not None or self.max_output is not None
-            or self.max_cpu is not None or self.max_memory is not None
-        )
-
-    @classmethod
-    def merged(
-        cls, given: Mapping[str, Any], env: Mapping[str, str], env_prefix: str, defaults: Mapping[str, Any] | None = None
-    ) -> Options:
-        """The command line beats the environment, which beats the config file's defaults."""
-        settings = dict(defaults or {})
-        value = env.get(env_prefix + "TIMEOUT")
-        if value:
-            settings["timeout"] = parse_seconds(value, env_prefix + "TIMEOUT")
-        settings.update(given)
-        return cls(settings)
+def table(own: Sequence[Option]) -> dict[str, Option]:
+    """Flag -> option: the library's, then a program's `own` (which may not take a flag twice)."""
+    found = dict(LIBRARY_TABLE)
+    for option in own:
+        for flag in option.flags:
+            if flag in found:
+                raise ValueError(f"the option {flag} is already taken")
+            found[flag] = option
+    return found
 
 
-def parse(prog: str, argv: Sequence[str], own: Mapping[str, Option] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The host options at the front of `argv` (only those given) and the rest, which starts
-    with the command words. The values of the program's `own` options (flag -> Option) are
-    in `given["settings"]`, by the option's `dest`."""
-    given: dict[str, Any] = {}
-    i = 0
-    n = len(argv)
+def takes_value(table: Mapping[str, Option], flag: str) -> bool:
+    """Whether `flag` (spelled alone) takes the next word as its value."""
+    option = table.get(flag)
+    return option is not None and option.metavar is not None
+
+
+class Parsed:
+    """The host options given (the library's by dest, a program's own in `settings`) and the
+    rest of the command line, which starts with the command words."""
+
+    __slots__ = ("given", "settings", "rest")
+
+    def __init__(self) -> None:
+        self.given: dict[str, object] = {}
+        self.settings: dict[str, Value] = {}
+        self.rest: list[str] = []
+
+    def set(self, option: Option, flag: str, value: str | None) -> None:
+        into: dict[str, Any] = self.given if LIBRARY_TABLE.get(flag) is option else self.settings
+        dest = option.dest
+        if value is None:
+            if option.repeat:
+                old = into.get(dest)
+                into[dest] = max(old if isinstance(old, int) else 0, 0) + 1
+            else:
+                into[dest] = option.const
+            return
+        converted = option.convert(value, flag) if option.convert is not None else value
+        if option.repeat:
+            into.setdefault(dest, []).append(converted)
+        else:
+            into[dest] = converted
+
+
+def parse(prog: str, argv: Sequence[str], table: Mapping[str, Option] = LIBRARY_TABLE) -> Parsed:
+    """The host options at the front of `argv` (only those given), and the rest."""
+    parsed = Parsed()
+    i, n = 0, len(argv)
     while i < n:
         arg = argv[i]
         if arg == "--":
@@ -136,80 +136,68 @@ def parse(prog: str, argv: Sequence[str], own: Mapping[str, Option] | None = Non
             break
         i += 1
         if arg.startswith("--"):
-            name, eq, value = arg.partition("=")
-            if name in _LONG_FLAGS and not eq:
-                given[_LONG_FLAGS[name]] = True
-            elif name == "--verbose" and not eq:
-                given["verbosity"] = max(given.get("verbosity", 0), 0) + 1
-            elif name == "--quiet" and not eq:
-                given["verbosity"] = -1
-            elif name in _VALUE_OPTIONS:
-                attr, read = _VALUE_OPTIONS[name]
-                if not eq:
-                    if i >= n:
-                        raise usage_error(f"option {name!r} needs a value")
-                    value = argv[i]
-                    i += 1
-                given[attr] = read(value, name)
-            elif own and name in own:
-                option = own[name]
-                if option.metavar is None:
-                    if eq:
-                        raise usage_error(f"option {name!r} takes no value")
-                    _own(given, option, True)
-                else:
-                    if not eq:
-                        if i >= n:
-                            raise usage_error(f"option {name!r} needs a value ({option.metavar})")
-                        value = argv[i]
-                        i += 1
-                    _own(given, option, value)
-            else:
-                raise usage_error(f"unknown option {name!r}; see '{prog} --help'")
+            i = _long(prog, arg, argv, i, table, parsed)
+        else:
+            i = _shorts(prog, arg, argv, i, table, parsed)
+    parsed.rest = list(argv[i:])
+    return parsed
+
+
+def _needs_value(flag: str, option: Option) -> Exception:
+    return usage_error(f"option {flag!r} needs a value ({option.metavar})")
+
+
+def _long(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, Option], parsed: Parsed) -> int:
+    """`--flag` or `--flag=VALUE` or `--flag VALUE`: where the parse goes on."""
+    flag, eq, value = arg.partition("=")
+    option = table.get(flag)
+    if option is None:
+        raise usage_error(f"unknown option {flag!r}; see '{prog} --help'")
+    if option.metavar is None:
+        if eq:
+            raise usage_error(f"option {flag!r} takes no value")
+        parsed.set(option, flag, None)
+        return i
+    if not eq:
+        if i >= len(argv):
+            raise _needs_value(flag, option)
+        value, i = argv[i], i + 1
+    parsed.set(option, flag, value)
+    return i
+
+
+def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, Option], parsed: Parsed) -> int:
+    """A cluster of short flags (`-vv`, `-vq`, `-C DIR`, `-CDIR`): where the parse goes on."""
+    j = 1
+    while j < len(arg):
+        flag = "-" + arg[j]
+        j += 1
+        option = table.get(flag)
+        if option is None:
+            raise usage_error(f"unknown option {flag!r}; see '{prog} --help'")
+        if option.metavar is None:
+            parsed.set(option, flag, None)
             continue
-        # A cluster of short flags: -vv, -vq, -C DIR, -CDIR.
-        j = 1
-        while j < len(arg):
-            ch = arg[j]
-            j += 1
-            if ch == "h":
-                given["help"] = True
-            elif ch == "V":
-                given["version"] = True
-            elif ch == "v":
-                given["verbosity"] = max(given.get("verbosity", 0), 0) + 1
-            elif ch == "q":
-                given["verbosity"] = -1
-            elif ch == "C":
-                if j < len(arg):
-                    given["chdir"] = arg[j:]
-                elif i < n:
-                    given["chdir"] = argv[i]
-                    i += 1
-                else:
-                    raise usage_error("option '-C' needs a directory")
-                break
-            elif own and "-" + ch in own:
-                option = own["-" + ch]
-                if option.metavar is None:
-                    _own(given, option, True)
-                    continue
-                if j < len(arg):
-                    _own(given, option, arg[j:])
-                elif i < n:
-                    _own(given, option, argv[i])
-                    i += 1
-                else:
-                    raise usage_error(f"option '-{ch}' needs a value ({option.metavar})")
-                break
-            else:
-                raise usage_error(f"unknown option '-{ch}'; see '{prog} --help'")
-    return given, list(argv[i:])
+        if j < len(arg):
+            parsed.set(option, flag, arg[j:])
+        elif i < len(argv):
+            parsed.set(option, flag, argv[i])
+            i += 1
+        else:
+            raise _needs_value(flag, option)
+        break
+    return i
 
 
-def _own(given: dict[str, Any], option: Option, value: bool | str) -> None:
-    settings = given.setdefault("settings", {})
-    if option.repeat and option.metavar is not None:
-        settings.setdefault(option.dest, []).append(value)
-    else:
-        settings[option.dest] = value
+def merge(
+    given: Mapping[str, object], env: Mapping[str, str], env_prefix: str, defaults: Mapping[str, object] | None = None
+) -> Options:
+    """The command line beats the environment, which beats the config file's defaults."""
+    values = dict(defaults or {})
+    timeout = env.get(env_prefix + "TIMEOUT")
+    if timeout:
+        values["timeout"] = parse_seconds(timeout, env_prefix + "TIMEOUT")
+    values.update(given)
+    if isinstance(values.get("chdir"), list):
+        values["chdir"] = tuple(values["chdir"])  # type: ignore[arg-type]
+    return Options(values)

@@ -101,19 +101,20 @@ class Host:
     def ask(self, method: str, params: Mapping[str, Any]) -> object:
         if method == "prompt" or method in self.features:
             return self.channel.request(method, params)["value"]
-        # An older host: the question as a text prompt, its answer read here.
-        choices = list(params.get("choices", []))
-        default = params.get("default")
+        # An older host: the question as a text prompt, its answer read as a person's would be.
+        from protocol.questions import Question
+
+        question = Question(method, params)
+        choices = question.choices
         hint = " (y/n)" if method == "confirm" else " (" + "/".join(choices) + ")"
-        prompt: dict[str, Any] = {"message": str(params["message"]) + hint}
-        if default is not None:
-            prompt["default"] = ("y" if default else "n") if method == "confirm" else str(default)
-        answer = str(self.channel.request("prompt", prompt)["value"]).strip()
-        if method == "confirm" and answer.lower() in ("y", "yes", "n", "no"):
-            return answer.lower().startswith("y")
-        if method == "choose" and answer in choices:
-            return answer
-        raise PluginError(f"{answer!r} does not answer {params['message']!r}", code="invalid_answer")
+        prompt: dict[str, Any] = {"message": question.message + hint}
+        if question.default is not None:
+            prompt["default"] = ("y" if question.default else "n") if method == "confirm" else str(question.default)
+        answer = str(self.channel.request("prompt", prompt)["value"])
+        done, value = question.answer(answer)
+        if not done:
+            raise PluginError(f"{answer.strip()!r} does not answer {question.message!r}", code="invalid_answer")
+        return value
 
     def read_input(self, max_bytes: int) -> bytes:
         import binascii
@@ -213,8 +214,10 @@ class Terminal:
         if done:
             self.clear_progress()
         elif sys.stderr.isatty():
+            from protocol.width import cut
+
             text = message + (f" {current}/{total}" if current is not None and total else "")
-            sys.stderr.write("\r\x1b[2K" + text[: self.width - 1])
+            sys.stderr.write("\r\x1b[2K" + cut(" ".join(text.split()), self.width - 1))
             sys.stderr.flush()
             self.progress_shown = True
 
@@ -225,33 +228,21 @@ class Terminal:
             sys.stderr.flush()
 
     def ask(self, method: str, params: Mapping[str, Any]) -> object:
+        from protocol.questions import Question
+
         if not sys.stdin.isatty():
             raise InteractionUnavailable(f"cannot ask {params['message']!r}: stdin is not a terminal")
         self.clear_progress()
-        default = params.get("default")
-        secret = bool(params.get("secret", False))
-        choices = list(params.get("choices", []))
-        text = str(params["message"]).rstrip()
-        if method == "confirm":
-            text += " [Y/n]" if default is True else " [y/N]" if default is False else " [y/n]"
-        elif method == "choose":
-            text += "".join(f"\n  {i}) {c}" for i, c in enumerate(choices, 1)) + f"\nChoose 1-{len(choices)}"
-        if default is not None and not secret and method != "confirm":
-            text += f" [{default}]"
-        text += ": " if method == "choose" else " "
+        question = Question(method, params)
+        problem = question.problem()
+        if problem is not None:
+            raise PluginError(problem, code="invalid_params")
+        text = question.text()
         while True:
-            answer = self._read_answer(text, secret).strip() if method != "prompt" else self._read_answer(text, secret)
-            if not answer and default is not None:
-                return default
-            if method == "prompt":
-                return answer
-            if method == "confirm" and answer.lower() in ("y", "yes", "n", "no"):
-                return answer.lower().startswith("y")
-            if method == "choose" and answer.isdigit() and 1 <= int(answer) <= len(choices):
-                return choices[int(answer) - 1]
-            if method == "choose" and answer in choices:
-                return answer
-            text = "Please answer y or n: " if method == "confirm" else f"Please choose a number from 1 to {len(choices)}: "
+            done, value = question.answer(self._read_answer(text, question.secret))
+            if done:
+                return value
+            text = question.again()
 
     @staticmethod
     def _read_answer(text: str, secret: bool) -> str:
@@ -280,31 +271,25 @@ class Terminal:
         return sys.stdin.buffer
 
     def call(self, argv: list[str]) -> Mapping[str, Any]:
-        """Run directly: the program is asked in a child, as the host would."""
+        """Run directly: the program runs the command in a child, and its answer is made of its
+        --json lines exactly as the host makes it (protocol/calls.py)."""
         import subprocess
+
+        from protocol.calls import CallOutput
 
         program = self.program
         try:
             proc = subprocess.run([program, "--json", "--no-input", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         except OSError as e:
             raise PluginError(f"cannot run {program}: {e.strerror}", code="call_failed") from None
-        from protocol.framing import loads
-
-        answer: dict[str, Any] = {"exit": proc.returncode, "output": "", "records": []}
-        for line in proc.stdout.splitlines():
-            try:
-                msg = loads(line.decode("utf-8", "replace"))
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
-                continue
-            if msg.get("type") == "output":
-                answer["output"] += str(msg.get("text", ""))
-            elif msg.get("type") == "record":
-                answer["records"].append(msg.get("data"))
-            elif msg.get("type") in ("result", "error"):
-                answer[msg["type"]] = msg.get("data") if msg["type"] == "result" else msg
-        return answer
+        collected = CallOutput()
+        for line in proc.stdout.split(b"\n"):
+            if line.rstrip(b"\r"):
+                collected.line(line.rstrip(b"\r"))
+        try:
+            return collected.answer(proc.returncode)
+        except ValueError as e:
+            raise PluginError(f"the called command failed: {e}", code="call_failed") from None
 
     @contextlib.contextmanager
     def terminal(self) -> Iterator[None]:

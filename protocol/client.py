@@ -11,7 +11,7 @@ each brings its own I/O (a poll loop, a blocking read with a deadline, a subproc
 """
 from __future__ import annotations
 
-from protocol import framing, messages, versions
+from protocol import framing, messages, questions, versions
 from protocol.messages import ProtocolError
 
 TYPE_CHECKING = False
@@ -67,8 +67,8 @@ class Client:
         if missing:
             name, version = self.host.get("name", "the host"), self.host.get("version", "")
             raise ProtocolError(
-                f"{self.plugin} requires {', '.join(repr(f) for f in missing)}, which {name} {version} does not have; "
-                f"upgrade {name} (it has: {', '.join(self.features) or 'none'})"
+                f"{self.plugin} requires {', '.join(repr(f) for f in missing)}, which {name} {version} does not have",
+                fix=f"upgrade {name} (it has: {', '.join(self.features) or 'none'})",
             )
         return self.version
 
@@ -91,13 +91,13 @@ class Client:
                 else f"upgrade {self.plugin} (or its SDK) to speak protocol {ours}"
             )
             raise ProtocolError(
-                f"no protocol version in common: {self.plugin} speaks {theirs}, {name} {version} speaks {ours}; {fix}"
+                f"no protocol version in common: {self.plugin} speaks {theirs}, {name} {version} speaks {ours}", fix=fix
             )
         if chosen not in self.offered:
             raise ProtocolError(
                 f"it chose protocol {chosen}, which {name} did not offer "
-                f"({self.env_prefix}PROTOCOL={self.offer}); the plugin must pick one of the "
-                f"offered versions: upgrade {self.plugin} or report this to its author"
+                f"({self.env_prefix}PROTOCOL={self.offer}); the plugin must pick one of the offered versions",
+                fix=f"upgrade {self.plugin} or report this to its author",
             )
         return int(chosen)
 
@@ -146,6 +146,6 @@ class Client:
         rid, method = request.get("id"), request.get("method")
         if method == "read_input":
             return messages.response(rid, {"base64": "", "eof": True})
-        if method in ("prompt", "confirm", "choose", "terminal"):
+        if method in questions.METHODS or method == "terminal":
             return messages.error_response(rid, "interaction_unavailable", "there is nobody to ask here")
         return messages.error_response(rid, "unknown_method", f"{self.host.get('name')} has no method {method!r}")

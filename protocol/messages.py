@@ -22,20 +22,24 @@ class ProtocolError(ValueError):
     """A message or stream that breaks the protocol.
 
     `message` says what is wrong; `field` names the offending field when
-    there is one; `line` holds (a prefix of) the offending line.
+    there is one; `line` holds (a prefix of) the offending line; `fix` says
+    what to do, when that is known (a version mismatch: which side to upgrade).
     """
 
-    def __init__(self, message: str, *, field: str | None = None, line: bytes | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, line: bytes | None = None, fix: str | None = None) -> None:
         self.message = message
         self.field = field
         self.line = line
+        self.fix = fix
         super().__init__(message)
 
+    @property
+    def detail(self) -> str:
+        """What is wrong, with the offending line, without the fix."""
+        return self.message if self.line is None else f"{self.message}: {quote(self.line)}"
+
     def __str__(self) -> str:
-        text = self.message
-        if self.line is not None:
-            text += f": {quote(self.line)}"
-        return text
+        return self.detail if self.fix is None else f"{self.detail}; {self.fix}"
 
 
 def quote(line: bytes, limit: int = 80) -> str:

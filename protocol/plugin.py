@@ -36,6 +36,7 @@ from protocol import context, messages, names, versions
 from protocol.context import Context
 from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError
 from protocol.messages import ProtocolError
+from protocol.width import columns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -309,7 +310,7 @@ class Plugin:
             "interactive": sys.stdin.isatty(),
             "output": "text",
             "color": sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
-            "width": _terminal_width(),
+            "width": columns((1, 2)),
             "verbosity": 0,
         }
         return self._invoke(Context(run, None, self._program()), None)
@@ -323,9 +324,3 @@ def _wants_help(args: Sequence[str]) -> bool:
             return True
     return False
 
-
-def _terminal_width() -> int:
-    try:
-        return os.get_terminal_size(sys.stdout.fileno()).columns
-    except (OSError, ValueError):
-        return 80

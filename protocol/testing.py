@@ -30,6 +30,7 @@ import time
 from protocol import framing, messages, schema, versions
 from protocol.client import Client
 from protocol.messages import ProtocolError
+from protocol.questions import METHODS, Question
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -218,11 +219,14 @@ class _Answerer:
             raise ProtocolError(f"the plugin asked {message!r}, which no key of answers matches (keys: {known})")
         else:
             answer = self.answers[message]
-        if method == "confirm":
-            return {"value": answer if isinstance(answer, bool) else str(answer).strip().lower() in ("y", "yes", "true")}
-        if method == "choose" and answer not in params.get("choices", []):
-            raise ProtocolError(f"the answer {answer!r} to {message!r} is not one of its choices {params.get('choices')}")
-        return {"value": answer}
+        if method == "confirm" and isinstance(answer, bool):
+            return {"value": answer}
+        # Any other answer is read as a person's typed answer is read by the host.
+        done, value = Question(method, params).answer(str(answer))
+        if not done:
+            raise ProtocolError(f"the answer {answer!r} does not answer {message!r} ({method}"
+                                + (f", choices {params.get('choices')})" if method == "choose" else ")"))
+        return {"value": value}
 
 
 def _take(t: Transcript, msg: dict[str, Any], send: Callable[[Mapping[str, Any]], None], how: _Answerer, stdin_left: bytes) -> bytes:
@@ -242,7 +246,7 @@ def _take(t: Transcript, msg: dict[str, Any], send: Callable[[Mapping[str, Any]]
         t.error = msg
     elif kind == "request":
         rid, method, params = msg["id"], msg["method"], msg.get("params") or {}
-        if method in ("prompt", "confirm", "choose"):
+        if method in METHODS:
             t.prompts.append(params["message"])
             if how.interactive:
                 send(messages.response(rid, how.question(method, params)))

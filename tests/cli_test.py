@@ -291,8 +291,8 @@ def test_change_directory_option(tenv: Env) -> None:
         (["--timeout", "-1", "x"], "positive number of seconds"),
         (["--timeout=0", "x"], "positive number of seconds"),
         (["--timeout", "nan", "x"], "positive number of seconds"),
-        (["-C"], "needs a directory"),
-        (["--json=yes", "x"], "unknown option '--json'"),
+        (["-C"], "option '-C' needs a value (DIR)"),
+        (["--json=yes", "x"], "option '--json' takes no value"),
     ],
 )
 def test_bad_host_options_are_usage_errors(tenv: Env, args: list[str], fragment: str) -> None:

@@ -136,7 +136,7 @@ def test_list_colours_only_its_own_words_on_a_terminal(tenv: Env) -> None:
 
 
 def test_narrow_terminals_wide_characters_and_help(tenv: Env) -> None:
-    from dispatch.style import cells
+    from dispatch.screen.style import cells
 
     deep = tenv.root / "a-long-directory-name-for-plugins" / "bin"
     tenv.sh("tool-wide", "# tool-summary: 日本語のプラグインの説明はとても長いです、本当に長い\ntrue\n", directory=deep)
@@ -177,7 +177,7 @@ def test_a_sidecar_that_leaves_a_child_holding_its_output(tenv: Env) -> None:
 
 
 def test_a_sidecar_cut_at_the_cap_gives_no_made_up_candidate(tenv: Env) -> None:
-    from dispatch.sidecar import MAX_BYTES
+    from dispatch.catalog.sidecar import MAX_BYTES
 
     _never_run(tenv, "big", "")
     filler = "x" * 99 + "\n"

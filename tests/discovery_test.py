@@ -349,7 +349,7 @@ def test_plugin_check_passes_a_good_plugin(deploy: Env) -> None:
 def test_plugin_check_reports_what_a_bad_plugin_gets_wrong(tenv: Env) -> None:
     # Greets, but ignores the offered versions, prints junk on run and never stops.
     # In-process, with small bounds: the scenarios' own waits are what this would cost.
-    from dispatch.builtins.plugin import Bounds, Checker, text_report
+    from dispatch.builtins.check import Bounds, Checker, text_report
     from dispatch.cli import Dispatcher
 
     path = python_plugin(

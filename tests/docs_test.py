@@ -90,7 +90,7 @@ def test_writing_plugins_md_summary_comment_and_sidecar(tenv: Env) -> None:
 
 
 def test_installing_md_lock_example_is_a_valid_lock_file(tmp_path: Path) -> None:
-    from dispatch import lockfile
+    from dispatch.install import lockfile
 
     path = tmp_path / "tool-plugins.lock"
     path.write_text(_block("installing.md", "toml"))

@@ -12,7 +12,7 @@ from tests.conftest import Env
 PROGRAM = """
 import sys
 from dispatch import Dispatcher
-from dispatch.embed import Builtin, Option
+from dispatch import Builtin, Option
 
 def show(inv, args):
     print("settings", sorted(inv.settings.items()), "args", args)
@@ -87,7 +87,7 @@ def test_no_command_version_help_and_completion(tenv: Env, mycli: str) -> None:
 
 def test_bad_declarations_are_refused() -> None:
     from dispatch import Dispatcher
-    from dispatch.embed import Builtin, Option
+    from dispatch import Builtin, Option
 
     for bad in (lambda: Option("-v", help="x"), lambda: Option("--json", help="x"), lambda: Option("-c", "-c", help="x")):
         with pytest.raises(ValueError):

@@ -485,7 +485,7 @@ def test_doctor_reports_changed_files_and_v_shows_the_order(ienv: Env) -> None:
 
 
 def test_every_builtin_name_is_refused(ienv: Env) -> None:
-    from dispatch.builtins import BUILTINS
+    from dispatch.commands import BUILTINS
 
     source = _source(ienv, "tool-x", "true\n")
     for name in BUILTINS:
@@ -657,7 +657,7 @@ def test_archive_headers_and_duplicates(ienv: Env, server: _Server) -> None:
 def test_a_launcher_for_a_python_whose_path_has_spaces(tmp_path: Path) -> None:
     import sys
 
-    from dispatch.sources import _write_launcher
+    from dispatch.install.sources import _write_launcher
 
     spaced = tmp_path / "data dir" / "venv" / "bin"
     spaced.mkdir(parents=True)
@@ -676,7 +676,7 @@ def test_from_a_docs_check(ienv: Env) -> None:
     ienv.sh("tool_complete-hello", "echo world\n", directory=src)
     _ok(ienv.run("plugin", "install", str(src / "tool-hello")))
     assert ienv.run("__complete", "--", "hello", "").stdout == b"world\n"
-    from dispatch.sources import classify
+    from dispatch.install.sources import classify
 
     assert classify(f"tool-x @ file://{src}/x.whl", pin=None, sha256=None) == ("python", f"tool-x @ file://{src}/x.whl")
     bin_dir = ienv.root / "data" / "tool" / "bin"

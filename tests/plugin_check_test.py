@@ -14,7 +14,7 @@ HELLO = '{"type":"hello","protocol":1}'
 def check(tenv: Env, name: str, *run_args: str) -> dict[str, dict[str, object]]:
     """Run the checker in-process with small bounds (a run still going after 1.5 s is stopped):
     name -> its result."""
-    from dispatch.builtins.plugin import Bounds, Checker
+    from dispatch.builtins.check import Bounds, Checker
     from dispatch.cli import Dispatcher
 
     bounds = Bounds(answer=2.0, run=1.5, busy=0.5, cancel=1.0, eof=1.0, exit=0.5)

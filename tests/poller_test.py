@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from dispatch.poller import READ, WRITE, Poller
+from dispatch.process import poller as events
+from dispatch.process.poller import READ, WRITE, Poller
 
 
 @pytest.mark.parametrize("platform", ["linux", "darwin"])
@@ -15,17 +16,17 @@ def test_pipes_ptys_and_files(platform: str, tmp_path: object) -> None:
     master, slave = os.openpty()
     f = os.open(os.devnull, os.O_RDONLY)
     try:
-        p.register(r, READ, "pipe")
-        p.register(master, READ, "pty")
-        p.register(w, WRITE, "room")
-        assert p.select(0) == ["room"]
+        p.register(r, READ, events.STDOUT)
+        p.register(master, READ, events.TTY)
+        p.register(w, WRITE, events.PLUGIN_STDIN)
+        assert p.select(0) == [(events.PLUGIN_STDIN, w)]
         p.unregister(w)
         assert p.select(0.01) == []
         os.write(w, b"x")
         os.write(slave, b"y\n")
-        assert sorted(p.select(1)) == ["pipe", "pty"]
-        p.register(f, READ, "devnull")
-        assert "devnull" in p.select(0)
+        assert sorted(p.select(1)) == sorted([(events.STDOUT, r), (events.TTY, master)])
+        p.register(f, READ, events.USER_STDIN)
+        assert (events.USER_STDIN, f) in p.select(0)
         assert p.registered(f) and not p.registered(w)
         p.close()
         assert p.select(0) == []

@@ -1,36 +1,49 @@
-"""Builtin commands, one module each with `USAGE` and `run(inv, args) -> int`. They always win over plugins."""
+"""The library's builtin commands and the hidden `__complete`: which code runs each (an
+explicit table, so that every import is one the layout checks can see). Their names, usages
+and summaries are dispatch/commands.py's; the program's own builtins win over these."""
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.context import Invocation, Program
+    from typing import Protocol
 
-# name -> one-line summary; the implementation is dispatch/builtins/<name>.py.
-BUILTINS = {
-    "help": "show help for {prog} or for a command",
-    "list": "list the plugins with their kind, version and summary",
-    "version": "show the version",
-    "completion": "print a shell completion script (bash, zsh, fish)",
-    "doctor": "check the setup: search path, plugins, cache, config",
-    "plugin": "install, upgrade, remove and lock plugins; 'plugin check NAME' tests one against the protocol",
-}
+    from dispatch.context import Invocation
+
+    class Command(Protocol):
+        def run(self, inv: Invocation, args: list[str]) -> int: ...
 
 
-def names(program: Program) -> dict[str, str]:
-    """Every builtin of the program with its summary: the library's, then the program's own
-    (which replace a library builtin of the same name)."""
-    table = {name: text.replace("{prog}", program.prog) for name, text in BUILTINS.items()}
-    table.update((name, own.summary) for name, own in program.builtins.items())
-    return table
+def _command(name: str) -> Command:
+    """The module of the library's builtin `name` (imported only when it runs)."""
+    if name == "help":
+        from dispatch.builtins import help
 
+        return help
+    if name == "list":
+        from dispatch.builtins import list as list_
 
-def exists(name: str, program: Program) -> bool:
-    return name in BUILTINS or name in program.builtins
+        return list_
+    if name == "version":
+        from dispatch.builtins import version
 
+        return version
+    if name == "completion":
+        from dispatch.builtins import completion
 
-def summary(name: str, program: Program) -> str:
-    own = program.builtins.get(name)
-    return own.summary if own is not None else BUILTINS[name].replace("{prog}", program.prog)
+        return completion
+    if name == "doctor":
+        from dispatch.builtins import doctor
+
+        return doctor
+    if name == "plugin":
+        from dispatch.builtins import plugin
+
+        return plugin
+    if name == "__complete":
+        from dispatch.builtins import complete
+
+        return complete
+    raise LookupError(f"no builtin {name!r}")
 
 
 def run(inv: Invocation, name: str, args: list[str]) -> int:
@@ -38,18 +51,4 @@ def run(inv: Invocation, name: str, args: list[str]) -> int:
     own = inv.program.builtins.get(name)
     if own is not None:
         return int(own.run(inv, args))
-    import importlib
-
-    module = importlib.import_module(f"dispatch.builtins.{name}")
-    status: int = module.run(inv, args)
-    return status
-
-
-def usage(name: str, program: Program) -> str:
-    own = program.builtins.get(name)
-    if own is not None:
-        return own.usage.removeprefix(program.prog + " ")  # given as "status [--short]" or "prog status [--short]"
-    import importlib
-
-    text: str = importlib.import_module(f"dispatch.builtins.{name}").USAGE
-    return text.replace("{prog}", program.prog)
+    return _command(name).run(inv, args)

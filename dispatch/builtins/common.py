@@ -1,7 +1,10 @@
-"""What the builtins share: their tiny argument parsing and JSON output."""
+"""What the builtins share: their tiny argument parsing."""
 from __future__ import annotations
 
 import sys
+
+from dispatch import commands
+from dispatch.errors import usage_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,17 +17,13 @@ def parse_args(
     inv: Invocation,
     name: str,
     args: Sequence[str],
-    usage: str,
     *,
     flags: Collection[str] = ("--json",),
     max_positional: int = 0,
 ) -> tuple[set[str], list[str]] | None:
-    """(flags given, positional arguments); None after printing the usage for -h/--help.
-
-    `--json` given as a host option counts as given here.
-    """
-    from dispatch.errors import usage_error
-
+    """(flags given, positional arguments) of the builtin `name`; None after printing its
+    usage for -h/--help. `--json` given as a host option counts as given here."""
+    usage = commands.usage(name, inv.program)
     given: set[str] = {"--json"} if inv.options.json else set()
     positional: list[str] = []
     for arg in args:
@@ -40,15 +39,7 @@ def parse_args(
     return given, positional
 
 
-def parse_flags(inv: Invocation, name: str, args: Sequence[str], usage: str) -> bool | None:
+def parse_flags(inv: Invocation, name: str, args: Sequence[str]) -> bool | None:
     """Accept only `--json`: whether JSON was asked for; None after printing -h."""
-    parsed = parse_args(inv, name, args, usage)
+    parsed = parse_args(inv, name, args)
     return None if parsed is None else "--json" in parsed[0]
-
-
-def write_json(document: object) -> None:
-    from protocol.framing import encode  # _json directly: `json` imports `re`
-
-    # encode: UTF-8, with text that cannot be (a non-UTF-8 file name) kept as escapes.
-    sys.stdout.flush()
-    sys.stdout.buffer.write(encode(document))

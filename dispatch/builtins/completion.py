@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import sys
 
+from dispatch import commands
+from dispatch.errors import usage_error
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dispatch.context import Invocation
-
-USAGE = "completion bash|zsh|fish"
 
 _BASH = """\
 # bash completion for {prog}. Enable with:  source <({prog} completion bash)
@@ -72,13 +73,12 @@ def script(prog: str, shell: str) -> str:
 
 
 def run(inv: Invocation, args: list[str]) -> int:
-    from dispatch.errors import usage_error
-
+    usage = commands.usage("completion", inv.program)
     if len(args) != 1 or args[0] in ("-h", "--help"):
         if args[:1] in (["-h"], ["--help"]):
-            sys.stdout.write(f"usage: {inv.prog} {USAGE}\n")
+            sys.stdout.write(f"usage: {inv.prog} {usage}\n")
             return 0
-        raise usage_error(f"completion: name a shell: {inv.prog} {USAGE}")
+        raise usage_error(f"completion: name a shell: {inv.prog} {usage}")
     if args[0] not in SCRIPTS:
         raise usage_error(f"completion: no completion for {args[0]!r}; choose bash, zsh or fish")
     sys.stdout.write(script(inv.prog, args[0]))

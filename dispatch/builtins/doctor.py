@@ -9,22 +9,30 @@ import os
 import stat
 import sys
 
-from dispatch.text import visible
+from dispatch import commands, config, dirs, lookup, shebang
+from dispatch.builtins.common import parse_args
+from dispatch.catalog import scan
+from dispatch.errors import ToolError
+from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Literal
 
+    from dispatch.catalog.metadata import RunProblem
+    from dispatch.catalog.scan import PluginFile
+    from dispatch.context import Config
     from dispatch.context import Invocation, Program
 
-USAGE = "doctor [--json]"
+    Severity = Literal["error", "warning"]
 
 
 class Finding:
     __slots__ = ("severity", "code", "message", "fix", "path")
 
-    def __init__(self, severity: str, code: str, message: str, fix: str, path: str | None = None) -> None:
-        self.severity = severity  # error | warning
+    def __init__(self, severity: Severity, code: str, message: str, fix: str, path: str | None = None) -> None:
+        self.severity = severity
         self.code = code
         self.message = message
         self.fix = fix
@@ -35,29 +43,8 @@ class Finding:
 
 
 def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
-    from dispatch import catalog, config, lookup, shebang
-    from dispatch import builtins
-
-    findings: list[Finding] = []
-    env = inv.environ
-    program = inv.program
-    prog = program.prog
-    # The config first: a broken one changes everything else.
-    cfg = None
-    try:
-        cfg = program.load_config(env)
-    except Exception as e:  # a ToolError naming file, line and key
-        findings.append(Finding("error", "bad_config", getattr(e, "message", str(e)), "fix the file, or move it away"))
-    if cfg is not None:
-        for name in cfg.aliases:
-            if builtins.exists(name, program):
-                findings.append(
-                    Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
-                            f"rename it in {cfg.path}", cfg.path)
-                )
-        for loop in config.alias_loops(cfg, builtins.names(program)):
-            findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
-
+    """Everything that needs attention, the number of plugin files, the search path."""
+    findings, cfg = _config_findings(inv)
     sp = lookup.search_path(inv)
     for var, entry, reason in sp.skipped:
         if reason != "duplicate":
@@ -65,54 +52,82 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
                 Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
                         f"use an absolute directory in {var}, or remove the entry")
             )
-    findings += _directory_findings(program, sp.dirs)
-
+    findings += _directory_findings(inv.program, sp.dirs)
     findings += _installed_findings(inv)
-    found = catalog.with_metadata(catalog.scan(program, sp.dirs, env), program, env)
-    fixes = {
-        "shadowed": f"remove or rename one of them ('{prog} list' shows the order)",
-        "not_executable": "chmod +x the file, or remove it",
-        "broken_link": "point the link at an existing file, or remove it",
-        "not_a_file": "remove it: only regular files can be plugins",
-        "builtin_name": f"rename it: {prog} runs its builtin instead",
-        "takes_over": "rename one of them, or change the order of the search path, if that is not what you want",
-    }
-    warnings = {"shadowed", "takes_over"}
-    managed = inv.program.installed_bin(env)
+    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     for p in found:
-        for problem in p.problems:
-            if problem.code == "broken_link" and p.dir == managed:
-                continue  # an installed plugin's link: installed_changed says what is missing and how to fix it
-            severity = "warning" if problem.code in warnings else "error"
-            findings.append(Finding(severity, problem.code, f"{p.path}: {problem.message}", fixes[problem.code], p.path))
-        if p.stat is not None:
-            findings += _file_findings(p.path, p.stat, prog)
-        if p.executable:
-            missing = shebang.missing_interpreter(p.path, env.get("PATH"))
-            if missing is not None:
-                findings.append(
-                    Finding("error", "bad_interpreter", f"{p.path}: its #! line names {missing!r}, which is not installed",
-                            "install it, or fix the first line of the file", p.path)
-                )
-        if p.handshake_problem and p.kind == "protocol":
-            if p.handshake_problem.startswith("declares the protocol but did not greet"):
-                findings.append(
-                    Finding("error", "did_not_greet", f"{p.path}: {p.handshake_problem}",
-                            f"make it send a hello first thing when {program.var('PROTOCOL')} is set, or remove the "
-                            f"text {program.var('PROTOCOL')} from the file; '{prog} plugin check {p.name}' shows more",
-                            p.path)
-                )
-            else:
-                # A mismatch names the side to upgrade itself ("...; upgrade tool ..."): that is the fix.
-                failure, _, fix = p.handshake_problem.rpartition("; upgrade ")
-                findings.append(
-                    Finding("error", "handshake_failed", f"{p.path}: its last run failed: {failure or p.handshake_problem}",
-                            f"upgrade {fix}" if failure else f"run '{prog} plugin check {p.name}' to see what is wrong",
-                            p.path)
-                )
-
-    findings += _cache_findings(env, prog)
+        findings += _plugin_findings(inv, p)
+    findings += _cache_findings(inv.environ, inv.prog)
     return findings, len(found), sp.dirs
+
+
+def _config_findings(inv: Invocation) -> tuple[list[Finding], Config | None]:
+    """The config first: a broken one changes everything else."""
+    findings: list[Finding] = []
+    program = inv.program
+    try:
+        cfg = config.of(inv.environ, program.prog, program.var("CONFIG"))
+    except ToolError as e:  # naming file, line and key
+        return [Finding("error", "bad_config", e.message, "fix the file, or move it away")], None
+    if cfg is None:
+        return findings, None
+    for name in cfg.aliases:
+        if commands.is_builtin(name, program):
+            findings.append(
+                Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
+                        f"rename it in {cfg.path}", cfg.path)
+            )
+    for loop in commands.alias_loops(commands.aliases(cfg, program)):
+        findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
+    return findings, cfg
+
+
+_FIXES = {
+    "shadowed": "remove or rename one of them ('{prog} list' shows the order)",
+    "not_executable": "chmod +x the file, or remove it",
+    "broken_link": "point the link at an existing file, or remove it",
+    "not_a_file": "remove it: only regular files can be plugins",
+    "builtin_name": "rename it: {prog} runs its builtin instead",
+    "takes_over": "rename one of them, or change the order of the search path, if that is not what you want",
+}
+_WARNINGS = frozenset({"shadowed", "takes_over"})
+
+
+def _plugin_findings(inv: Invocation, p: PluginFile) -> list[Finding]:
+    """What is wrong with one plugin file: its problems on the search path, who can change it,
+    its #! line, and how its last run went."""
+    prog = inv.prog
+    findings = []
+    managed = dirs.installed_bin(inv.environ, prog)
+    for problem in p.problems:
+        if problem.code == "broken_link" and p.dir == managed:
+            continue  # an installed plugin's link: installed_changed says what is missing and how to fix it
+        severity: Severity = "warning" if problem.code in _WARNINGS else "error"
+        fix = _FIXES[problem.code].replace("{prog}", prog)
+        findings.append(Finding(severity, problem.code, f"{p.path}: {problem.message}", fix, p.path))
+    if p.stat is not None:
+        findings += _file_findings(p.path, p.stat, prog)
+    if p.executable:
+        missing = shebang.missing_interpreter(p.path, inv.environ.get("PATH"))
+        if missing is not None:
+            findings.append(
+                Finding("error", "bad_interpreter", f"{p.path}: its #! line names {missing!r}, which is not installed",
+                        "install it, or fix the first line of the file", p.path)
+            )
+    if p.last_problem is not None and p.kind == "protocol":
+        findings.append(_run_finding(inv, p, p.last_problem))
+    return findings
+
+
+def _run_finding(inv: Invocation, p: PluginFile, problem: RunProblem) -> Finding:
+    """How the last run of a plugin that declares the protocol went wrong, and the fix."""
+    prog, var = inv.prog, inv.program.var("PROTOCOL")
+    if problem.code == "did_not_greet":
+        fix = (f"make it send a hello first thing when {var} is set, or remove the text {var} from the file; "
+               f"'{prog} plugin check {p.name}' shows more")
+        return Finding("error", "did_not_greet", f"{p.path}: {problem.message}", fix, p.path)
+    fix = problem.fix or f"run '{prog} plugin check {p.name}' to see what is wrong"
+    return Finding("error", "handshake_failed", f"{p.path}: its last run failed: {problem.message}", fix, p.path)
 
 
 def _others_can_write(st: os.stat_result) -> str | None:
@@ -187,9 +202,7 @@ def _file_findings(path: str, st: os.stat_result, prog: str) -> list[Finding]:
 
 def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
     """Whether the cache directory can be used: it must be ours alone (design section 6)."""
-    from dispatch import cache
-
-    root = cache.cache_root(env, prog)
+    root = dirs.cache_dir(env, prog)
     if root is None:
         return [Finding("warning", "cache_unusable", "no cache directory: HOME and XDG_CACHE_HOME are unset or relative",
                         "set HOME (or XDG_CACHE_HOME) to an absolute directory; meanwhile nothing is remembered")]
@@ -200,7 +213,7 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
     except OSError as e:
         return [Finding("warning", "cache_unusable", f"the cache {root} cannot be used: {e.strerror}",
                         "fix its permissions; meanwhile nothing is remembered", root)]
-    why = "it is a symbolic link" if stat.S_ISLNK(st.st_mode) else cache.distrust(st)
+    why = dirs.distrust(st)
     if why is not None:
         return [Finding("warning", "cache_untrusted", f"the cache {root} is not used: {why}",
                         f"remove it (rm -r {root}) and let {prog} make its own, private one; meanwhile nothing is remembered", root)]
@@ -212,11 +225,11 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
 
 def _installed_findings(inv: Invocation) -> list[Finding]:
     """Installed plugins whose files differ from their manifest, and what interrupted installs left."""
-    from dispatch.installed import Store
-    from dispatch.manage import reinstall_command
+    from dispatch.install.store import Store
+    from dispatch.install.manage import reinstall_command
 
     prog = inv.prog
-    store = Store.of(inv.environ, prog) if inv.program.installed_bin(inv.environ) else None
+    store = Store.of(inv.environ, prog) if dirs.data_dir(inv.environ, prog) else None
     if store is None or not os.path.isdir(store.plugins):
         return []
     findings = []
@@ -245,14 +258,12 @@ def _installed_findings(inv: Invocation) -> list[Finding]:
 
 
 def run(inv: Invocation, args: list[str]) -> int:
-    from dispatch.builtins import common
-
-    parsed = common.parse_args(inv, "doctor", args, USAGE)
+    parsed = parse_args(inv, "doctor", args)
     if parsed is None:
         return 0
     findings, count, dirs = check(inv)
     if "--json" in parsed[0]:
-        common.write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings]})
+        write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings]})
         return 1 if findings else 0
     out = []
     for f in findings:

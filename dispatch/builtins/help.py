@@ -4,35 +4,17 @@ from __future__ import annotations
 import os
 import sys
 
-from dispatch.text import visible
+from dispatch import commands
+from dispatch.screen.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dispatch.context import Invocation, Program
 
-USAGE = "help [COMMAND...]"
-
-_OPTIONS = """\
-  -h, --help           show this help
-  -V, --version        show the version
-  -v, --verbose        say more; -v also traces how the command was found
-  -q, --quiet          show only errors
-  --json               machine-readable output on stdout (JSON lines)
-  --no-input           never prompt; plugins asking for input get an error
-  --timeout SECONDS    stop the command after SECONDS (e.g. 30, 1.5, 2m)
-  --max-output SIZE    stop the command after SIZE bytes of output (e.g. 10M)
-  --max-cpu SECONDS    limit the command's CPU time
-  --max-memory SIZE    limit the command's memory (e.g. 512M)
-  -C DIR               run as if started in DIR
-"""
-
-
 def run(inv: Invocation, args: list[str]) -> int:
-    from dispatch import builtins
-
-    if args and builtins.exists(args[0], inv.program):
+    if args and commands.is_builtin(args[0], inv.program):
         name = args[0]
-        sys.stdout.write(f"usage: {inv.prog} {builtins.usage(name, inv.program)}\n\n{builtins.summary(name, inv.program)}\n")
+        sys.stdout.write(f"usage: {inv.prog} {commands.usage(name, inv.program)}\n\n{commands.summary(name, inv.program)}\n")
         return 0
     if args and not args[0].startswith("-"):
         return plugin_help(inv, args)
@@ -61,7 +43,7 @@ def plugin_help(inv: Invocation, args: list[str]) -> int:
 
 def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object] | None:
     """The cached describe answer, asking the plugin (which declares the protocol) when there is none yet."""
-    from dispatch import metadata, probe
+    from dispatch.catalog import metadata, probe
 
     entry = metadata.read(inv.environ, inv.prog, st)
     if isinstance(entry.get("description"), dict):
@@ -77,16 +59,16 @@ def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object
     return description
 
 
-def _own_options(program: Program) -> str:
+def _options(program: Program) -> str:
+    """The host options, from the one table (the library's, then the program's own)."""
     lines = []
-    for option in dict.fromkeys(program.options.values()):
+    for option in dict.fromkeys(program.option_table.values()):
         spelled = ", ".join(option.flags) + (f" {option.metavar}" if option.metavar else "")
         lines.append(f"  {spelled:<19}  {option.help}\n" if len(spelled) <= 19 else f"  {spelled}\n  {'':<19}  {option.help}\n")
     return "".join(lines)
 
 
 def general_help(inv: Invocation) -> int:
-    from dispatch import builtins
     from dispatch.builtins.list import plugins
 
     prog = inv.prog
@@ -100,9 +82,9 @@ def general_help(inv: Invocation) -> int:
         f"\nRuns {prog}-<command> found on the plugin search path "
         f"({own}{program.var('PLUGIN_PATH')}, installed plugins, then PATH).\n"
     )
-    out.append("\nOptions (before the command):\n" + _OPTIONS + _own_options(program))
+    out.append("\nOptions (before the command):\n" + _options(program))
     out.append("\nBuiltin commands:\n")
-    for name, text in builtins.names(program).items():
+    for name, text in commands.builtins(program).items():
         out.append(f"  {name:<19}  {text}\n")
     found, _ = plugins(inv)
     runnable = {}
@@ -128,7 +110,7 @@ def general_help(inv: Invocation) -> int:
         out.append(f"\nNo plugins found yet: put an executable named {prog}-NAME on PATH.\n")
     out.append(f"\nRun '{prog} help <command>' for a command's help, '{prog} list' for details.\n")
     text = "".join(out)
-    from dispatch.style import Style
+    from dispatch.screen.style import Style
 
     width = Style.for_stdout(inv.environ).width
     sys.stdout.write(_fitted(text, width) if width else text)
@@ -139,7 +121,7 @@ def general_help(inv: Invocation) -> int:
 def _fitted(text: str, width: int) -> str:
     """The help on a terminal `width` columns wide: paragraphs wrapped, table rows (indented)
     cut with an ellipsis."""
-    from dispatch.style import cells, cut
+    from dispatch.screen.style import cells, cut
 
     lines = []
     for line in text.split("\n"):

@@ -3,7 +3,7 @@
 It runs no plugin: a plugin's kind comes from its file (whether it declares
 the protocol), versions and summaries from the metadata cache, learned when
 a protocol plugin runs, or from a `# tool-summary:` comment in the file. On a
-terminal the rows are cut to its width (dispatch/style.py); pipes and
+terminal the rows are cut to its width (dispatch/screen/style.py); pipes and
 `--json` get every text in full. `--refresh` asks every plugin that declares the
 protocol to describe itself (a `describe` request); plain plugins are never
 run.
@@ -12,33 +12,31 @@ from __future__ import annotations
 
 import sys
 
-from dispatch.text import visible
+from dispatch import lookup
+from dispatch.builtins.common import parse_args
+from dispatch.catalog import metadata, probe, scan
+from dispatch.screen.style import Style, cells, cut, cut_path, pad
+from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.catalog import PluginFile
+    from dispatch.catalog.scan import PluginFile
     from dispatch.context import Invocation
     from dispatch.resolve import SearchPath
-
-USAGE = "list [--json] [--refresh]"
 
 
 def plugins(inv: Invocation, *, refresh: bool = False) -> tuple[list[PluginFile], SearchPath]:
     """Every plugin file on the search path, with what is known of it (asking again with `refresh`)."""
-    from dispatch import catalog, lookup
-
     sp = lookup.search_path(inv, trace=True)
-    found = catalog.with_metadata(catalog.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
+    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     if refresh:
         refresh_metadata(inv, found)
-        found = catalog.with_metadata(catalog.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
+        found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     return found, sp
 
 
 def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
     """Ask every plugin that declares the protocol to describe itself (again)."""
-    from dispatch import metadata, probe
-
     for p in found:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
@@ -55,39 +53,22 @@ def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
                 problem=None,
             )
         else:
-            metadata.note(inv.environ, inv.prog, p.stat, p.path, problem=answer.mismatch or answer.problem or "no hello")
+            mismatch = answer.mismatch
+            problem = (
+                metadata.RunProblem("handshake_failed", f"protocol error: {mismatch.detail}", mismatch.fix) if mismatch
+                else metadata.RunProblem("handshake_failed", answer.problem or "no hello")
+            )
+            metadata.note(inv.environ, inv.prog, p.stat, p.path, problem=problem)
 
 
 def run(inv: Invocation, args: list[str]) -> int:
-    from dispatch.builtins import common
-
-    parsed = common.parse_args(inv, "list", args, USAGE, flags=("--json", "--refresh"))
+    parsed = parse_args(inv, "list", args, flags=("--json", "--refresh"))
     if parsed is None:
         return 0
     given, _ = parsed
     found, sp = plugins(inv, refresh="--refresh" in given)
     if "--json" in given:
-        common.write_json(
-            {
-                "search_path": sp.dirs,
-                "skipped": [{"source": v, "entry": e, "reason": r} for v, e, r in sp.skipped],
-                "plugins": [
-                    {
-                        "name": p.name,
-                        "path": p.path,
-                        "executable": p.executable,
-                        "runs": p.runs,
-                        "kind": p.kind,
-                        "protocol": p.protocol,
-                        "version": p.version,
-                        "summary": p.summary,
-                        "summary_from": p.summary_from,
-                        "problems": [{"code": q.code, "message": q.message} for q in p.problems],
-                    }
-                    for p in found
-                ],
-            }
-        )
+        write_json(document(found, sp))
         return 0
     if not found:
         inv.error(
@@ -95,9 +76,40 @@ def run(inv: Invocation, args: list[str]) -> int:
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    from dispatch.style import Style, cells, pad
+    text, warnings = table(found, Style.for_stdout(inv.environ))
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if warnings:
+        inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
+    return 0
 
-    style = Style.for_stdout(inv.environ)
+
+def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
+    """What `list --json` prints."""
+    return {
+        "search_path": sp.dirs,
+        "skipped": [{"source": v, "entry": e, "reason": r} for v, e, r in sp.skipped],
+        "plugins": [
+            {
+                "name": p.name,
+                "path": p.path,
+                "executable": p.executable,
+                "runs": p.runs,
+                "kind": p.kind,
+                "protocol": p.protocol,
+                "version": p.version,
+                "summary": p.summary,
+                "summary_from": p.summary_from,
+                "problems": [{"code": q.code, "message": q.message} for q in p.problems],
+            }
+            for p in found
+        ],
+    }
+
+
+def table(found: list[PluginFile], style: Style) -> tuple[str, int]:
+    """The plugins as a table fitted to the terminal, with a warning line under each problem;
+    and how many warnings there are."""
     rows: list[tuple[str, ...]] = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
     for p in found:
         rows.append((visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)))
@@ -112,18 +124,16 @@ def run(inv: Invocation, args: list[str]) -> int:
             out.append(line + (style.dim(row[4]) if i else row[4]) + "\n")
         else:  # a terminal too narrow for the paths
             out.append("  ".join(pad(cell, widths[j]) for j, cell in enumerate(row[:3])) + "  " + row[3] + "\n")
-        if i:
-            messages = [q.message for q in found[i - 1].problems]
-            if found[i - 1].handshake_problem:
-                messages.append(f"its last run failed: {found[i - 1].handshake_problem}")
-            for message in messages:
-                warnings += 1
-                out.append(f"  {style.warning('warning:')} {visible(message)}\n")
-    sys.stdout.write("".join(out))
-    sys.stdout.flush()
-    if warnings:
-        inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
-    return 0
+        if not i:
+            continue
+        messages = [q.message for q in found[i - 1].problems]
+        last = found[i - 1].last_problem
+        if last is not None:
+            messages.append(f"its last run failed: {last.text}")
+        for message in messages:
+            warnings += 1
+            out.append(f"  {style.warning('warning:')} {visible(message)}\n")
+    return "".join(out), warnings
 
 
 def _one_line(text: str | None) -> str:
@@ -136,8 +146,6 @@ def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
     """The rows cut to a terminal's `width`: the name to 24 columns and the version to 16, then
     the summary and the path (keeping its end) share what is left, with an ellipsis; on a
     terminal too narrow for both, the paths are left out (pipes, --json and -v have them)."""
-    from dispatch.style import cells, cut, cut_path
-
     rows = [(cut(r[0], 24), r[1], cut(r[2], 16), *r[3:]) for r in rows]
     fixed = sum(max(cells(r[i]) for r in rows) + 2 for i in range(3)) + 2
     room = width - fixed - 1  # the last column: a row exactly as wide as the terminal wraps on some

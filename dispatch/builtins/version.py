@@ -3,22 +3,21 @@ from __future__ import annotations
 
 import sys
 
+from dispatch.builtins.common import parse_flags
+from dispatch.screen.text import write_json
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dispatch.context import Invocation
 
-USAGE = "version [--json]"
-
 
 def run(inv: Invocation, args: list[str]) -> int:
-    from dispatch.builtins import common
-
-    as_json = common.parse_flags(inv, "version", args, USAGE)
+    as_json = parse_flags(inv, "version", args)
     if as_json is None:
         return 0
     python = sys.version.split()[0]
     if as_json:
-        common.write_json({"name": inv.prog, "version": inv.program.version, "python": python})
+        write_json({"name": inv.prog, "version": inv.program.version, "python": python})
     else:
         text = inv.program.version_text
         if text is None:

@@ -1,0 +1,106 @@
+"""The host's own directories (config, data, cache) and the one rule for trusting a directory.
+
+Where: `$XDG_CONFIG_HOME/<prog>/config.toml` (else `~/.config/...`, or the file the
+program's `CONFIG` variable names), `$XDG_DATA_HOME/<prog>` (else `~/.local/share/<prog>`:
+installed plugins, their `bin/` on the search path), `$XDG_CACHE_HOME/<prog>` (else
+`~/.cache/<prog>`). A relative `HOME` or `XDG_*` value is ignored: it would make what runs
+depend on where the user stands.
+
+Trust (design section 6): a directory the host reads code or data from on its own account is
+used only when it is a real directory (not a link) owned by the user or root and writable by
+nobody else; otherwise it is treated as absent for reading and refused for writing, and
+`-v` and `doctor` say why (`distrust`). On the start-up path: imports nothing beyond `os`.
+"""
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
+
+
+def _base(env: Mapping[str, str], var: str, under_home: str) -> str | None:
+    value = env.get(var)
+    if value and os.path.isabs(value):
+        return value
+    home = env.get("HOME")
+    if not home or not os.path.isabs(home):
+        return None
+    return os.path.join(home, under_home)
+
+
+def config_file(env: Mapping[str, str], prog: str, named_by: str) -> tuple[str, str | None] | None:
+    """The config file to read and the variable that named it (None: found where it is by
+    default); None when there is none to read (the common case: one stat)."""
+    named = env.get(named_by)
+    if named:
+        return named, named_by
+    base = _base(env, "XDG_CONFIG_HOME", ".config")
+    if base is None:
+        return None
+    path = os.path.join(base, prog, "config.toml")
+    return (path, None) if os.path.exists(path) else None
+
+
+def data_dir(env: Mapping[str, str], prog: str) -> str | None:
+    """`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`; None without an absolute base."""
+    base = _base(env, "XDG_DATA_HOME", os.path.join(".local", "share"))
+    return None if base is None else os.path.join(base, prog)
+
+
+def cache_dir(env: Mapping[str, str], prog: str) -> str | None:
+    """`$XDG_CACHE_HOME/<prog>`, else `~/.cache/<prog>`; None without an absolute base."""
+    base = _base(env, "XDG_CACHE_HOME", ".cache")
+    return None if base is None else os.path.join(base, prog)
+
+
+def installed_bin(env: Mapping[str, str], prog: str) -> str | None:
+    """Where `plugin install` puts its links: `bin/` of the data directory."""
+    root = data_dir(env, prog)
+    return None if root is None else os.path.join(root, "bin")
+
+
+def distrust(st: os.stat_result, uid: int | None = None) -> str | None:
+    """Why a directory with this lstat must not be used, or None when it can be trusted."""
+    mode = st.st_mode & _S_IFMT
+    if mode == _S_IFLNK:
+        return "it is a symbolic link"
+    if mode != _S_IFDIR:
+        return "it is not a directory"
+    if uid is None:
+        uid = os.getuid() if hasattr(os, "getuid") else None
+    if uid is not None and st.st_uid not in (uid, 0):
+        return f"it is owned by someone else (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"others can write to it (mode {st.st_mode & 0o777:o})"
+    return None
+
+
+def why_untrusted(path: str) -> str | None:
+    """Why the directory at `path` must not be used (None: use it); a missing one is "missing"."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as e:
+        return getattr(e, "strerror", None) or str(e)
+    return distrust(st)
+
+
+def trusted_installed_bin(env: Mapping[str, str], prog: str) -> tuple[str | None, tuple[str, str] | None]:
+    """(the installed plugins' bin/ when it may be searched, else None; when it exists but may
+    not be searched, the directory that fails the trust rule and why)."""
+    root = data_dir(env, prog)
+    if root is None:
+        return None, None
+    bin_dir = os.path.join(root, "bin")
+    for path in (root, bin_dir):
+        why = why_untrusted(path)
+        if why == "missing":
+            return None, None  # nothing installed yet: one directory less to search on every command
+        if why is not None:
+            return None, (path, why)
+    return bin_dir, None

@@ -1,0 +1,400 @@
+"""`tool plugin install|list|upgrade|remove|lock`: installing plugins (docs/installing.md).
+
+Every writer holds the store's lock (dispatch/installed.py) from start to end; a version
+is fetched and checked in a directory of its own and made current by one rename, so a
+failure, Ctrl-C or SIGKILL leaves the previous state as it was.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+
+from dispatch.screen.text import write_json
+from dispatch.errors import ToolError, usage_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from dispatch.context import Invocation
+    from dispatch.install.store import Store
+    from dispatch.install.manifest import Manifest
+    from dispatch.install.sources import Fetcher, Request
+
+_VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
+_FLAGS = {
+    "install": ("--allow-http", "--force", "--json"), "upgrade": ("--all", "--dry-run", "--json"),
+    "remove": ("--json",), "list": ("--json",), "lock": ("--json",),
+}
+
+
+def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str, str], set[str], list[str]]:
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    names: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        key, eq, value = arg.partition("=")
+        if key in _VALUED[command]:
+            if not eq:
+                if i >= len(args):
+                    raise usage_error(f"plugin {command}: {key} needs a value")
+                value = args[i]
+                i += 1
+            values[key] = value
+        elif arg in _FLAGS[command]:
+            flags.add(arg)
+        elif arg.startswith("-") and arg != "-":
+            raise usage_error(f"plugin {command}: unknown option {arg!r}; see '{inv.prog} help plugin'")
+        else:
+            names.append(arg)
+    return values, flags, names
+
+
+def check_names(names: list[str]) -> None:
+    """Names of installed plugins as given on the command line: never a path."""
+    from dispatch import resolve
+
+    for name in names:
+        problem = resolve.name_problem(name)
+        if problem is not None:
+            raise usage_error(f"{name!r} is not a plugin name: {problem}")
+
+
+def no_names(inv: Invocation, command: str, names: list[str]) -> None:
+    if names:
+        raise usage_error(f"plugin {command}: unexpected argument {names[0]!r}; see '{inv.prog} help plugin'")
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+def store_of(inv: Invocation) -> Store:
+    from dispatch.install.store import Store
+
+    return Store.of(inv.environ, inv.prog)
+
+
+def fetcher(inv: Invocation) -> Fetcher:
+    from dispatch.install.sources import Fetcher
+
+    report = None
+    if inv.options.verbosity >= 0 and os.isatty(2):
+        state = {"partial": False}
+
+        def report(line: str) -> None:
+            from dispatch.screen.text import visible
+
+            line = line[:1] + visible(line[1:])  # a URL or path from a lock file may hold anything
+            if line.startswith("\r"):
+                sys.stderr.write(f"\r\033[K{inv.prog}: {line[1:]}")
+                state["partial"] = True
+            else:
+                sys.stderr.write(("\n" if state["partial"] else "") + f"{inv.prog}: {line}\n")
+                state["partial"] = False
+            sys.stderr.flush()
+
+    return Fetcher(inv.prog, inv.program.var("PROTOCOL").encode(), inv.environ, report, inv.options.verbosity > 0)
+
+
+def locked_store(inv: Invocation) -> Store:
+    store = store_of(inv)
+    store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
+    return store
+
+
+def reinstall_command(manifest: Manifest, prog: str) -> str:
+    """The command that installs this plugin again from its source, as it was."""
+    source = manifest.source
+    words = [prog, "plugin", "install", str(source.get("location")), "--name", manifest.name]
+    if source.get("kind") == "git" and source.get("pin"):
+        words += ["--pin", str(source["pin"])]
+    if source.get("kind") == "archive":
+        words += ["--sha256", str(source.get("sha256"))]
+        if str(source.get("location")).startswith("http:"):
+            words.append("--allow-http")
+    import shlex
+
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
+    source = manifest.source
+    return {
+        "name": manifest.name, "kind": source.get("kind"), "source": source.get("location"),
+        "version": manifest.version, "pin": source.get("pin"), "resolved": source.get("resolved"),
+        "commands": sorted(manifest.commands), "installed": manifest.installed,
+    }
+
+
+# -- install ---------------------------------------------------------------------------------
+
+
+_VERSION_SUFFIX = re.compile(r"[-_]v?\d[\w.]*$")
+
+
+def guess_name(prog: str, kind: str, location: str) -> str:
+    """The name a source is installed under when --name is not given."""
+    from dispatch.install.sources import ARCHIVE_SUFFIX, project_name
+
+    if kind == "python":
+        base = os.path.basename(location) if os.path.isfile(location) else location
+        if base.endswith(".whl"):
+            base = base.split("-", 1)[0]
+        elif os.path.isfile(location):
+            base = _VERSION_SUFFIX.sub("", ARCHIVE_SUFFIX.sub("", base))
+        base = project_name(base)
+    else:
+        base = location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        base = base.removesuffix(".git")
+        if kind == "archive":
+            base = _VERSION_SUFFIX.sub("", ARCHIVE_SUFFIX.sub("", base.split("?", 1)[0]))
+    for prefix in (prog + "-", prog + "_"):
+        base = base.removeprefix(prefix)
+    return base
+
+
+def install(inv: Invocation, values: dict[str, str], flags: set[str], names: list[str], as_json: bool) -> int:
+    from dispatch import resolve
+    from dispatch.install import sources
+
+    force = "--force" in flags
+    if "--locked" in values:
+        if names or set(values) != {"--locked"}:
+            raise usage_error("plugin install --locked FILE takes no source, and no option but --force, --allow-http and --json")
+        return install_locked(inv, values["--locked"], force=force, as_json=as_json, allow_http="--allow-http" in flags)
+    if len(names) != 1:
+        raise usage_error(f"plugin install: give one SOURCE; see '{inv.prog} help plugin'")
+    pin, sha256 = values.get("--pin"), values.get("--sha256")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise usage_error(f"--sha256 must be 64 hex digits, got {sha256!r}")
+    kind, location = sources.classify(names[0], pin=pin, sha256=sha256)
+    if sha256 and kind not in ("file", "archive") and not (kind == "python" and os.path.isfile(location)):
+        raise usage_error(f"--sha256 is for a file, an archive or a wheel file; {names[0]} is a {kind} "
+                          "source" + (", pinned by --pin" if kind == "git" else ""))
+    if pin is not None and (not pin or pin.startswith("-") or any(c.isspace() or c in "\0~^:?*[\\" for c in pin)):
+        raise usage_error(f"--pin must be a tag, branch or commit, got {pin!r}")
+    if pin and kind != "git":
+        raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
+                          + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
+    name = values.get("--name") or guess_name(inv.prog, kind, location)
+    problem = resolve.name_problem(name) or ("it is longer than 100 characters" if len(name) > 100 else None)
+    if problem is not None:
+        raise usage_error(f"cannot install {names[0]} as {name!r}: {problem}; choose a name with --name")
+    request = sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
+    store = locked_store(inv)
+    try:
+        given = values.get("--name")
+        manifest, version = stage(inv, store, name, request, command=given, fixed=given is not None)
+        try:
+            check_clashes(inv, store, manifest, force)
+            old = store.manifest(manifest.name)
+            if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (kind, location):
+                raise ToolError(1, f"{manifest.name} is installed from {old.source.get('location')} "
+                                   f"({old.source.get('kind')}); use --force to replace it with {location}, or "
+                                   f"--name to install this one beside it")
+        except BaseException:
+            store.discard(version)
+            raise
+        store.commit(manifest, version)  # on failure it puts the previous state back itself
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"installed": [describe(manifest, inv.prog)], "replaced": describe(old, inv.prog) if old else None})
+    else:
+        replaced = f" (replacing {old.version})" if old is not None else ""
+        sys.stdout.write(f"installed {manifest.name} {manifest.version} from {location} ({kind}){replaced}: "
+                         + ", ".join(f"{inv.prog} {c}" for c in sorted(manifest.commands)) + "\n")
+    return 0
+
+
+def stage(
+    inv: Invocation, store: Store, name: str, request: Request, *, command: str | None = None, fixed: bool = False
+) -> tuple[Manifest, str]:
+    """Fetch into a new version directory of `name` and describe it; the directory is removed
+    when anything fails (Ctrl-C included). `command`: what to call the source's one command
+    (--name, or what it was called before an upgrade); `fixed`: keep `name` even when the
+    source's one command is called otherwise."""
+    from dispatch.install import manifest as manifest_mod
+
+    version = store.new_version(name)
+    try:
+        fetched = fetcher(inv).fetch(request, version)
+        commands = fetched.commands
+        if not commands or "" in commands:
+            if "" in commands and command is not None:
+                commands = {command: commands[""]}
+            else:
+                raise ToolError(1, f"{request.location} has no executable named {inv.prog}-NAME"
+                                + (" (give the command's name with --name)" if "" in commands else "")
+                                + "; nothing was installed")
+        completers = fetched.completers
+        if command is not None and len(commands) == 1:
+            old_command, path = next(iter(commands.items()))
+            commands = {command: path}
+            completers = {command: completers[old_command]} if old_command in completers else {}
+        if request.kind in ("git", "archive"):
+            # A pinned source must not run, or be checked as, something outside what was pinned.
+            outside = manifest_mod.escaping_links(version)
+            if outside:
+                raise ToolError(1, f"unsafe source {request.location}: the link {outside[0].partition('/')[2]} leads outside it; "
+                                   "nothing was installed")
+        files = manifest_mod.hash_tree(version)
+        if request.files is not None and files != request.files:
+            changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
+            raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
+                               f"{' ...' if len(changed) > 3 else ''} {'differs' if len(changed) == 1 else 'differ'} from the lock file; "
+                               "nothing was installed")
+        if request.kind != "python" and not fixed and len(commands) == 1 and next(iter(commands)) != name:
+            # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
+            name = next(iter(commands))
+            version = _move(store, version, name)
+        manifest = manifest_mod.Manifest(name, fetched.source, commands, files,
+                                      time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {inv.program.version}")
+        manifest.completers = completers
+    except BaseException:
+        store.discard(version)
+        raise
+    return manifest, version
+
+
+def _move(store: Store, version: str, name: str) -> str:
+    directory = os.path.join(store.plugins, name)
+    os.makedirs(directory, 0o755, exist_ok=True)
+    target = os.path.join(directory, os.path.basename(version))
+    os.rename(version, target)
+    try:
+        os.rmdir(os.path.dirname(version))  # the guessed name's directory, when it holds nothing else
+    except OSError:
+        pass
+    return target
+
+
+def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool) -> None:
+    from dispatch import commands, lookup, resolve
+
+    prog = inv.prog
+    managed = os.path.normpath(store.bin)
+    dirs = [d for d in lookup.search_path(inv).dirs if d != managed]
+    order = lookup.search_path(inv).dirs
+    for command in sorted(manifest.commands):
+        problem = resolve.name_problem(command) or ("it is longer than 100 characters" if len(command) > 100 else None)
+        if problem is not None:
+            raise ToolError(1, f"cannot install the command {command!r}: {problem}")
+        owner = store.owner(command)
+        if owner is not None and owner != manifest.name:
+            raise ToolError(1, f"'{prog} {command}' is already provided by the installed plugin {owner}; "
+                               f"remove it first ({prog} plugin remove {owner})")
+        if force:
+            continue
+        if commands.is_builtin(command, inv.program):
+            raise ToolError(1, f"'{prog} {command}' is a builtin command of {prog}: an installed {prog}-{command} would "
+                               "never run; rename it (--name), or use --force to install it anyway")
+        for d in dirs:
+            path = os.path.join(d, f"{prog}-{command}")
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                first = managed in order and order.index(managed) < order.index(d)
+                raise ToolError(1, f"'{prog} {command}' already runs {path}; the installed one would "
+                                   + ("shadow it" if first else "be shadowed by it")
+                                   + "; use --force to install it anyway, or --name to choose another name")
+
+
+def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, allow_http: bool) -> int:
+    from dispatch.install import lockfile
+
+    entries = lockfile.load(path)
+    for _, request in entries:
+        request.allow_http = allow_http
+    store = locked_store(inv)
+    staged: list[tuple[Manifest, str]] = []
+    try:
+        try:
+            for name, request in entries:
+                manifest, version = stage(inv, store, name, request, command=request.command, fixed=True)
+                staged.append((manifest, version))
+                check_clashes(inv, store, manifest, force)
+        except BaseException:
+            for _, version in staged:
+                store.discard(version)
+            raise
+        for i, (manifest, version) in enumerate(staged):  # all fetched and verified: now in place, one by one
+            try:
+                store.commit(manifest, version)
+            except BaseException:
+                for _, later in staged[i + 1 :]:
+                    store.discard(later)
+                raise
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"installed": [describe(m, inv.prog) for m, _ in staged]})
+    else:
+        for manifest, _ in staged:
+            sys.stdout.write(f"installed {manifest.name} {manifest.version} ({manifest.source['kind']}, as locked)\n")
+    return 0
+
+
+# -- list, remove, lock ----------------------------------------------------------------------
+
+
+def list_installed(inv: Invocation, as_json: bool) -> int:
+    from dispatch.screen.text import visible
+
+    store = store_of(inv)
+    manifests = store.manifests()
+    if as_json:
+        write_json({"data_dir": store.root, "bin_dir": store.bin, "plugins": [describe(m, inv.prog) for m in manifests]})
+        return 0
+    if not manifests:
+        inv.error(f"no plugins installed; install one with '{inv.prog} plugin install SOURCE'")
+        return 0
+    rows = [("NAME", "KIND", "VERSION", "COMMANDS", "SOURCE")]
+    for m in manifests:
+        rows.append((m.name, str(m.source.get("kind")), visible(m.version), " ".join(sorted(m.commands)),
+                     visible(str(m.source.get("location")))))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    sys.stdout.write("".join("  ".join(f"{c:<{widths[j]}}" for j, c in enumerate(r[:4])) + "  " + r[4] + "\n" for r in rows))
+    return 0
+
+
+def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
+    store = locked_store(inv)
+    removed = []
+    try:
+        missing = [n for n in names if store.current(n) is None]
+        if missing:
+            raise ToolError(1, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
+        for name in names:
+            manifest = store.remove(name)
+            if manifest is not None:
+                removed.append(manifest)
+    finally:
+        store.unlock()
+    if as_json:
+        write_json({"removed": [describe(m, inv.prog) for m in removed]})
+    else:
+        for m in removed:
+            sys.stdout.write(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n")
+    return 0
+
+
+def lock(inv: Invocation, as_json: bool) -> int:
+    from dispatch.install import lockfile
+
+    manifests = store_of(inv).manifests()
+    text = lockfile.dumps(manifests, header=(
+        f"Installed {inv.prog} plugins, written by '{inv.prog} plugin lock' ({inv.prog} {inv.program.version}).\n"
+        f"Install exactly these elsewhere with: {inv.prog} plugin install --locked FILE"
+    ))
+    if as_json:
+        import tomllib
+
+        write_json(tomllib.loads(text))
+    else:
+        sys.stdout.write(text)
+    return 0

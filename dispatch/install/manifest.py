@@ -1,0 +1,178 @@
+"""What one installed version of a plugin is (its manifest: source, commands, the sha256 of
+every file), and the hashing of installed files (dispatch/installed.py keeps the versions)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+
+from dispatch.errors import ToolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+MANIFEST = "manifest.json"
+MANIFEST_CAP = 16 << 20
+SKIPPED_NAMES = frozenset({"__pycache__"})  # written by Python when the plugin runs: not ours to check
+
+
+class Manifest:
+    """What one installed version is: its source, the commands it provides (command name ->
+    path inside the version directory), and the sha256 of every file installed."""
+
+    __slots__ = ("name", "source", "commands", "files", "installed", "by", "completers")
+    name: str
+    source: dict[str, Any]  # kind, location, pin, resolved, sha256, requirements
+    commands: dict[str, str]
+    completers: dict[str, str]  # command -> its completion sidecar `<prog>_complete-NAME`
+    files: dict[str, str]
+    installed: str
+    by: str
+
+    def __init__(
+        self, name: str, source: dict[str, Any], commands: dict[str, str], files: dict[str, str], installed: str, by: str
+    ) -> None:
+        self.name, self.source, self.commands, self.files, self.installed, self.by = (
+            name, source, commands, files, installed, by
+        )
+        self.completers: dict[str, str] = {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest": 1, "name": self.name, "source": self.source, "commands": self.commands, "files": self.files,
+            "installed": self.installed, "by": self.by, "completers": self.completers,
+        }
+
+    def links(self, prog: str) -> dict[str, str]:
+        """The links in bin/ (file name -> path inside the version directory)."""
+        found = {f"{prog}-{command}": path for command, path in self.commands.items()}
+        found.update((f"{prog}_complete-{command}", path) for command, path in self.completers.items())
+        return found
+
+    @classmethod
+    def from_json(cls, data: object) -> Manifest | None:
+        if not isinstance(data, dict) or data.get("manifest") != 1:
+            return None
+        name, source, commands, files = data.get("name"), data.get("source"), data.get("commands"), data.get("files")
+        from dispatch import resolve
+
+        if not (isinstance(name, str) and isinstance(source, dict) and isinstance(source.get("kind"), str)):
+            return None
+        if resolve.name_problem(name) is not None:
+            return None
+        if not (isinstance(commands, dict) and isinstance(files, dict)):
+            return None
+        if not all(isinstance(k, str) and resolve.name_problem(k) is None and isinstance(v, str) and _inside(v)
+                   for k, v in commands.items()):
+            return None
+        if not all(isinstance(k, str) and isinstance(v, str) and _inside(k) for k, v in files.items()):
+            return None
+        manifest = cls(name, source, commands, files, str(data.get("installed", "")), str(data.get("by", "")))
+        completers = data.get("completers")
+        if isinstance(completers, dict) and all(
+            isinstance(k, str) and k in commands and isinstance(v, str) and _inside(v) for k, v in completers.items()
+        ):
+            manifest.completers = completers
+        return manifest
+
+    @property
+    def version(self) -> str:
+        """What identifies the installed version to a person: a commit, a package version, a hash."""
+        return short_version(self.source.get("kind"), self.source.get("resolved") or self.source.get("sha256"))
+
+
+def short_version(kind: object, value: object) -> str:
+    """A commit or a hash cut to 12 digits, a Python package's version (`name==1.2` -> `1.2`), or `-`."""
+    if not isinstance(value, str) or not value:
+        return "-"
+    if kind == "python" and "==" in value:
+        return value.rpartition("==")[2]
+    return value[:12]
+
+
+def _inside(path: str) -> bool:
+    """A relative path that stays inside its directory."""
+    parts = path.split("/")
+    return bool(path) and not os.path.isabs(path) and ".." not in parts and "" not in parts and "\0" not in path
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+
+
+def hash_tree(top: str) -> dict[str, str]:
+    """relative path -> sha256 of every regular file under `top`; a link as `link:TARGET`."""
+    files: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES and d not in links)
+        rel_dir = os.path.relpath(dirpath, top)
+        for name in sorted([*filenames, *links]):
+            if name.endswith(".pyc"):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                files[rel] = "link:" + os.readlink(path)
+            elif stat.S_ISREG(st.st_mode):
+                files[rel] = sha256_file(path)
+    return files
+
+
+def escaping_links(top: str) -> list[str]:
+    """The links under `top` that lead outside it, through whatever other links (their text may
+    look inside: `a -> ..` then `b -> a/a/../x`)."""
+    root = os.path.realpath(top)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if real != root and not real.startswith(root + os.sep):
+                    found.append(os.path.relpath(path, top))
+    return sorted(found)
+
+
+def read_manifest(version: str) -> Manifest | None:
+    from dispatch.catalog import cache
+
+    try:
+        fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        data = cache.read_file(fd, MANIFEST, MANIFEST_CAP)
+    finally:
+        os.close(fd)
+    if data is None:
+        return None
+    try:
+        return Manifest.from_json(json.loads(data))
+    except (ValueError, RecursionError):
+        return None
+
+
+def write_manifest(version: str, manifest: Manifest) -> None:
+    from dispatch.catalog import cache
+
+    fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        data = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
+        if not cache.write_file(fd, MANIFEST, data):
+            raise ToolError(1, f"cannot write {os.path.join(version, MANIFEST)}")
+        os.chmod(MANIFEST, 0o644, dir_fd=fd)
+    finally:
+        os.close(fd)

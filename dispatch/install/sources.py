@@ -1,0 +1,440 @@
+"""Where an installed plugin comes from, and how each kind of source is put into a version
+directory (dispatch/installed.py): a local file (copied), a local directory (linked, for
+development), a git repository (cloned with the `git` program), a Python package (a private
+venv with its own pip), or an archive URL checked against its sha256.
+
+A source provides one or more commands: the executables named `<prog>-NAME` at the root of
+what was fetched (or of its only directory, as archives often have), or, for a Python
+package, its `<prog>-NAME` console scripts.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+
+from dispatch.errors import ToolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
+
+KINDS = ("file", "link", "git", "python", "archive")
+_GIT_URL_PREFIXES = ("git+", "git://", "ssh://", "git@", "file://")
+_PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2")
+ARCHIVE_SUFFIX = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz|tar|zip)$", re.I)
+
+
+class Request:
+    """What to fetch: the source as the user gave it (or a lock entry's), its kind, and how.
+    `locked`: the lock entry being reproduced (its hashes must match), else None."""
+
+    __slots__ = ("kind", "location", "pin", "sha256", "allow_http", "requirements", "files", "locked", "command")
+
+    def __init__(
+        self, kind: str, location: str, *, pin: str | None = None, sha256: str | None = None, allow_http: bool = False,
+        requirements: Sequence[str] | None = None, files: Mapping[str, str] | None = None, locked: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.location = location
+        self.pin = pin
+        self.sha256 = sha256.lower() if sha256 else None
+        self.allow_http = allow_http
+        self.requirements = list(requirements) if requirements is not None else None
+        self.files = dict(files) if files is not None else None
+        self.locked = locked
+        self.command: str | None = None  # from a lock file: the name of the source's one command
+
+
+class Fetched:
+    """What a source put into a version directory: its record for the manifest, and its
+    commands (command name -> path inside the version directory)."""
+
+    __slots__ = ("source", "commands", "completers")
+
+    def __init__(self, source: dict[str, Any], commands: dict[str, str]) -> None:
+        self.source = source
+        self.commands = commands
+        self.completers: dict[str, str] = {}  # command -> its `<prog>_complete-NAME` sidecar
+
+
+class Fetcher:
+    """Fetches sources for one program. `report(line)` shows progress on a terminal (None: quiet)."""
+
+    __slots__ = ("prog", "needle", "env", "report", "verbose")
+
+    def __init__(
+        self, prog: str, needle: bytes, env: Mapping[str, str], report: Callable[[str], None] | None, verbose: bool
+    ) -> None:
+        self.prog = prog
+        self.needle = needle
+        self.env = env
+        self.report = report
+        self.verbose = verbose
+
+    def fetch(self, request: Request, version: str) -> Fetched:
+        fetched = self._fetch(request, version)
+        fetched.completers = self._completers(version, fetched.commands)
+        return fetched
+
+    def _completers(self, version: str, commands: Mapping[str, str]) -> dict[str, str]:
+        """The completion sidecar next to each command, `<prog>_complete-NAME` (docs/writing-plugins.md)."""
+        from dispatch.catalog import sidecar
+
+        found = {}
+        for command, path in commands.items():
+            head, _, base = path.rpartition("/")
+            name = sidecar.file_name(self.prog, base)
+            if not command or name is None:
+                continue
+            rel = f"{head}/{name}" if head else name
+            try:
+                st = os.stat(os.path.join(version, rel))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                found[command] = rel
+        return found
+
+    def _fetch(self, request: Request, version: str) -> Fetched:
+        kind = request.kind
+        if kind == "file":
+            return self._file(request, version)
+        if kind == "link":
+            return self._link(request, version)
+        if kind == "git":
+            return self._git(request, version)
+        if kind == "python":
+            return self._python(request, version)
+        if kind == "archive":
+            return self._archive(request, version)
+        raise ToolError(2, f"unknown source kind {kind!r}; known: {', '.join(KINDS)}")
+
+    # -- file, link ---------------------------------------------------------------------
+
+    def _file(self, request: Request, version: str) -> Fetched:
+        from dispatch.install.manifest import sha256_file
+
+        source = request.location
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            raise ToolError(1, f"cannot read {source}: {e.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ToolError(1, f"{source} is not a regular file")
+        digest = sha256_file(source)
+        if request.sha256 is not None and digest != request.sha256:
+            raise mismatch(source, request.sha256, digest)
+        base = os.path.basename(source)
+        os.mkdir(os.path.join(version, "files"), 0o755)
+        shutil.copyfile(source, os.path.join(version, "files", base), follow_symlinks=True)
+        os.chmod(os.path.join(version, "files", base), 0o755)
+        from dispatch.catalog.sidecar import file_name
+
+        command = base[len(self.prog) + 1 :] if base.startswith(self.prog + "-") else ""
+        sidecar = os.path.join(os.path.dirname(source), file_name(self.prog, base) or "")
+        if command and os.path.isfile(sidecar) and os.access(sidecar, os.X_OK):
+            # Its completion sidecar beside it comes along (it is hashed and locked with it).
+            shutil.copyfile(sidecar, os.path.join(version, "files", os.path.basename(sidecar)))
+            os.chmod(os.path.join(version, "files", os.path.basename(sidecar)), 0o755)
+        return Fetched({"kind": "file", "location": source, "sha256": digest}, {command: f"files/{base}"})
+
+    def _link(self, request: Request, version: str) -> Fetched:
+        os.symlink(request.location, os.path.join(version, "src"))
+        return Fetched({"kind": "link", "location": request.location}, self.commands_in(version, "src"))
+
+    # -- git ----------------------------------------------------------------------------
+
+    def _git(self, request: Request, version: str) -> Fetched:
+        src = os.path.join(version, "src")
+        self._say(f"cloning {request.location}")
+        git(["clone", "--quiet", "--", request.location, src], self.env)
+        if request.pin:
+            git(["-C", src, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", request.pin, "--"], self.env,
+                what=f"no tag, branch or commit {request.pin!r} in {request.location}")
+        commit = git(["-C", src, "rev-parse", "HEAD"], self.env).strip()
+        if request.locked and request.pin and commit != request.pin:
+            raise ToolError(1, f"{request.location} at {request.pin} is commit {commit}, not the locked one")
+        shutil.rmtree(os.path.join(src, ".git"))
+        fetched = Fetched(
+            {"kind": "git", "location": request.location, "pin": request.pin, "resolved": commit},
+            self.commands_in(version, "src"),
+        )
+        return fetched
+
+    # -- python -------------------------------------------------------------------------
+
+    def _python(self, request: Request, version: str) -> Fetched:
+        import json
+        import venv
+
+        requirement = request.location
+        local_digest = None
+        if os.path.isabs(requirement) and os.path.isfile(requirement):
+            from dispatch.install.manifest import sha256_file
+
+            local_digest = sha256_file(requirement)
+            if request.sha256 is not None and local_digest != request.sha256:
+                raise mismatch(requirement, request.sha256, local_digest)
+        target = os.path.join(version, "venv")
+        self._say("making a private environment (venv)")
+        try:
+            venv.EnvBuilder(with_pip=True, symlinks=os.name != "nt").create(target)
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise ToolError(1, f"cannot make a virtual environment with {sys.executable}: {e}") from None
+        python = os.path.join(target, "bin", "python")
+        report = os.path.join(version, "pip-report.json")
+        args = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
+                "--report", report]
+        if request.requirements is not None:
+            req_file = os.path.join(version, "requirements.txt")
+            with open(req_file, "w") as f:
+                f.write("".join(r + "\n" for r in request.requirements))
+            args += ["--require-hashes", "--no-deps", "-r", req_file]
+        else:
+            args.append(requirement)
+        self._say(f"installing {requirement} with pip")
+        self._pip(args, requirement)
+        with open(report) as f:
+            installs = json.load(f).get("install", [])
+        os.unlink(report)
+        # The plugin's own package: the one asked for (from a lock file: the first listed).
+        project = project_name(request.requirements[0]) if request.requirements else None
+        locked: list[str] | None = []
+        resolved = None
+        for item in installs:
+            meta = item.get("metadata", {})
+            info = item.get("download_info", {})
+            hashes = info.get("archive_info", {}).get("hashes", {})
+            digest = hashes.get("sha256") or info.get("archive_info", {}).get("hash", "").removeprefix("sha256=")
+            own = project_name(str(meta.get("name"))) == project if project else bool(item.get("requested"))
+            if own or resolved is None:
+                resolved = f"{meta.get('name')}=={meta.get('version')}"
+            if locked is not None and digest and info.get("url"):
+                line = f"{meta.get('name')} @ {info['url']} --hash=sha256:{digest}"
+                locked.insert(0 if own else len(locked), line)  # the plugin's own package first
+            else:
+                locked = None  # a directory or a VCS checkout: nothing to pin it by
+        commands = self._console_scripts(version, target, python, requirement)
+        if not commands:
+            raise ToolError(1, f"{requirement} provides no console script named {self.prog}-NAME; nothing to install")
+        source: dict[str, Any] = {"kind": "python", "location": requirement, "resolved": resolved,
+                                  "requirements": request.requirements if request.requirements is not None else locked}
+        if os.path.isabs(requirement) and os.path.isfile(requirement):
+            source["sha256"] = local_digest
+        return Fetched(source, commands)
+
+    def _pip(self, args: list[str], requirement: str) -> None:
+        env = {k: v for k, v in self.env.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_USER", "PIP_TARGET", "PIP_PREFIX")}
+        loud = self.report is not None or self.verbose
+        if not loud:
+            args = [*args, "--quiet"]
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=2 if loud else subprocess.PIPE,
+                              stderr=None if loud else subprocess.STDOUT, env=env)
+        if proc.returncode != 0:
+            out = (proc.stdout or b"").decode(errors="replace")
+            lines = [line.strip() for line in out.splitlines() if line.strip()]
+            if "DO NOT MATCH THE HASHES" in out:
+                raise ToolError(1, f"hash mismatch installing {requirement}: a package differs from the lock file; nothing was installed")
+            detail = next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "")
+            raise ToolError(1, f"pip could not install {requirement}" + (f": {detail}" if detail else " (see its output above)"))
+
+    def _console_scripts(self, version: str, venv_dir: str, python: str, requirement: str) -> dict[str, str]:
+        import configparser
+        import glob
+        import keyword
+
+        from dispatch import resolve
+
+        commands: dict[str, str] = {}
+        for site in glob.glob(os.path.join(venv_dir, "lib", "python*", "site-packages")):
+            for entry_points in sorted(glob.glob(os.path.join(site, "*.dist-info", "entry_points.txt"))):
+                parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+                parser.optionxform = str  # type: ignore[assignment,method-assign]
+                try:
+                    parser.read(entry_points, encoding="utf-8")
+                except configparser.Error:
+                    continue
+                if not parser.has_section("console_scripts"):
+                    continue
+                for script, target in parser.items("console_scripts"):
+                    if not script.startswith(self.prog + "-"):
+                        continue
+                    command = script[len(self.prog) + 1 :]
+                    module, _, attr = target.partition(":")
+                    module, attr = module.strip(), attr.split("[", 1)[0].strip()
+                    if resolve.name_problem(command) is not None or not module or not attr:
+                        continue
+                    if not all(part.isidentifier() and not keyword.iskeyword(part)
+                               for part in module.split(".") + attr.split(".")):
+                        continue
+                    declares = self._module_declares(site, module)
+                    rel = f"launchers/{script}"
+                    os.makedirs(os.path.join(version, "launchers"), 0o755, exist_ok=True)
+                    _write_launcher(os.path.join(version, rel), python, module, attr, requirement,
+                                    self.needle.decode() if declares else None)
+                    commands[command] = rel
+        return commands
+
+    def _module_declares(self, site: str, module: str) -> bool:
+        base = os.path.join(site, *module.split("."))
+        for path in (base + ".py", os.path.join(base, "__init__.py")):
+            try:
+                with open(path, "rb") as f:
+                    return self.needle in f.read(16 << 20)
+            except OSError:
+                continue
+        return False
+
+    # -- archive ------------------------------------------------------------------------
+
+    def _archive(self, request: Request, version: str) -> Fetched:
+        from dispatch.install import archive
+
+        if not request.sha256:
+            raise ToolError(2, f"give the archive's sha256: {self.prog} plugin install {request.location} --sha256 HEX")
+        download = os.path.join(version, ".download")
+        self._say(f"downloading {request.location}")
+        if os.path.isabs(request.location):
+            shutil.copyfile(request.location, download)
+            from dispatch.install.manifest import sha256_file
+
+            digest = sha256_file(download)
+        else:
+            digest = archive.download(request.location, download, allow_http=request.allow_http, progress=self._progress)
+            self._say(f"downloaded {_size(os.path.getsize(download))}")
+        if digest != request.sha256:
+            raise mismatch(request.location, request.sha256, digest)
+        files = os.path.join(version, "files")
+        os.mkdir(files, 0o755)
+        archive.unpack(download, files)
+        os.unlink(download)
+        return Fetched({"kind": "archive", "location": request.location, "sha256": digest}, self.commands_in(version, "files"))
+
+    # -- shared -------------------------------------------------------------------------
+
+    def commands_in(self, version: str, sub: str) -> dict[str, str]:
+        """The `<prog>-NAME` executables at the root of `sub` (or of its only directory)."""
+        from dispatch import resolve
+
+        top = os.path.join(version, sub)
+        for _ in range(2):
+            try:
+                entries = sorted(os.listdir(top))
+            except OSError as e:
+                raise ToolError(1, f"cannot read {top}: {e.strerror}") from None
+            found: dict[str, str] = {}
+            for entry in entries:
+                if not entry.startswith(self.prog + "-"):
+                    continue
+                command = entry[len(self.prog) + 1 :]
+                path = os.path.join(top, entry)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if resolve.name_problem(command) is None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                    found[command] = os.path.relpath(path, version).replace(os.sep, "/")
+            if found:
+                return found
+            dirs = [e for e in entries if os.path.isdir(os.path.join(top, e)) and not e.startswith(".")]
+            if len(dirs) != 1 or os.path.islink(os.path.join(top, dirs[0])):
+                break
+            top = os.path.join(top, dirs[0])
+        return {}
+
+    def _say(self, line: str) -> None:
+        if self.report is not None:
+            self.report(line)
+
+    def _progress(self, done: int, total: int | None) -> None:
+        if self.report is not None:
+            self.report("\r" + _size(done) + (f" of {_size(total)} ({100 * done // total}%)" if total else ""))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def project_name(requirement: str) -> str:
+    """The normalized project name a requirement line starts with (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;@(]", requirement.strip(), maxsplit=1)[0]).lower()
+
+
+def _write_launcher(path: str, python: str, module: str, attr: str, requirement: str, declares: str | None) -> None:
+    """The executable a Python plugin is found by: its venv's python running its console script's
+    function. It declares the protocol when the module it runs does (the SDK's plugins do)."""
+    head, _, rest = attr.partition(".")
+    call = head + (f".{rest}" if rest else "")
+    import shlex
+
+    if " " in python or len(python) > 120:
+        # A #! line cannot hold spaces (nor, on some systems, more than 127 bytes): sh runs the
+        # Python, which reads the second line as a string ending on the third.
+        head_lines = ["#!/bin/sh", "'''exec' " + shlex.quote(python) + ' "$0" "$@"', "' '''"]
+    else:
+        head_lines = [f"#!{python}"]
+    lines = [
+        *head_lines,
+        f"# Installed from {requirement!r} (a console script of it)."
+        + (f" The module it runs speaks {declares}." if declares else ""),
+        "import sys",
+        f"from {module} import {head}",
+        f"sys.exit({call}())",
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def git(args: list[str], env: Mapping[str, str], *, what: str | None = None) -> str:
+    """Run the git program (never asking for credentials on the terminal); its stdout."""
+    git_env = {**env, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        proc = subprocess.run(["git", *args], stdin=subprocess.DEVNULL, capture_output=True, env=git_env)
+    except FileNotFoundError:
+        raise ToolError(1, "git is not installed; install it to install plugins from git repositories") from None
+    if proc.returncode != 0:
+        said = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
+        fatal = [line for line in said if line.startswith(("fatal:", "error:"))]
+        quoted = "; ".join(fatal[:2] or said[-2:]) or f"exit status {proc.returncode}"
+        raise ToolError(1, f"{what}: git said: {quoted}" if what else f"git {args[0] if args[0] != '-C' else args[2]} failed: {quoted}")
+    return proc.stdout.decode(errors="replace")
+
+
+def mismatch(what: str, expected: str, got: str) -> ToolError:
+    return ToolError(1, f"hash mismatch for {what}: expected sha256 {expected}, got {got}; nothing was installed")
+
+
+def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, str]:
+    """The kind of a source as the user gave it, and its location (local paths made absolute)."""
+    lowered = source.lower()
+    if " @ " in source and not os.path.exists(source):
+        return "python", source  # a direct reference: `name @ URL`
+    url = lowered.startswith(("http://", "https://", "file://"))
+    if url and sha256:
+        return "archive", source
+    if url and ARCHIVE_SUFFIX.search(lowered.split("?", 1)[0]):
+        raise ToolError(2, f"{source} is an archive: give its sha256 (--sha256 HEX) to install it")
+    if lowered.startswith(_GIT_URL_PREFIXES) or lowered.startswith(("http://", "https://")):
+        return "git", source.removeprefix("git+")
+    if os.path.isdir(source):
+        path = os.path.abspath(source)
+        bare = os.path.isfile(os.path.join(path, "HEAD")) and os.path.isdir(os.path.join(path, "objects"))
+        return ("git" if pin or bare else "link"), path
+    if os.path.isfile(source):
+        path = os.path.abspath(source)
+        if sha256 and ARCHIVE_SUFFIX.search(lowered):
+            return "archive", path  # a local archive (an sdist too: give a wheel with --sha256), checked as a downloaded one is
+        if lowered.endswith(_PACKAGE_SUFFIXES):
+            return "python", path
+        return "file", path
+    if os.sep in source or source.startswith("."):
+        raise ToolError(2, f"{source}: no such file or directory")
+    if source.startswith("-") or not source.strip() or "\n" in source:
+        raise ToolError(2, f"{source!r} is not a source: a path, a URL or a Python requirement (name, name==1.2)")
+    return "python", source  # a requirement: `name`, `name==1.2`, `name>=1`

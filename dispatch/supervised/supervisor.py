@@ -1,0 +1,325 @@
+"""Keeping one plugin process group under control: exit, signals, deadlines, escalation, the terminal.
+
+A plugin the host does not exec runs in its own process group, so that a
+timeout or a fatal error can stop everything it started. The price is that
+the terminal's keys (Ctrl-C, Ctrl-Z) reach the host, not the plugin, so the
+host forwards them; and that a plugin in a background group that reads the
+terminal is stopped by the kernel (SIGTTIN), so the host then hands it the
+terminal, as a shell's `fg` would.
+
+Stopping is always the same ladder: `cancel` to a protocol plugin (or the
+signal itself to a plain one), a grace period, then its stdin closed and
+SIGTERM to the group, another grace period, then SIGKILL to the group.
+"""
+from __future__ import annotations
+
+import os
+# _signal, not signal: the latter imports enum, which costs more than this whole module.
+import _signal as signal
+import time
+
+from dispatch.exitcodes import from_wait_status
+from dispatch.supervised.outcome import STOP_REASONS
+from dispatch.process import poller as events
+from dispatch.process.poller import READ
+from dispatch.process.spawn import stop
+from dispatch.process.terminal import hand_over, take_back
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Protocol
+
+    from dispatch.process.poller import Poller, Tag
+    from dispatch.process.spawn import Child
+
+    class Peer(Protocol):
+        """The host's side of the plugin's pipes (a Session)."""
+
+        def speaks_protocol(self) -> bool: ...
+
+        def cancel(self, reason: str, grace: float) -> bool: ...
+
+        def close_plugin_stdin(self) -> None: ...
+
+        def resumed(self) -> None: ...
+
+CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
+TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD", "SIGTSTP", "SIGCONT")
+_TERMINATING = frozenset(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
+
+
+class Supervisor:
+    def __init__(
+        self,
+        child: Child,
+        sel: Poller,
+        *,
+        timeout: float | None = None,
+        peer: Peer | None = None,
+    ) -> None:
+        self.child = child
+        self.pgid = child.pgid
+        self.sel = sel
+        self.peer = peer
+        self.status: int | None = None  # the plugin's exit status (128+N when killed by signal N)
+        self.killed_by: int | None = None  # N when the plugin was killed by signal N
+        self.stop_reason: str | None = None  # timeout | interrupt | signal | output | limit
+        self.stop_signal: int | None = None
+        self.escalated = False
+        self.interrupts = 0
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.timeout = timeout
+        if timeout is not None:
+            self.at(timeout, self._on_timeout)
+        try:
+            self.pidfd: int | None = os.pidfd_open(child.pid)
+            sel.register(self.pidfd, READ, events.EXIT)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        self._install_signals()
+
+    # -- timers ----------------------------------------------------------------------
+    def at(self, delay: float, action: Callable[[], None]) -> None:
+        self.timers.append((time.monotonic() + delay, action))
+        self.timers.sort(key=lambda t: t[0])
+
+    def wait_time(self, wanted: float | None) -> float | None:
+        """How long the loop may block: `wanted`, shortened by timers and exit polling."""
+        limits = [] if wanted is None else [wanted]
+        if self.timers:
+            limits.append(max(0.0, self.timers[0][0] - time.monotonic()))
+        if self.pidfd is None and self.status is None:
+            limits.append(0.05)
+        return min(limits) if limits else None
+
+    def tick(self) -> None:
+        """Run due timers; poll for exit when there is no pidfd."""
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, action = self.timers.pop(0)
+            action()
+        if self.pidfd is None:
+            self.poll()
+
+    def handle(self, tag: Tag) -> None:
+        """Handle one of the supervisor's own events: the plugin exited, or a signal came."""
+        if tag == events.EXIT:
+            self.reap()
+        elif tag == events.SIGNAL:
+            self._on_signals()
+
+    # -- the process ---------------------------------------------------------------
+    def reap(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            _, wstatus = os.waitpid(self.child.pid, 0)
+        except ChildProcessError:
+            return
+        self._exited(wstatus)
+
+    def poll(self) -> bool:
+        """Whether the plugin has exited (reaping it if so)."""
+        if self.status is None:
+            try:
+                pid, wstatus = os.waitpid(self.child.pid, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid:
+                self._exited(wstatus)
+        return self.status is not None
+
+    def _exited(self, wstatus: int) -> None:
+        self._record(os.waitstatus_to_exitcode(wstatus))
+
+    def _record(self, code: int) -> None:
+        """The plugin ended with exit code `code` (negative: killed by that signal)."""
+        self.killed_by = -code if code < 0 else None
+        self.status = from_wait_status(code)
+        self.timers = [t for t in self.timers if t[1] != self._on_timeout]
+        if self.pidfd is not None:
+            self.sel.unregister(self.pidfd)
+
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # -- stopping --------------------------------------------------------------------
+    def stop(self, reason: str, first_signal: int = signal.SIGTERM) -> None:
+        """Begin the ladder for `reason` (dispatch/outcome.py): cancel (protocol) or
+        `first_signal` (plain), then SIGTERM, then SIGKILL."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.peer is not None and self.peer.speaks_protocol() and self.peer.cancel(STOP_REASONS[reason][0], CANCEL_GRACE):
+            self.at(CANCEL_GRACE, self._escalate_term)
+        else:
+            self.signal_group(first_signal)
+            self.at(TERM_GRACE, self._escalate_kill)
+
+    def _escalate_term(self) -> None:
+        if self.status is not None:
+            return
+        self.escalated = True
+        if self.peer is not None:
+            self.peer.close_plugin_stdin()
+        self.signal_group(signal.SIGTERM)
+        self.at(TERM_GRACE, self._escalate_kill)
+
+    def _escalate_kill(self) -> None:
+        if self.status is not None:
+            return
+        self.escalated = True
+        self.signal_group(signal.SIGKILL)
+
+    def stop_now(self, grace: float = 1.0) -> None:
+        """Stop the plugin at once (after a protocol error, or on the way out): SIGTERM to its
+        group, `grace` seconds, then SIGKILL to whatever is left of the group."""
+        if self.peer is not None:
+            self.peer.close_plugin_stdin()
+        code = stop(self.child, wait=grace, term=True) if self.status is None else None
+        if self.status is None:
+            self._record(code if code is not None else -signal.SIGKILL)
+
+    def _on_timeout(self) -> None:
+        if self.status is None:
+            self.stop("timeout")
+
+    # -- signals -----------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        self._saved: list[tuple[int, object]] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        self._saved_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in _FORWARDED:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            if signal.getsignal(signum) == signal.SIG_IGN and signum not in (signal.SIGCHLD, signal.SIGCONT):
+                continue  # ignored by whoever started the host (`nohup`, a script's `cmd &`): it stays so
+            self._saved.append((signum, signal.signal(signum, _noted)))
+        self.sel.register(self._wake_r, READ, events.SIGNAL)
+
+    def _on_signals(self) -> None:
+        try:
+            received = os.read(self._wake_r, 256)
+        except BlockingIOError:
+            return
+        for signum in received:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            self._child_changed()
+        elif signum == signal.SIGINT:
+            self.interrupts += 1
+            if self.peer is not None and self.peer.speaks_protocol():
+                # A protocol plugin: the first Ctrl-C asks it to stop, the next ones escalate.
+                if self.interrupts == 1:
+                    self.stop("interrupt")
+                elif self.interrupts == 2:
+                    self._escalate_term()
+                else:
+                    self._escalate_kill()
+            else:
+                # A plain plugin gets the signal, as under git, and decides.
+                if self.stop_reason is None:
+                    self.stop_reason = "interrupt"
+                self.signal_group(signal.SIGINT)
+        elif signum in _TERMINATING:
+            self.stop_reason = "signal"
+            self.stop_signal = signum
+            self.stop("signal", first_signal=signum)
+        elif signum == signal.SIGTSTP:
+            # Ctrl-Z while the host has the terminal: stop the plugin's group, then the host.
+            self.signal_group(signal.SIGSTOP)
+            self._stop_host(lambda: None, lambda: None)
+        elif signum == signal.SIGCONT:
+            # `fg` or `bg`: the plugin goes on too, and a waiting prompt is shown again.
+            self.signal_group(signal.SIGCONT)
+            if self.peer is not None:
+                self.peer.resumed()
+
+    def _stop_host(self, before: Callable[[], object], after: Callable[[], object]) -> None:
+        """Stop the host as Ctrl-Z would (`before`: give the terminal back); when the shell
+        resumes it (fg/bg), `after` and let the plugin's group go on too."""
+        before()
+        # SIGTSTP, not SIGSTOP: the shell then says "Stopped", as for any job stopped by Ctrl-Z.
+        handler = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)
+        finally:
+            signal.signal(signal.SIGTSTP, handler)
+        after()
+        self.signal_group(signal.SIGCONT)
+
+    def check_child(self) -> None:
+        """Notice a plugin that stopped or exited before the host was listening (SIGCHLD came too early)."""
+        self._child_changed()
+
+    def _child_changed(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            pid, wstatus = os.waitpid(self.child.pid, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        if not os.WIFSTOPPED(wstatus):
+            self._exited(wstatus)
+            return
+        stop = os.WSTOPSIG(wstatus)
+        if stop in (signal.SIGTTIN, signal.SIGTTOU):
+            # It wants the terminal: hand it over, as a shell's `fg` does (it may have
+            # stopped just before the host handed it over anyway).
+            if self.child.terminal is not None or self.give_terminal():
+                self.signal_group(signal.SIGCONT)
+        elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.child.terminal is not None:
+            # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
+            fd = self.child.terminal.fd
+            self._stop_host(self.take_terminal, lambda: self.give_terminal(fd))
+
+    # -- the terminal ---------------------------------------------------------------------
+    def give_terminal(self, fd: int | None = None) -> bool:
+        """Make the plugin's group the terminal's foreground group (when the host owns it)."""
+        if self.child.terminal is None:
+            self.child.terminal = hand_over(self.pgid, fd)
+        return self.child.terminal is not None
+
+    def take_terminal(self, *, restore_modes: bool = False) -> None:
+        handover, self.child.terminal = self.child.terminal, None
+        if handover is not None:
+            take_back(handover, restore_modes=restore_modes)
+
+    # -- the end ---------------------------------------------------------------------
+    def close(self) -> None:
+        if self.status is None:
+            self.stop_now()  # never leave a zombie or an orphan behind
+        if self.stop_reason is not None:
+            # It was stopped: nothing it started survives it.
+            self.child.kill_group()
+        else:
+            self.child.release_guard()
+        # A plugin the host stopped, or one killed by a signal, could not restore the terminal.
+        self.take_terminal(restore_modes=self.stop_reason is not None or self.killed_by is not None)
+        for signum, handler in self._saved:
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._saved = []
+        signal.set_wakeup_fd(self._saved_wakeup)
+        for fd in (self._wake_r, self._wake_w, self.pidfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.pidfd = None
+
+
+def _noted(signum: int, frame: object) -> None:
+    # The number reaches the loop through the wakeup fd; the handler only has to exist.
+    pass
