@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dispatch import commands, dirs, lookup, options, resolve, startup
+from dispatch import commands, dirs, lookup, options, resolve, signals
 from dispatch.context import Builtin, Invocation, Program, host_binary
 
 TYPE_CHECKING = False
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from dispatch.context import Config
     from dispatch.context import Option, Options, SearchDirs, VersionText
+
+
+VERSION = "0.1.0"  # the library's
 
 
 class Dispatcher:
@@ -61,10 +64,10 @@ class Dispatcher:
         prefix = env_prefix if env_prefix is not None else _env_prefix(prog)
         if version is None and version_text is None and prog != "tool":
             # Not the library's version shown as the program's.
-            version_text = f"{prog} (made with the dispatch library {startup.VERSION}, Python {sys.version.split()[0]})"
+            version_text = f"{prog} (made with the dispatch library {VERSION}, Python {sys.version.split()[0]})"
         self.program = Program(
             prog=prog,
-            version=version or startup.VERSION,
+            version=version or VERSION,
             env_prefix=prefix,
             description=description,
             windows=windows,
@@ -141,7 +144,7 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
     merged: Options | None = None
     try:
         try:
-            startup.interrupts_raise()
+            signals.interrupts_raise()
             parsed = options.parse(program.prog, argv, program.option_table)
             merged = options.merge(parsed.given, {}, program.env_prefix)  # until the config is read: for error reports
             inv = _invocation(program, parsed, environ)

@@ -5,7 +5,6 @@ into one frozen `Options`: the command line beats the environment, which beats t
 from __future__ import annotations
 
 from dispatch.context import Option, Options
-from dispatch.errors import usage_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -13,6 +12,12 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from dispatch.context import Value
+
+def _usage(message: str) -> Exception:
+    from dispatch.errors import usage_error  # only on a mistake: dispatch.errors is off the start-up path
+
+    return usage_error(message)
+
 
 # The largest values the limits accept: beyond them a number no longer fits what the
 # kernel takes (a poll(2) wait, an rlimit), and nobody means them anyway.
@@ -35,10 +40,10 @@ def parse_size(value: str, option: str) -> int:
         number = number[:-1]
     # Only ASCII digits: str.isdigit and int() also take other scripts' digits ("١٠", "²").
     if not number or not set(number) <= _DIGITS or int(number) <= 0:
-        raise usage_error(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
+        raise _usage(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
     size = int(number) * scale
     if size > MAX_SIZE:
-        raise usage_error(f"{option} is at most 1024T ({MAX_SIZE} bytes), got {value!r}")
+        raise _usage(f"{option} is at most 1024T ({MAX_SIZE} bytes), got {value!r}")
     return size
 
 
@@ -53,9 +58,9 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
     if number and set(number) <= _DECIMAL and number.count(".") <= 1 and number != ".":
         seconds = float(number) * scale
     if not seconds > 0:
-        raise usage_error(f"{option} needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}")
+        raise _usage(f"{option} needs a positive number of seconds (e.g. 30, 1.5, 2m), got {value!r}")
     if seconds > MAX_SECONDS:
-        raise usage_error(f"{option} is at most 365d ({MAX_SECONDS:.0f} s), got {value!r}")
+        raise _usage(f"{option} is at most 365d ({MAX_SECONDS:.0f} s), got {value!r}")
     return seconds
 
 
@@ -144,7 +149,7 @@ def parse(prog: str, argv: Sequence[str], table: Mapping[str, Option] = LIBRARY_
 
 
 def _needs_value(flag: str, option: Option) -> Exception:
-    return usage_error(f"option {flag!r} needs a value ({option.metavar})")
+    return _usage(f"option {flag!r} needs a value ({option.metavar})")
 
 
 def _long(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, Option], parsed: Parsed) -> int:
@@ -152,10 +157,10 @@ def _long(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, 
     flag, eq, value = arg.partition("=")
     option = table.get(flag)
     if option is None:
-        raise usage_error(f"unknown option {flag!r}; see '{prog} --help'")
+        raise _usage(f"unknown option {flag!r}; see '{prog} --help'")
     if option.metavar is None:
         if eq:
-            raise usage_error(f"option {flag!r} takes no value")
+            raise _usage(f"option {flag!r} takes no value")
         parsed.set(option, flag, None)
         return i
     if not eq:
@@ -174,7 +179,7 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
         j += 1
         option = table.get(flag)
         if option is None:
-            raise usage_error(f"unknown option {flag!r}; see '{prog} --help'")
+            raise _usage(f"unknown option {flag!r}; see '{prog} --help'")
         if option.metavar is None:
             parsed.set(option, flag, None)
             continue

@@ -24,6 +24,17 @@ _RESET_FOR_CHILDREN = ("SIGPIPE", "SIGXFSZ")
 _CORE = ("SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ")
 
 
+def interrupts_raise() -> None:
+    """From here on Ctrl-C raises KeyboardInterrupt, which the entry point reports; one that came
+    while the `tool` command started (noted by the handler dispatch/__init__.py set) is raised now."""
+    handler = _signal.getsignal(_signal.SIGINT)
+    noted = getattr(handler, "interrupted", None)
+    if noted is not None:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+        if noted:
+            raise KeyboardInterrupt
+
+
 def for_children() -> list[int]:
     """The signals a plugin gets back at their default actions (posix_spawn's setsigdef)."""
     return [getattr(_signal, name) for name in _RESET_FOR_CHILDREN if hasattr(_signal, name)]

@@ -190,8 +190,8 @@ def test_every_package_says_what_it_owns() -> None:
 # by every command. Change this list only with a benchmark (docs/performance.md).
 FAST_PATH = {
     "dispatch", "dispatch.cli", "dispatch.commands", "dispatch.context", "dispatch.declaration",
-    "dispatch.dirs", "dispatch.errors", "dispatch.exitcodes", "dispatch.launch", "dispatch.lookup",
-    "dispatch.options", "dispatch.resolve", "dispatch.shebang", "dispatch.signals", "dispatch.startup",
+    "dispatch.dirs", "dispatch.launch", "dispatch.lookup", "dispatch.options", "dispatch.resolve",
+    "dispatch.shebang", "dispatch.signals",
 }
 
 _RECORDER = """
