@@ -106,99 +106,125 @@ def run_plugin(
     "records": [...], "result": ...}); without it, calls fail with `call_failed`. The
     `terminal` request is refused: the fake host has none to hand over.
     """
-    t = Transcript()
     client = Client(
         host={"name": "tool-testing", "version": "0"}, plugin=command[0], offered=offer, features=features, env_prefix=env_prefix
     )
     full_env = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
     full_env[env_prefix + "PROTOCOL"] = client.offer
-    fd_pipe = os.pipe() if stdin_fd else None
-    proc = subprocess.Popen(
-        [*command, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-        pass_fds=(fd_pipe[0],) if fd_pipe else (),
-    )
-    if fd_pipe is not None:  # the plugin is told its number in `run` (the host's is 3; a plugin must not assume it)
-        os.close(fd_pipe[0])
-        threading.Thread(target=_feed, args=(fd_pipe[1], stdin), daemon=True).start()
-    err_chunks: list[bytes] = []
-    err_thread = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
-    err_thread.start()
-    deadline = time.monotonic() + timeout
-    stdin_left = stdin
-    splitter = framing.LineSplitter()
-    pending: list[bytes] = []
+    host = _FakeHost(client, [*command, *args], full_env, stdin if stdin_fd else None, timeout)
+    try:
+        return host.run(args, _Answerer(answers, interactive, calls), stdin=stdin,
+                        interactive=interactive, output=output, cancel_after=cancel_after)
+    finally:
+        host.close()
 
-    def next_line() -> bytes | None:
-        while not pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the plugin did not finish within {timeout} s")
-            data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+
+class _FakeHost:
+    """One plugin process and the host's side of its protocol stream."""
+
+    def __init__(self, client: Client, argv: list[str], env: Mapping[str, str], fd_data: bytes | None, timeout: float) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.transcript = Transcript()
+        self.splitter = framing.LineSplitter()
+        self.pending: list[bytes] = []
+        fd_pipe = os.pipe() if fd_data is not None else None
+        self.fd_number = fd_pipe[0] if fd_pipe else None
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            pass_fds=(fd_pipe[0],) if fd_pipe else (),
+        )
+        if fd_pipe is not None:  # the plugin is told its number in `run` (the host's is 3; a plugin must not assume it)
+            os.close(fd_pipe[0])
+            threading.Thread(target=_feed, args=(fd_pipe[1], fd_data), daemon=True).start()
+        self.err_chunks: list[bytes] = []
+        self.err_thread = threading.Thread(target=lambda: self.err_chunks.append(self.proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        self.err_thread.start()
+
+    def run(self, args: Sequence[str], how: _Answerer, *, stdin: bytes, interactive: bool, output: str,
+            cancel_after: float | None) -> Transcript:
+        t = self.transcript
+        try:
+            if not self._greeted():
+                t.exit_code = self.proc.wait(self.timeout)
+                return t
+            self.send(self.client.run(args, interactive=interactive, output=output, stdin_fd=self.fd_number))
+            if cancel_after is not None:
+                timer = threading.Timer(cancel_after, lambda: self.send(messages.cancel("interrupt", 2.0)))
+                timer.daemon = True
+                timer.start()
+            while (line := self.next_line()) is not None:
+                msg = self.checked(line, self.client.message(line))
+                t.messages.append(msg)
+                stdin = _take(t, msg, self.send, how, stdin)
+            t.exit_code = self.proc.wait(max(0.1, self.deadline - time.monotonic()))
+            return t
+        except (ProtocolError, TimeoutError) as e:
+            raise self._failure(e) from None
+
+    def _greeted(self) -> bool:
+        """Take the hello; False when the plugin refused to speak (no version in common)."""
+        line = self.next_line()
+        if line is None:
+            raise ProtocolError("no hello: the plugin wrote nothing on stdout")
+        try:
+            self.client.greeted(line)
+        except ProtocolError:
+            if self.client.hello is None or self.client.hello.get("protocol") is not None:
+                raise  # not a refusal to speak: a broken hello, or a feature this host lacks
+        self.transcript.hello = self.checked(line, self.client.hello)  # type: ignore[arg-type]
+        return self.client.version is not None
+
+    def _failure(self, e: ProtocolError | TimeoutError) -> Exception:
+        """The error to raise, with the plugin's exit status and the end of its stderr."""
+        _stop(self.proc)
+        self.err_thread.join(5)
+        stderr = b"".join(self.err_chunks)
+        detail = f" (the plugin exited {self.proc.returncode}; its stderr ends: {stderr[-500:].decode(errors='replace')!r})"
+        if isinstance(e, ProtocolError):
+            e.message += detail
+            return e
+        return TimeoutError(str(e) + detail)
+
+    def next_line(self) -> bytes | None:
+        while not self.pending:
+            if time.monotonic() > self.deadline:
+                raise TimeoutError(f"the plugin did not finish within {self.timeout} s")
+            data = os.read(self.proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
             if not data:
-                if splitter.pending:
-                    raise ProtocolError("stdout ended in the middle of a message", line=splitter.pending)
+                if self.splitter.pending:
+                    raise ProtocolError("stdout ended in the middle of a message", line=self.splitter.pending)
                 return None
-            pending.extend(splitter.feed(data))
-        return pending.pop(0)
+            self.pending.extend(self.splitter.feed(data))
+        return self.pending.pop(0)
 
+    @staticmethod
     def checked(line: bytes, msg: dict[str, Any]) -> dict[str, Any]:
         problems = schema.errors(msg, "plugin_message")
         if problems:
             raise ProtocolError("message does not match protocol/schema/v1.json: " + "; ".join(problems), line=line)
         return msg
 
-    def send(msg: Mapping[str, Any]) -> None:
+    def send(self, msg: Mapping[str, Any]) -> None:
         messages.check_host_message(msg)
         try:
-            proc.stdin.write(framing.encode(msg))  # type: ignore[union-attr]
-            proc.stdin.flush()  # type: ignore[union-attr]
+            self.proc.stdin.write(framing.encode(msg))  # type: ignore[union-attr]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
         except BrokenPipeError:
             pass
 
-    try:
-        try:
-            line = next_line()
-            if line is None:
-                raise ProtocolError("no hello: the plugin wrote nothing on stdout")
+    def close(self) -> None:
+        _stop(self.proc)
+        if self.proc.stdin:
             try:
-                client.greeted(line)
-            except ProtocolError:
-                if client.hello is None or client.hello.get("protocol") is not None:
-                    raise  # not a refusal to speak: a broken hello, or a feature this host lacks
-            t.hello = checked(line, client.hello)  # type: ignore[arg-type]
-            if client.version is None:
-                t.exit_code = proc.wait(timeout)
-                return t
-            send(client.run(args, interactive=interactive, output=output, stdin_fd=fd_pipe[0] if fd_pipe else None))
-            if cancel_after is not None:
-                timer = threading.Timer(cancel_after, lambda: send(messages.cancel("interrupt", 2.0)))
-                timer.daemon = True
-                timer.start()
-            while (line := next_line()) is not None:
-                msg = checked(line, client.message(line))
-                t.messages.append(msg)
-                stdin_left = _take(t, msg, send, _Answerer(answers, interactive, calls), stdin_left)
-            t.exit_code = proc.wait(max(0.1, deadline - time.monotonic()))
-            return t
-        except (ProtocolError, TimeoutError) as e:
-            _stop(proc)
-            err_thread.join(5)
-            stderr = b"".join(err_chunks)
-            detail = f" (the plugin exited {proc.returncode}; its stderr ends: {stderr[-500:].decode(errors='replace')!r})"
-            if isinstance(e, ProtocolError):
-                e.message += detail
-                raise
-            raise TimeoutError(str(e) + detail) from None
-    finally:
-        _stop(proc)
-        if proc.stdin:
-            try:
-                proc.stdin.close()
+                self.proc.stdin.close()
             except BrokenPipeError:
                 pass
-        err_thread.join(5)
-        t.stderr = b"".join(err_chunks)
-        if proc.stdout:
-            proc.stdout.close()
+        self.err_thread.join(5)
+        self.transcript.stderr = b"".join(self.err_chunks)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 class _Answerer:

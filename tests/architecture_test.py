@@ -245,6 +245,8 @@ def test_the_readme_tree_reader_reads_nesting() -> None:
 
 def test_the_readme_maps_every_module_and_nothing_else() -> None:
     listed = {p for p in readme_tree((ROOT / "README.md").read_text()) if p.endswith(".py")}
+    # A package's __init__ may be described too (its folder's line is required: below).
+    listed -= {p for p in listed if p.endswith("/__init__.py") and (ROOT / p).is_file()}
     modules = {str(p.relative_to(ROOT)) for p in MODULES.values() if p.name not in ("__init__.py", "__main__.py")}
     assert (sorted(modules - listed), sorted(listed - modules)) == ([], [])
 

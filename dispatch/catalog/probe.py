@@ -11,6 +11,7 @@ import os
 import time
 
 from dispatch.process import spawn
+from dispatch.process import poller as events
 from dispatch.process.poller import READ, Poller, read
 from protocol import framing
 from protocol.client import Client
@@ -72,34 +73,7 @@ def ask(
         return result
     deadline = time.monotonic() + timeout
     try:
-        for line in _lines(child, deadline):
-            if result.hello is None:
-                try:
-                    conversation.greeted(line)
-                except ProtocolError as e:
-                    if conversation.hello is None:
-                        raise
-                    result.mismatch = e  # no version in common, or a feature this host lacks
-                result.hello = conversation.hello
-                if conversation.version is None:
-                    break  # no version in common: what it said is the answer
-                if close_stdin_after_hello:
-                    _close(child)
-                if request is None:
-                    break  # nothing asked: all that is left is to see whether it exits
-                _write(child, request(conversation))
-                continue
-            msg = conversation.message(line)
-            result.stream.append(msg)
-            if msg["type"] == "request":
-                _write(child, conversation.unanswered(msg))
-            if msg["type"] == answer_type or msg["type"] == "error":
-                result.answer = msg
-                if answer_type is not None:
-                    break
-        else:
-            if result.hello is None and result.problem is None:
-                result.problem = "no hello"
+        _converse(child, conversation, result, request, deadline, answer_type, close_stdin_after_hello)
     except ProtocolError as e:
         result.problem = str(e)
     except TimeoutError:
@@ -110,11 +84,45 @@ def ask(
     return result
 
 
+def _converse(
+    child: spawn.Child, conversation: Client, result: Answer, request: Callable[[Client], dict[str, Any]] | None,
+    deadline: float, answer_type: str | None, close_stdin_after_hello: bool,
+) -> None:
+    """The hello, the request, and what follows until the answer (into `result`)."""
+    for line in _lines(child, deadline):
+        if result.hello is None:
+            try:
+                conversation.greeted(line)
+            except ProtocolError as e:
+                if conversation.hello is None:
+                    raise
+                result.mismatch = e  # no version in common, or a feature this host lacks
+            result.hello = conversation.hello
+            if conversation.version is None:
+                return  # no version in common: what it said is the answer
+            if close_stdin_after_hello:
+                child.close_stdin()
+            if request is None:
+                return  # nothing asked: all that is left is to see whether it exits
+            _write(child, request(conversation))
+            continue
+        msg = conversation.message(line)
+        result.stream.append(msg)
+        if msg["type"] == "request":
+            _write(child, conversation.unanswered(msg))
+        if msg["type"] == answer_type or msg["type"] == "error":
+            result.answer = msg
+            if answer_type is not None:
+                return
+    if result.hello is None and result.problem is None:
+        result.problem = "no hello"
+
+
 def _lines(child: spawn.Child, deadline: float) -> Iterator[bytes]:
     assert child.stdout is not None
     splitter = framing.LineSplitter()
     poller = Poller()
-    poller.register(child.stdout, READ, "stdout")
+    poller.register(child.stdout, READ, events.STDOUT)
     try:
         while True:
             left = deadline - time.monotonic()
@@ -139,9 +147,3 @@ def _write(child: spawn.Child, msg: Mapping[str, Any]) -> None:
         os.write(child.stdin, framing.encode(msg))
     except BrokenPipeError:
         pass
-
-
-def _close(child: spawn.Child) -> None:
-    if child.stdin is not None:
-        os.close(child.stdin)
-        child.stdin = None

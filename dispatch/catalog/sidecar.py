@@ -49,6 +49,7 @@ def file_name(prog: str, plugin_file: str) -> str | None:
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> list[tuple[str, str]]:
     """The sidecar's candidates for `current` after `words` (nothing when it fails or is slow)."""
     from dispatch.process import spawn
+    from dispatch.process import poller as events
     from dispatch.process.poller import READ, Poller, read
 
     try:
@@ -62,7 +63,7 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
     exited = False
     try:
         assert child.stdout is not None
-        poller.register(child.stdout, READ, "stdout")
+        poller.register(child.stdout, READ, events.STDOUT)
         while size < MAX_BYTES:
             left = deadline - time.monotonic()
             if left <= 0:
