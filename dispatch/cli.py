@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
-    from dispatch.context import Config
-    from dispatch.context import Option, Options, SearchDirs, VersionText
+    from dispatch.context import Config, Option, Options, SearchDirs, VersionText
 
 
 VERSION = "0.1.0"  # the library's
@@ -150,7 +149,7 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
             inv = _invocation(program, parsed, environ)
             merged = inv.options
             return _dispatch(inv, parsed.rest)
-        except Exception as e:  # noqa: BLE001 - this is the error handler
+        except Exception as e:
             from dispatch import error_handler
 
             return error_handler.handle(program.prog, merged, e)
@@ -290,4 +289,4 @@ def _sanitize_std_fds() -> None:
         if got != fd:
             os.dup2(got, fd)
             os.close(got)
-        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115 - the process's own, for good

@@ -12,11 +12,11 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any, Union
+    from typing import Any
 
-    Value = Union[bool, int, str, list[str]]
-    VersionText = Union[str, Callable[["Invocation"], str], None]
-    SearchDirs = Union[Sequence[str], Callable[[Mapping[str, str]], Sequence[str]]]
+    Value = bool | int | str | list[str]
+    VersionText = str | Callable[["Invocation"], str] | None
+    SearchDirs = Sequence[str] | Callable[[Mapping[str, str]], Sequence[str]]
 
 
 class Frozen:
@@ -119,6 +119,12 @@ class Builtin(Frozen):
         self._freeze(name=name, summary=summary, run=run, usage=usage or name)
 
 
+_OPTION_DEFAULTS: dict[str, object] = {
+    "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
+    "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None,
+}
+
+
 class Options(Frozen):
     """The library's host options of one invocation, merged (command line > environment >
     config) by dispatch/options.py."""
@@ -137,14 +143,8 @@ class Options(Frozen):
     max_output: int | None
     max_cpu: float | None
     max_memory: int | None
-    DEFAULTS: dict[str, object] = {
-        "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
-        "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None,
-    }
-
     def __init__(self, values: Mapping[str, object]) -> None:
-        defaults = Options.DEFAULTS
-        self._freeze(**{name: values.get(name, default) for name, default in defaults.items()})
+        self._freeze(**{name: values.get(name, default) for name, default in _OPTION_DEFAULTS.items()})
 
     @property
     def supervised(self) -> bool:

@@ -1,9 +1,11 @@
 """The one place where failures become exit codes and `prog:` lines (never a traceback unless -v)."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
+from dispatch import signals
 from dispatch.context import say
 from dispatch.errors import ToolError
 from dispatch.exitcodes import JSON_CODES, ExitCode
@@ -13,9 +15,9 @@ if TYPE_CHECKING:
     from dispatch.context import Options
 
 # Not bugs: the machine or the user's limits ran out.
-_RESOURCE_ERRNOS = frozenset({23, 24, 12, 11})  # ENFILE, EMFILE, ENOMEM, EAGAIN
-# Not bugs either: the output could not be written (a full disk, an I/O error).
-_OUTPUT_ERRNOS = frozenset({28, 5, 27, 122})  # ENOSPC, EIO, EFBIG, EDQUOT
+_RESOURCE_ERRNOS = frozenset({errno.ENFILE, errno.EMFILE, errno.ENOMEM, errno.EAGAIN})
+# Not bugs either: the output could not be written (a full disk, an I/O error, a quota).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, *([errno.EDQUOT] if hasattr(errno, "EDQUOT") else [])})
 
 
 def handle(prog: str, options: Options | None, e: BaseException) -> int:
@@ -37,7 +39,7 @@ def handle(prog: str, options: Options | None, e: BaseException) -> int:
         # Our reader went away (`tool list | head -1`): stop quietly, as a
         # program killed by SIGPIPE would.
         silence_stdout()
-        return ExitCode.SIGNAL_BASE + 13
+        return ExitCode.SIGNAL_BASE + signals.SIGPIPE
     if options is not None and options.verbosity > 0:
         import traceback
 

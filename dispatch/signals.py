@@ -3,8 +3,8 @@ way a plugin did. On the start-up path: imports only the interpreter's built-in 
 (`signal` imports enum, which costs more than the whole dispatch)."""
 from __future__ import annotations
 
-import os
 import _signal
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -125,7 +125,7 @@ class Host:
     def stdin(self) -> BinaryIO:
         if self._stdin is None:
             if self.stdin_fd is not None:
-                self._stdin = open(self.stdin_fd, "rb", closefd=False)
+                self._stdin = open(self.stdin_fd, "rb", closefd=False)  # noqa: SIM115 - the run's, for its length
             else:
                 self._stdin = io.BufferedReader(_ReadInput(self))
         assert self._stdin is not None

@@ -11,6 +11,10 @@ import _json
 
 from protocol.messages import ProtocolError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
+
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 
 
@@ -90,7 +94,7 @@ class _DecodeContext:
     parse_float = staticmethod(_finite_float)
     parse_int = int
     parse_constant = staticmethod(_no_constants)
-    memo: dict[str, str] = {}
+    memo: ClassVar[dict[str, str]] = {}
 
 
 def _unencodable(value: object) -> object:

@@ -19,7 +19,7 @@ def render(description: Mapping[str, Any], command: str) -> str:
         lines += ["", "Commands:"]
         width = max(len(str(s.get("name", ""))) for s in subcommands)
         for sub in subcommands:
-            lines.append(f"  {str(sub.get('name', '')):<{width}}  {sub.get('summary', '')}".rstrip())
+            lines.append(f"  {sub.get('name', '')!s:<{width}}  {sub.get('summary', '')}".rstrip())
     flags = description.get("flags") or []
     if flags:
         lines += ["", "Options:"]

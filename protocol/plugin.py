@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     RunFunction = Callable[[Context, list[str]], Any]
 
 __all__ = ["Cancelled", "Context", "Flag", "InteractionUnavailable", "Plugin", "PluginError"]
-EXIT_PROTOCOL = 76
+EXIT_PROTOCOL = 76  # no version in common, or a first request it does not know (docs/exit-codes.md)
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: run directly, its reader went away (as `cmd | head` shows it)
 
 
 class Flag:
@@ -181,7 +182,7 @@ class Plugin:
                 sys.exit(self._main_direct(args))
             sys.exit(self._main_protocol(offer))
         except KeyboardInterrupt:
-            sys.exit(130)  # an interrupt that arrived just as the author's function returned
+            sys.exit(CANCEL_STATUS["interrupt"])  # an interrupt that arrived just as the author's function returned
 
     # -- over the protocol -----------------------------------------------------------
     def _hello(self, version: int | None) -> dict[str, Any]:
@@ -260,15 +261,15 @@ class Plugin:
                     channel.disarm(saved)
         except Cancelled as c:
             reason = channel.cancel_reason if channel is not None and channel.cancel_reason else c.reason
-            return CANCEL_STATUS.get(reason, 130)
+            return CANCEL_STATUS.get(reason, CANCEL_STATUS["interrupt"])
         except KeyboardInterrupt:
             return 130
         except PluginError as e:
             backend.report(self.name, e)
             return e.exit_code
         except BrokenPipeError:
-            return 141 if channel is None else CANCEL_STATUS["terminate"]
-        except Exception as e:  # noqa: BLE001 - the plugin's own bug, reported as such
+            return EXIT_BROKEN_PIPE if channel is None else CANCEL_STATUS["terminate"]
+        except Exception as e:
             import traceback
 
             traceback.print_exc(file=sys.stderr)

@@ -76,9 +76,8 @@ def _validate(value: Any, schema: dict[str, Any], root: dict[str, Any], where: s
         passing = sum(1 for sub in schema["oneOf"] if not _collect(value, sub, root, where))
         if passing != 1:
             out.append(f"{where}: must match exactly one of {len(schema['oneOf'])} alternatives (matched {passing})")
-    if "if" in schema and not _collect(value, schema["if"], root, where):
-        if "then" in schema:
-            _validate(value, schema["then"], root, where, out)
+    if "if" in schema and "then" in schema and not _collect(value, schema["if"], root, where):
+        _validate(value, schema["then"], root, where, out)
 
 
 def _collect(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str) -> list[str]:

@@ -35,11 +35,11 @@ from protocol.questions import METHODS, Question
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any, Union
+    from typing import Any
 
-    Answers = Union[Mapping[str, Union[str, bool]], Callable[[str], Union[str, bool, None]], None]
+    Answers = Mapping[str, str | bool] | Callable[[str], str | bool | None] | None
 
-__all__ = ["Transcript", "run_plugin", "ProtocolError"]
+__all__ = ["ProtocolError", "Transcript", "run_plugin"]
 
 
 class Transcript:

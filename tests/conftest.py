@@ -71,7 +71,7 @@ class Env:
 
         from dispatch.cli import Dispatcher
 
-        captured = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        captured = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]  # noqa: SIM115 - closed below
         sys.stdout.flush()
         sys.stderr.flush()
         saved_fds = [os.dup(1), os.dup(2)]
@@ -79,8 +79,8 @@ class Env:
         cwd = os.getcwd()
         os.dup2(captured[0].fileno(), 1)
         os.dup2(captured[1].fileno(), 2)
-        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), write_through=True)
-        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), write_through=True)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), write_through=True)  # noqa: SIM115 - put back below
+        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), write_through=True)  # noqa: SIM115
         os.chdir(self.root)
         try:
             code = Dispatcher("tool", use_exec=False).main(list(args), environ={**self.vars, **(env or {})})

@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from tests.conftest import TOOL, Env, PtyRun
+from tests.conftest import Env, PtyRun
 
 
 def _never_run(tenv: Env, name: str, header: str) -> None:

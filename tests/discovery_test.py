@@ -278,7 +278,7 @@ def test_alias_cannot_hide_a_builtin_or_a_plugin(tenv: Env) -> None:
     assert tenv.call("list", "--json").returncode == 0
     assert json.loads(tenv.call("list", "--json").stdout)
     assert tenv.call("real").stdout == b"real\n"
-    code, found = _doctor(tenv)
+    _, found = _doctor(tenv)
     assert found["alias_hides_builtin"][0]["message"] == "alias 'list' has the name of a builtin and is never used"
 
 

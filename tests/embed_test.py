@@ -86,8 +86,7 @@ def test_no_command_version_help_and_completion(tenv: Env, mycli: str) -> None:
 
 
 def test_bad_declarations_are_refused() -> None:
-    from dispatch import Dispatcher
-    from dispatch import Builtin, Option
+    from dispatch import Builtin, Dispatcher, Option
 
     for bad in (lambda: Option("-v", help="x"), lambda: Option("--json", help="x"), lambda: Option("-c", "-c", help="x")):
         with pytest.raises(ValueError):

@@ -70,7 +70,7 @@ def test_sdk_hello_lists_features_and_requires(tenv: Env) -> None:
     sdk_plugin(tenv, "tool-req", "return 1", header="Plugin = __import__('functools').partial(Plugin, requires=['call'])")
     t = run_plugin([str(tenv.bin / "tool-req")], env=tenv.vars)
     assert t.hello is not None and t.hello["features"] == list(FEATURES) and t.hello["requires"] == ["call"]
-    with pytest.raises(Exception, match="requires 'call'.*upgrade tool-testing"):
+    with pytest.raises(Exception, match=r"requires 'call'.*upgrade tool-testing"):
         run_plugin([str(tenv.bin / "tool-req")], env=tenv.vars, features=["records"])
 
 
@@ -248,7 +248,7 @@ def test_sdk_questions_with_the_fake_host_and_an_older_one(tenv: Env) -> None:
     t = run_plugin([str(tenv.bin / "tool-ask")], env=tenv.vars, features=[],
                    answers={"Delete it? (y/n)": "yes", "Colour? (red/green/blue)": "blue"})
     assert t.output == b"ok=True colour=blue\n"
-    with pytest.raises(Exception, match="no key of answers matches.*'Colour'"):
+    with pytest.raises(Exception, match=r"no key of answers matches.*'Colour'"):
         run_plugin([str(tenv.bin / "tool-ask")], env=tenv.vars, answers={"Delete it?": "y", "Colour": "red"})
 
 

@@ -12,14 +12,13 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, started
+from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env, err_line, in_pty, raw_plugin, started
 
 ESC, BEL, RLO = b"\x1b", b"\x07", "\u202e".encode()
 NOBODY = 65534

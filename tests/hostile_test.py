@@ -6,11 +6,11 @@ documented in docs/protocol.md, or a protocol error (76) explained in one
 """
 from __future__ import annotations
 
-import pytest
-
 import json
 import random
 import subprocess
+
+import pytest
 
 from tests.conftest import DECLARATION, HANG_BOUND, TOOL, Env
 

@@ -93,7 +93,7 @@ def test_names_and_clashes(ienv: Env) -> None:
     _ok(ienv.run("plugin", "install", str(greet), "--force"))
     assert _ok(ienv.run("greet")) == "installed\n"  # before PATH
     listing = json.loads(ienv.run("list", "--json").stdout)["plugins"]
-    shadowed = [p for p in listing if p["path"] == f"{ienv.bin}/tool-greet"][0]
+    shadowed = next(p for p in listing if p["path"] == f"{ienv.bin}/tool-greet")
     assert [q["code"] for q in shadowed["problems"]] == ["shadowed"]
     # A command another installed plugin provides: refused even with --force.
     _source(ienv, "tool-ship", "echo other\n", directory="elsewhere")
@@ -212,9 +212,9 @@ def _installed_in(env: Env, extra: dict[str, str]) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
-    from tests.wheels import sdk_wheel, wheel
-
     import tomllib
+
+    from tests.wheels import sdk_wheel, wheel
 
     # The package of docs/writing-plugins.md, "Publishing a plugin", as a wheel.
     doc = (Path(__file__).resolve().parent.parent / "docs" / "writing-plugins.md").read_text()
@@ -283,7 +283,7 @@ class _Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 path = server.root / self.path.lstrip("/")
                 if not path.is_file():
                     self.send_error(404)
@@ -445,7 +445,7 @@ def test_ctrl_c_in_the_middle_and_two_installs_at_once(ienv: Env, server: _Serve
     time.sleep(1)
     assert second.poll() is None
     server.go.set()
-    out1, err1 = first.communicate(timeout=60)
+    _, err1 = first.communicate(timeout=60)
     out2, err2 = second.communicate(timeout=60)
     assert (first.returncode, second.returncode) == (0, 0), (err1, err2)
     assert err2 == b"tool: waiting for another 'tool plugin' command to finish\n"

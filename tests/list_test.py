@@ -1,10 +1,10 @@
 """`tool list`: every plugin in search order, kubectl-style warnings, and the --json shape."""
 from __future__ import annotations
 
-import pytest
-
 import json
 import subprocess
+
+import pytest
 
 from tests.conftest import DECLARATION, TOOL, Env, python_plugin
 

@@ -7,10 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from protocol.messages import FEATURES
 from tests.conftest import DECLARATION, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
@@ -243,8 +242,8 @@ def test_run_message_fields(tenv: Env) -> None:
 
 
 def test_prompt_without_a_terminal_is_interaction_unavailable(tenv: Env) -> None:
-    tenv.plugin("tool-greet", (os.path.join(os.path.dirname(__file__), "..", "sample-plugins", "tool-greet")) and
-                open(os.path.join(os.path.dirname(__file__), "..", "sample-plugins", "tool-greet")).read())
+    sample = Path(__file__).resolve().parent.parent / "sample-plugins" / "tool-greet"
+    tenv.plugin("tool-greet", sample.read_text())
     proc = tenv.run("greet")
     assert proc.returncode == 1
     err = proc.stderr.decode()

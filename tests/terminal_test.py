@@ -8,7 +8,6 @@ import fcntl
 import os
 import shutil
 import struct
-import sys
 import termios
 
 import pytest
@@ -103,9 +102,9 @@ def test_window_size_change_reaches_the_plugin(tenv: Env) -> None:
 
 def test_json_pipes_stdout_and_timeout_keeps_the_terminal(tenv: Env) -> None:
     tenv.sh("tool-isatty", '[ -t 0 ] && echo "in:tty"; [ -t 1 ] && echo "out:tty" || echo "out:pipe"\n')
-    code, screen = in_pty(tenv, "--json", "isatty").finish()
+    _, screen = in_pty(tenv, "--json", "isatty").finish()
     assert b'"text":"in:tty\\nout:pipe\\n"' in screen
-    code, screen = in_pty(tenv, "--timeout", "30", "isatty").finish()
+    _, screen = in_pty(tenv, "--timeout", "30", "isatty").finish()
     assert b"in:tty" in screen and b"out:tty" in screen
 
 

@@ -16,6 +16,7 @@ import time
 from dispatch import commands, declaration, lookup
 from dispatch.catalog import probe
 from dispatch.errors import usage_error
+from dispatch.exitcodes import ExitCode
 from dispatch.process import spawn
 from dispatch.screen.text import visible, write_json
 from protocol import framing, messages, schema
@@ -224,7 +225,7 @@ class Checker:
             return _result(name, False, "; ".join(problems))
         if answer.answer["type"] == "error":
             code = answer.answer.get("code")
-            advice = "" if (code, answer.status) == ("unsupported_request", 76) else (
+            advice = "" if (code, answer.status) == ("unsupported_request", ExitCode.PROTOCOL) else (
                 f" (answered {code!r}, exit {answer.status}: 'unsupported_request' and exit 76 are what the docs ask)"
             )
             return _result(name, True, f"not supported: optional, but {name!r} makes your plugin {gain}{advice}")
@@ -258,7 +259,7 @@ class Checker:
                     f"while you work (a thread, or between steps) and stop on {{\"type\":\"cancel\"}}, exiting 130; "
                     f"the Python SDK does this for you",
                 )
-            advice = "" if status == 130 else " (130 is the documented status after an interrupt)"
+            advice = "" if status == ExitCode.INTERRUPTED else " (130 is the documented status after an interrupt)"
             return _result("cancel", True, f"stopped after 'cancel' with exit {status}{advice}")
         except BrokenPipeError:
             if _wait(child.pid, 0.2) is not None:

@@ -36,7 +36,7 @@ def run(inv: Invocation, args: list[str]) -> int:
     *words, current = args
     try:
         found = candidates(inv, words, current)
-    except Exception:  # noqa: BLE001 - completion must never break the user's shell
+    except Exception:
         if inv.options.verbosity > 0:
             raise
         found = []

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from dispatch.catalog.metadata import RunProblem
     from dispatch.catalog.scan import PluginFile
-    from dispatch.context import Config
     from dispatch.context import Invocation, Program
 
     Severity = Literal["error", "warning"]
@@ -44,7 +43,7 @@ class Finding:
 
 def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     """Everything that needs attention, the number of plugin files, the search path."""
-    findings, cfg = _config_findings(inv)
+    findings = _config_findings(inv)
     sp = lookup.search_path(inv)
     for var, entry, reason in sp.skipped:
         if reason != "duplicate":
@@ -61,16 +60,16 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     return findings, len(found), sp.dirs
 
 
-def _config_findings(inv: Invocation) -> tuple[list[Finding], Config | None]:
+def _config_findings(inv: Invocation) -> list[Finding]:
     """The config first: a broken one changes everything else."""
     findings: list[Finding] = []
     program = inv.program
     try:
         cfg = config.of(inv.environ, program.prog, program.var("CONFIG"))
     except ToolError as e:  # naming file, line and key
-        return [Finding("error", "bad_config", e.message, "fix the file, or move it away")], None
+        return [Finding("error", "bad_config", e.message, "fix the file, or move it away")]
     if cfg is None:
-        return findings, None
+        return findings
     for name in cfg.aliases:
         if commands.is_builtin(name, program):
             findings.append(
@@ -79,7 +78,7 @@ def _config_findings(inv: Invocation) -> tuple[list[Finding], Config | None]:
             )
     for loop in commands.alias_loops(commands.aliases(cfg, program)):
         findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
-    return findings, cfg
+    return findings
 
 
 _FIXES = {
@@ -225,8 +224,8 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
 
 def _installed_findings(inv: Invocation) -> list[Finding]:
     """Installed plugins whose files differ from their manifest, and what interrupted installs left."""
-    from dispatch.install.store import Store
     from dispatch.install.manage import reinstall_command
+    from dispatch.install.store import Store
 
     prog = inv.prog
     store = Store.of(inv.environ, prog) if dirs.data_dir(inv.environ, prog) else None
@@ -249,7 +248,7 @@ def _installed_findings(inv: Invocation) -> list[Finding]:
                 f"reinstall it ({reinstall_command(manifest, prog)}), or remove it ({prog} plugin remove {manifest.name})",
                 store.current(manifest.name),
             ))
-    for name, path in store.leftovers():
+    for _name, path in store.leftovers():
         findings.append(Finding(
             "warning", "installed_leftover", f"{path} was left by an interrupted install, upgrade or removal",
             f"the next '{prog} plugin install', 'upgrade' or 'remove' removes it; or remove it yourself", path,

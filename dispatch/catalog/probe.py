@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from dispatch.process import spawn
 from dispatch.process import poller as events
+from dispatch.process import spawn
 from dispatch.process.poller import READ, Poller, read
 from protocol import framing
 from protocol.client import Client
@@ -68,7 +68,7 @@ def ask(
     child_env[program.var("PROTOCOL")] = offer if offer is not None else conversation.offer
     try:
         child = spawn.spawn(path, list(args), child_env, quiet=quiet)
-    except Exception as e:  # noqa: BLE001 - reported as the plugin's problem
+    except Exception as e:
         result.problem = getattr(e, "message", str(e))
         return result
     deadline = time.monotonic() + timeout

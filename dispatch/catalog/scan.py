@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from dispatch import resolve
-
 from dispatch.catalog import metadata
 from dispatch.catalog.cache import identity
 from dispatch.commands import is_builtin
@@ -17,14 +16,22 @@ from dispatch.commands import is_builtin
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from typing import Literal
 
     from dispatch.context import Program
 
+    Kind = Literal["protocol", "plain"]  # it declares the protocol, or not
+    SummaryFrom = Literal["plugin", "header"]  # it said so (speaking the protocol), or a comment in its file
+    ProblemCode = Literal["shadowed", "not_executable", "broken_link", "not_a_file", "builtin_name", "takes_over"]
+
 
 class Problem:
+    """Why a plugin file does not run, or runs where the user may not expect it (a code for
+    doctor and `list --json`, and the sentence)."""
+
     __slots__ = ("code", "message")
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ProblemCode, message: str) -> None:
         self.code = code
         self.message = message
 
@@ -54,15 +61,15 @@ class PluginFile:
         self.dir = dir
         self.executable = executable
         self.runs = runs  # this is the file `<prog> <name>` runs
-        self.problems = problems  # codes: shadowed not_executable broken_link not_a_file builtin_name takes_over
+        self.problems = problems
         self.identity = identity  # the cache key of the file, when it could be read
         self.stat = stat
         # From the file's declaration and the metadata cache (never from running the plugin):
-        self.kind: str | None = None  # "protocol" (declares it) | "plain" | None (cannot run)
+        self.kind: Kind | None = None  # None: it cannot run
         self.protocol: int | None = None  # the version it greeted with, once seen speaking it
         self.version: str | None = None
         self.summary: str | None = None
-        self.summary_from: str | None = None  # "plugin" (it said so, speaking the protocol) | "header" (a comment in its file)
+        self.summary_from: SummaryFrom | None = None
         self.description: dict[str, object] | None = None
         self.last_problem: metadata.RunProblem | None = None  # why its last run did not go by the protocol
 

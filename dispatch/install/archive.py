@@ -10,6 +10,7 @@ import posixpath
 import stat
 
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,12 +30,12 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
 
     scheme = url.split(":", 1)[0].lower()
     if scheme not in ("https", "file") and not (scheme == "http" and allow_http):
-        raise ToolError(2, f"refusing to download {url}: only https:// (and file://) URLs are fetched "
+        raise ToolError(ExitCode.USAGE, f"refusing to download {url}: only https:// (and file://) URLs are fetched "
                            "(--allow-http allows http://)")
     digest = hashlib.sha256()
     size = 0
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - scheme checked above
+        with urllib.request.urlopen(url, timeout=60) as response:
             total = response.headers.get("Content-Length")
             expected = int(total) if total and total.isdigit() else None
             with open(dest, "xb") as out:
@@ -44,17 +45,17 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
                         break
                     size += len(chunk)
                     if size > MAX_DOWNLOAD:
-                        raise ToolError(1, f"{url} is larger than {MAX_DOWNLOAD >> 20} MiB; refusing it")
+                        raise ToolError(ExitCode.FAILURE, f"{url} is larger than {MAX_DOWNLOAD >> 20} MiB; refusing it")
                     digest.update(chunk)
                     out.write(chunk)
                     if progress is not None:
                         progress(size, expected)
     except urllib.error.HTTPError as e:
-        raise ToolError(1, f"cannot download {url}: HTTP {e.code} {e.reason}") from None
+        raise ToolError(ExitCode.FAILURE, f"cannot download {url}: HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
-        raise ToolError(1, f"cannot download {url}: {e.reason}; check the network and the URL") from None
+        raise ToolError(ExitCode.FAILURE, f"cannot download {url}: {e.reason}; check the network and the URL") from None
     except (OSError, ValueError) as e:
-        raise ToolError(1, f"cannot download {url}: {e}") from None
+        raise ToolError(ExitCode.FAILURE, f"cannot download {url}: {e}") from None
     return digest.hexdigest()
 
 
@@ -66,36 +67,36 @@ def unpack(path: str, dest: str) -> None:
     with open(path, "rb") as f:
         magic = f.read(6)
     try:
-        if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
+        if magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             _unzip(path, dest)
         else:
             _untar(path, dest, magic)
     except OSError as e:
         # Two entries of one name, a file where a directory is, a name the file system refuses ...
-        raise ToolError(1, f"cannot unpack the archive: {e.strerror or e}"
+        raise ToolError(ExitCode.FAILURE, f"cannot unpack the archive: {e.strerror or e}"
                            + (f" ({os.path.relpath(e.filename, dest)})" if isinstance(e.filename, str) else "")) from None
 
 
 def _checked(name: str, links: set[str]) -> str:
     """The member name, normalized, when it stays inside and does not pass through a link."""
     if not name or name.startswith("/") or "\\" in name or "\0" in name or (len(name) > 1 and name[1] == ":"):
-        raise ToolError(1, f"unsafe archive: the entry {name!r} has an absolute path")
+        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the entry {name!r} has an absolute path")
     norm = posixpath.normpath(name)
     parts = norm.split("/")
     if ".." in parts or norm.startswith("../") or norm == "..":
-        raise ToolError(1, f"unsafe archive: the entry {name!r} points outside (..)")
+        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the entry {name!r} points outside (..)")
     for i in range(1, len(parts)):
         if "/".join(parts[:i]) in links:
-            raise ToolError(1, f"unsafe archive: the entry {name!r} is written through a link")
+            raise ToolError(ExitCode.FAILURE, f"unsafe archive: the entry {name!r} is written through a link")
     return norm
 
 
 def _link_ok(member: str, target: str) -> None:
     if not target or target.startswith("/") or "\0" in target:
-        raise ToolError(1, f"unsafe archive: the link {member!r} points to an absolute path ({target!r})")
+        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the link {member!r} points to an absolute path ({target!r})")
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member), target))
     if resolved == ".." or resolved.startswith("../"):
-        raise ToolError(1, f"unsafe archive: the link {member!r} points outside the archive ({target!r})")
+        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the link {member!r} points outside the archive ({target!r})")
 
 
 def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -> None:
@@ -109,7 +110,7 @@ def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -
                 break
             budget[0] -= len(chunk)
             if budget[0] < 0:
-                raise ToolError(1, f"unsafe archive: it unpacks to more than {MAX_UNPACKED >> 30} GiB")
+                raise ToolError(ExitCode.FAILURE, f"unsafe archive: it unpacks to more than {MAX_UNPACKED >> 30} GiB")
             out.write(chunk)
     # Only the permission bits people mean: never setuid, setgid or sticky.
     os.chmod(path, 0o755 if mode & 0o111 else 0o644)
@@ -124,7 +125,7 @@ class _Capped:
 
     def read(self, n: int = -1) -> bytes:
         if n < 0 or n > MAX_HEADER:
-            raise ToolError(1, f"unsafe archive: a header larger than {MAX_HEADER >> 20} MiB")
+            raise ToolError(ExitCode.FAILURE, f"unsafe archive: a header larger than {MAX_HEADER >> 20} MiB")
         data: bytes = self.raw.read(n)
         return data
 
@@ -165,7 +166,7 @@ def _untar(path: str, dest: str, magic: bytes) -> None:
         with _decompressed(path, magic) as raw, tarfile.open(fileobj=_Capped(raw), mode="r:") as tar:  # type: ignore[call-overload]
             for count, member in enumerate(tar):
                 if count >= MAX_MEMBERS:
-                    raise ToolError(1, f"unsafe archive: more than {MAX_MEMBERS} entries")
+                    raise ToolError(ExitCode.FAILURE, f"unsafe archive: more than {MAX_MEMBERS} entries")
                 name = _checked(member.name, links)
                 if name == ".":
                     continue
@@ -183,14 +184,14 @@ def _untar(path: str, dest: str, magic: bytes) -> None:
                 elif member.islnk():
                     target = _checked(member.linkname, links)
                     if not os.path.isfile(os.path.join(dest, target)) or os.path.islink(os.path.join(dest, target)):
-                        raise ToolError(1, f"unsafe archive: the hard link {name!r} does not point to a file in it")
+                        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the hard link {name!r} does not point to a file in it")
                     with open(os.path.join(dest, target), "rb") as source_file:
                         _write(dest, name, source_file, os.stat(os.path.join(dest, target)).st_mode, budget)
                 else:
                     kind = "device file" if member.ischr() or member.isblk() else "FIFO" if member.isfifo() else "special file"
-                    raise ToolError(1, f"unsafe archive: the entry {name!r} is a {kind}")
+                    raise ToolError(ExitCode.FAILURE, f"unsafe archive: the entry {name!r} is a {kind}")
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
-        raise ToolError(1, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise ToolError(ExitCode.FAILURE, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def _unzip(path: str, dest: str) -> None:
@@ -202,7 +203,7 @@ def _unzip(path: str, dest: str) -> None:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
-                raise ToolError(1, f"unsafe archive: more than {MAX_MEMBERS} entries")
+                raise ToolError(ExitCode.FAILURE, f"unsafe archive: more than {MAX_MEMBERS} entries")
             for info in infos:
                 name = _checked(info.filename.rstrip("/") or ".", links)
                 if name == ".":
@@ -213,7 +214,7 @@ def _unzip(path: str, dest: str) -> None:
                     os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
                 elif kind == stat.S_IFLNK:
                     if info.file_size > 4096:
-                        raise ToolError(1, f"unsafe archive: the link {name!r} is {info.file_size} bytes long")
+                        raise ToolError(ExitCode.FAILURE, f"unsafe archive: the link {name!r} is {info.file_size} bytes long")
                     target = archive.read(info).decode("utf-8", "surrogateescape")
                     _link_ok(name, target)
                     os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)
@@ -223,6 +224,6 @@ def _unzip(path: str, dest: str) -> None:
                     with archive.open(info) as source:
                         _write(dest, name, source, mode, budget)
                 else:
-                    raise ToolError(1, f"unsafe archive: the entry {name!r} is a special file")
+                    raise ToolError(ExitCode.FAILURE, f"unsafe archive: the entry {name!r} is a special file")
     except zipfile.BadZipFile as e:
-        raise ToolError(1, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise ToolError(ExitCode.FAILURE, f"not a tar or zip archive: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None

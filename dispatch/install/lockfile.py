@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
+from dispatch import resolve
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
+from dispatch.install.sources import KINDS, Request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,7 +59,7 @@ def dumps(manifests: Sequence[Manifest], *, header: str) -> str:
         if kind == "python":
             requirements = source.get("requirements")
             if not requirements:
-                raise ToolError(1, f"{manifest.name} cannot be locked: it was installed from {source.get('location')}, "
+                raise ToolError(ExitCode.FAILURE, f"{manifest.name} cannot be locked: it was installed from {source.get('location')}, "
                                    "which pip gave no hash for (a directory or a VCS URL); install it from a wheel, "
                                    "an sdist or an index")
             lines.append("requirements = [" + ", ".join(_string(r) for r in requirements) + "]")
@@ -67,33 +71,28 @@ def dumps(manifests: Sequence[Manifest], *, header: str) -> str:
 
 def load(path: str) -> list[tuple[str, Request]]:
     """(name, what to fetch) for every plugin of a lock file; ToolError (2) when it is not one."""
-    import tomllib
-
-    from dispatch import resolve
-    from dispatch.install.sources import KINDS, Request
-
     try:
         with open(path, "rb") as f:
             data = tomllib.loads(f.read(16 << 20).decode("utf-8"))
     except OSError as e:
-        raise ToolError(2, f"cannot read the lock file {path}: {e.strerror}") from None
+        raise ToolError(ExitCode.USAGE, f"cannot read the lock file {path}: {e.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ToolError(2, f"{path} is not a lock file: {e}") from None
+        raise ToolError(ExitCode.USAGE, f"{path} is not a lock file: {e}") from None
     if data.get("lock") != VERSION:
-        raise ToolError(2, f"{path} is not a lock file of version {VERSION} (lock = {data.get('lock')!r})")
+        raise ToolError(ExitCode.USAGE, f"{path} is not a lock file of version {VERSION} (lock = {data.get('lock')!r})")
     entries: Any = data.get("plugin", [])
     if not isinstance(entries, list):
-        raise ToolError(2, f"{path}: [[plugin]] must be a list of tables")
+        raise ToolError(ExitCode.USAGE, f"{path}: [[plugin]] must be a list of tables")
     found: list[tuple[str, Request]] = []
     for i, entry in enumerate(entries, 1):
         where = f"{path}, plugin {i}"
         if not isinstance(entry, dict):
-            raise ToolError(2, f"{where}: not a table")
+            raise ToolError(ExitCode.USAGE, f"{where}: not a table")
         name, kind, source = entry.get("name"), entry.get("kind"), entry.get("source")
         if not isinstance(name, str) or resolve.name_problem(name) is not None:
-            raise ToolError(2, f"{where}: name must be a valid plugin name, got {name!r}")
+            raise ToolError(ExitCode.USAGE, f"{where}: name must be a valid plugin name, got {name!r}")
         if kind not in KINDS or not isinstance(source, str) or not source:
-            raise ToolError(2, f"{where} ({name}): kind must be one of {', '.join(KINDS)} and source a string")
+            raise ToolError(ExitCode.USAGE, f"{where} ({name}): kind must be one of {', '.join(KINDS)} and source a string")
         request = Request(kind, source, locked=True)
         if kind == "git":
             request.pin = _hex(entry.get("pin"), 40, where, "pin")
@@ -102,7 +101,7 @@ def load(path: str) -> list[tuple[str, Request]]:
         if kind in ("git", "file"):
             files = entry.get("files")
             if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-                raise ToolError(2, f"{where} ({name}): files must be a table of sha256 hashes")
+                raise ToolError(ExitCode.USAGE, f"{where} ({name}): files must be a table of sha256 hashes")
             request.files = files
         if kind == "python":
             requirements = entry.get("requirements")
@@ -111,13 +110,13 @@ def load(path: str) -> list[tuple[str, Request]]:
             if not isinstance(requirements, list) or not requirements or not all(
                 isinstance(r, str) and _REQUIREMENT.fullmatch(r) for r in requirements
             ):
-                raise ToolError(2, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
+                raise ToolError(ExitCode.USAGE, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
                                    "as 'plugin lock' writes them")
             request.requirements = requirements
         commands = entry.get("commands")
         if commands is not None:
             if not isinstance(commands, list) or not all(isinstance(c, str) and resolve.name_problem(c) is None for c in commands):
-                raise ToolError(2, f"{where} ({name}): commands must be a list of command names")
+                raise ToolError(ExitCode.USAGE, f"{where} ({name}): commands must be a list of command names")
             if len(commands) == 1:
                 request.command = commands[0]
         found.append((name, request))
@@ -126,5 +125,5 @@ def load(path: str) -> list[tuple[str, Request]]:
 
 def _hex(value: object, length: int, where: str, key: str) -> str:
     if not isinstance(value, str) or len(value) != length or any(c not in "0123456789abcdef" for c in value):
-        raise ToolError(2, f"{where}: {key} must be {length} lowercase hex digits, got {value!r}")
+        raise ToolError(ExitCode.USAGE, f"{where}: {key} must be {length} lowercase hex digits, got {value!r}")
     return value

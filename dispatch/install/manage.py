@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import time
 
-from dispatch.screen.text import write_json
+from dispatch import commands, lookup, resolve
 from dispatch.errors import ToolError, usage_error
+from dispatch.exitcodes import ExitCode
+from dispatch.install import lockfile, sources
+from dispatch.install import manifest as manifest_mod
+from dispatch.install.sources import ARCHIVE_SUFFIX, Fetcher, project_name
+from dispatch.install.store import Store
+from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,9 +27,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dispatch.context import Invocation
-    from dispatch.install.store import Store
     from dispatch.install.manifest import Manifest
     from dispatch.install.sources import Fetcher, Request
+    from dispatch.install.store import Store
 
 _VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
 _FLAGS = {
@@ -58,8 +65,6 @@ def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str,
 
 def check_names(names: list[str]) -> None:
     """Names of installed plugins as given on the command line: never a path."""
-    from dispatch import resolve
-
     for name in names:
         problem = resolve.name_problem(name)
         if problem is not None:
@@ -75,21 +80,15 @@ def no_names(inv: Invocation, command: str, names: list[str]) -> None:
 
 
 def store_of(inv: Invocation) -> Store:
-    from dispatch.install.store import Store
-
     return Store.of(inv.environ, inv.prog)
 
 
 def fetcher(inv: Invocation) -> Fetcher:
-    from dispatch.install.sources import Fetcher
-
     report = None
     if inv.options.verbosity >= 0 and os.isatty(2):
         state = {"partial": False}
 
         def report(line: str) -> None:
-            from dispatch.screen.text import visible
-
             line = line[:1] + visible(line[1:])  # a URL or path from a lock file may hold anything
             if line.startswith("\r"):
                 sys.stderr.write(f"\r\033[K{inv.prog}: {line[1:]}")
@@ -118,7 +117,6 @@ def reinstall_command(manifest: Manifest, prog: str) -> str:
         words += ["--sha256", str(source.get("sha256"))]
         if str(source.get("location")).startswith("http:"):
             words.append("--allow-http")
-    import shlex
 
     return " ".join(shlex.quote(w) for w in words)
 
@@ -140,8 +138,6 @@ _VERSION_SUFFIX = re.compile(r"[-_]v?\d[\w.]*$")
 
 def guess_name(prog: str, kind: str, location: str) -> str:
     """The name a source is installed under when --name is not given."""
-    from dispatch.install.sources import ARCHIVE_SUFFIX, project_name
-
     if kind == "python":
         base = os.path.basename(location) if os.path.isfile(location) else location
         if base.endswith(".whl"):
@@ -160,9 +156,6 @@ def guess_name(prog: str, kind: str, location: str) -> str:
 
 
 def install(inv: Invocation, values: dict[str, str], flags: set[str], names: list[str], as_json: bool) -> int:
-    from dispatch import resolve
-    from dispatch.install import sources
-
     force = "--force" in flags
     if "--locked" in values:
         if names or set(values) != {"--locked"}:
@@ -195,7 +188,7 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
             check_clashes(inv, store, manifest, force)
             old = store.manifest(manifest.name)
             if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (kind, location):
-                raise ToolError(1, f"{manifest.name} is installed from {old.source.get('location')} "
+                raise ToolError(ExitCode.FAILURE, f"{manifest.name} is installed from {old.source.get('location')} "
                                    f"({old.source.get('kind')}); use --force to replace it with {location}, or "
                                    f"--name to install this one beside it")
         except BaseException:
@@ -220,7 +213,6 @@ def stage(
     when anything fails (Ctrl-C included). `command`: what to call the source's one command
     (--name, or what it was called before an upgrade); `fixed`: keep `name` even when the
     source's one command is called otherwise."""
-    from dispatch.install import manifest as manifest_mod
 
     version = store.new_version(name)
     try:
@@ -230,7 +222,7 @@ def stage(
             if "" in commands and command is not None:
                 commands = {command: commands[""]}
             else:
-                raise ToolError(1, f"{request.location} has no executable named {inv.prog}-NAME"
+                raise ToolError(ExitCode.FAILURE, f"{request.location} has no executable named {inv.prog}-NAME"
                                 + (" (give the command's name with --name)" if "" in commands else "")
                                 + "; nothing was installed")
         completers = fetched.completers
@@ -242,12 +234,12 @@ def stage(
             # A pinned source must not run, or be checked as, something outside what was pinned.
             outside = manifest_mod.escaping_links(version)
             if outside:
-                raise ToolError(1, f"unsafe source {request.location}: the link {outside[0].partition('/')[2]} leads outside it; "
+                raise ToolError(ExitCode.FAILURE, f"unsafe source {request.location}: the link {outside[0].partition('/')[2]} leads outside it; "
                                    "nothing was installed")
         files = manifest_mod.hash_tree(version)
         if request.files is not None and files != request.files:
             changed = sorted(k for k in set(files) | set(request.files) if files.get(k) != request.files.get(k))
-            raise ToolError(1, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
+            raise ToolError(ExitCode.FAILURE, f"hash mismatch for {name} from {request.location}: {', '.join(changed[:3])}"
                                f"{' ...' if len(changed) > 3 else ''} {'differs' if len(changed) == 1 else 'differ'} from the lock file; "
                                "nothing was installed")
         if request.kind != "python" and not fixed and len(commands) == 1 and next(iter(commands)) != name:
@@ -276,8 +268,6 @@ def _move(store: Store, version: str, name: str) -> str:
 
 
 def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool) -> None:
-    from dispatch import commands, lookup, resolve
-
     prog = inv.prog
     managed = os.path.normpath(store.bin)
     dirs = [d for d in lookup.search_path(inv).dirs if d != managed]
@@ -285,28 +275,26 @@ def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool
     for command in sorted(manifest.commands):
         problem = resolve.name_problem(command) or ("it is longer than 100 characters" if len(command) > 100 else None)
         if problem is not None:
-            raise ToolError(1, f"cannot install the command {command!r}: {problem}")
+            raise ToolError(ExitCode.FAILURE, f"cannot install the command {command!r}: {problem}")
         owner = store.owner(command)
         if owner is not None and owner != manifest.name:
-            raise ToolError(1, f"'{prog} {command}' is already provided by the installed plugin {owner}; "
+            raise ToolError(ExitCode.FAILURE, f"'{prog} {command}' is already provided by the installed plugin {owner}; "
                                f"remove it first ({prog} plugin remove {owner})")
         if force:
             continue
         if commands.is_builtin(command, inv.program):
-            raise ToolError(1, f"'{prog} {command}' is a builtin command of {prog}: an installed {prog}-{command} would "
+            raise ToolError(ExitCode.FAILURE, f"'{prog} {command}' is a builtin command of {prog}: an installed {prog}-{command} would "
                                "never run; rename it (--name), or use --force to install it anyway")
         for d in dirs:
             path = os.path.join(d, f"{prog}-{command}")
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 first = managed in order and order.index(managed) < order.index(d)
-                raise ToolError(1, f"'{prog} {command}' already runs {path}; the installed one would "
+                raise ToolError(ExitCode.FAILURE, f"'{prog} {command}' already runs {path}; the installed one would "
                                    + ("shadow it" if first else "be shadowed by it")
                                    + "; use --force to install it anyway, or --name to choose another name")
 
 
 def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, allow_http: bool) -> int:
-    from dispatch.install import lockfile
-
     entries = lockfile.load(path)
     for _, request in entries:
         request.allow_http = allow_http
@@ -343,8 +331,6 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, al
 
 
 def list_installed(inv: Invocation, as_json: bool) -> int:
-    from dispatch.screen.text import visible
-
     store = store_of(inv)
     manifests = store.manifests()
     if as_json:
@@ -368,7 +354,7 @@ def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
     try:
         missing = [n for n in names if store.current(n) is None]
         if missing:
-            raise ToolError(1, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
+            raise ToolError(ExitCode.FAILURE, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
         for name in names:
             manifest = store.remove(name)
             if manifest is not None:
@@ -384,8 +370,6 @@ def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
 
 
 def lock(inv: Invocation, as_json: bool) -> int:
-    from dispatch.install import lockfile
-
     manifests = store_of(inv).manifests()
     text = lockfile.dumps(manifests, header=(
         f"Installed {inv.prog} plugins, written by '{inv.prog} plugin lock' ({inv.prog} {inv.program.version}).\n"

@@ -7,7 +7,10 @@ import json
 import os
 import stat
 
+from dispatch import resolve
+from dispatch.catalog import cache
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +59,6 @@ class Manifest:
         if not isinstance(data, dict) or data.get("manifest") != 1:
             return None
         name, source, commands, files = data.get("name"), data.get("source"), data.get("commands"), data.get("files")
-        from dispatch import resolve
 
         if not (isinstance(name, str) and isinstance(source, dict) and isinstance(source.get("kind"), str)):
             return None
@@ -147,8 +149,6 @@ def escaping_links(top: str) -> list[str]:
 
 
 def read_manifest(version: str) -> Manifest | None:
-    from dispatch.catalog import cache
-
     try:
         fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -166,13 +166,11 @@ def read_manifest(version: str) -> Manifest | None:
 
 
 def write_manifest(version: str, manifest: Manifest) -> None:
-    from dispatch.catalog import cache
-
     fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
     try:
         data = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
         if not cache.write_file(fd, MANIFEST, data):
-            raise ToolError(1, f"cannot write {os.path.join(version, MANIFEST)}")
+            raise ToolError(ExitCode.FAILURE, f"cannot write {os.path.join(version, MANIFEST)}")
         os.chmod(MANIFEST, 0o644, dir_fd=fd)
     finally:
         os.close(fd)

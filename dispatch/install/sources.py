@@ -9,14 +9,21 @@ package, its `<prog>-NAME` console scripts.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
 import sys
 
+from dispatch import resolve
+from dispatch.catalog import sidecar
+from dispatch.catalog.sidecar import file_name
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
+from dispatch.install.manifest import sha256_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +71,6 @@ class Fetched:
 
 class Fetcher:
     """Fetches sources for one program. `report(line)` shows progress on a terminal (None: quiet)."""
-
     __slots__ = ("prog", "needle", "env", "report", "verbose")
 
     def __init__(
@@ -83,8 +89,6 @@ class Fetcher:
 
     def _completers(self, version: str, commands: Mapping[str, str]) -> dict[str, str]:
         """The completion sidecar next to each command, `<prog>_complete-NAME` (docs/writing-plugins.md)."""
-        from dispatch.catalog import sidecar
-
         found = {}
         for command, path in commands.items():
             head, _, base = path.rpartition("/")
@@ -112,20 +116,18 @@ class Fetcher:
             return self._python(request, version)
         if kind == "archive":
             return self._archive(request, version)
-        raise ToolError(2, f"unknown source kind {kind!r}; known: {', '.join(KINDS)}")
+        raise ToolError(ExitCode.USAGE, f"unknown source kind {kind!r}; known: {', '.join(KINDS)}")
 
     # -- file, link ---------------------------------------------------------------------
 
     def _file(self, request: Request, version: str) -> Fetched:
-        from dispatch.install.manifest import sha256_file
-
         source = request.location
         try:
             st = os.stat(source)
         except OSError as e:
-            raise ToolError(1, f"cannot read {source}: {e.strerror}") from None
+            raise ToolError(ExitCode.FAILURE, f"cannot read {source}: {e.strerror}") from None
         if not stat.S_ISREG(st.st_mode):
-            raise ToolError(1, f"{source} is not a regular file")
+            raise ToolError(ExitCode.FAILURE, f"{source} is not a regular file")
         digest = sha256_file(source)
         if request.sha256 is not None and digest != request.sha256:
             raise mismatch(source, request.sha256, digest)
@@ -133,7 +135,6 @@ class Fetcher:
         os.mkdir(os.path.join(version, "files"), 0o755)
         shutil.copyfile(source, os.path.join(version, "files", base), follow_symlinks=True)
         os.chmod(os.path.join(version, "files", base), 0o755)
-        from dispatch.catalog.sidecar import file_name
 
         command = base[len(self.prog) + 1 :] if base.startswith(self.prog + "-") else ""
         sidecar = os.path.join(os.path.dirname(source), file_name(self.prog, base) or "")
@@ -158,7 +159,7 @@ class Fetcher:
                 what=f"no tag, branch or commit {request.pin!r} in {request.location}")
         commit = git(["-C", src, "rev-parse", "HEAD"], self.env).strip()
         if request.locked and request.pin and commit != request.pin:
-            raise ToolError(1, f"{request.location} at {request.pin} is commit {commit}, not the locked one")
+            raise ToolError(ExitCode.FAILURE, f"{request.location} at {request.pin} is commit {commit}, not the locked one")
         shutil.rmtree(os.path.join(src, ".git"))
         fetched = Fetched(
             {"kind": "git", "location": request.location, "pin": request.pin, "resolved": commit},
@@ -169,14 +170,11 @@ class Fetcher:
     # -- python -------------------------------------------------------------------------
 
     def _python(self, request: Request, version: str) -> Fetched:
-        import json
         import venv
 
         requirement = request.location
         local_digest = None
         if os.path.isabs(requirement) and os.path.isfile(requirement):
-            from dispatch.install.manifest import sha256_file
-
             local_digest = sha256_file(requirement)
             if request.sha256 is not None and local_digest != request.sha256:
                 raise mismatch(requirement, request.sha256, local_digest)
@@ -185,7 +183,7 @@ class Fetcher:
         try:
             venv.EnvBuilder(with_pip=True, symlinks=os.name != "nt").create(target)
         except (OSError, subprocess.CalledProcessError) as e:
-            raise ToolError(1, f"cannot make a virtual environment with {sys.executable}: {e}") from None
+            raise ToolError(ExitCode.FAILURE, f"cannot make a virtual environment with {sys.executable}: {e}") from None
         python = os.path.join(target, "bin", "python")
         report = os.path.join(version, "pip-report.json")
         args = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
@@ -221,7 +219,7 @@ class Fetcher:
                 locked = None  # a directory or a VCS checkout: nothing to pin it by
         commands = self._console_scripts(version, target, python, requirement)
         if not commands:
-            raise ToolError(1, f"{requirement} provides no console script named {self.prog}-NAME; nothing to install")
+            raise ToolError(ExitCode.FAILURE, f"{requirement} provides no console script named {self.prog}-NAME; nothing to install")
         source: dict[str, Any] = {"kind": "python", "location": requirement, "resolved": resolved,
                                   "requirements": request.requirements if request.requirements is not None else locked}
         if os.path.isabs(requirement) and os.path.isfile(requirement):
@@ -239,16 +237,15 @@ class Fetcher:
             out = (proc.stdout or b"").decode(errors="replace")
             lines = [line.strip() for line in out.splitlines() if line.strip()]
             if "DO NOT MATCH THE HASHES" in out:
-                raise ToolError(1, f"hash mismatch installing {requirement}: a package differs from the lock file; nothing was installed")
+                raise ToolError(ExitCode.FAILURE, f"hash mismatch installing {requirement}: a package differs from the lock file; nothing was installed")
             detail = next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "")
-            raise ToolError(1, f"pip could not install {requirement}" + (f": {detail}" if detail else " (see its output above)"))
+            raise ToolError(ExitCode.FAILURE, f"pip could not install {requirement}" + (f": {detail}" if detail else " (see its output above)"))
 
     def _console_scripts(self, version: str, venv_dir: str, python: str, requirement: str) -> dict[str, str]:
         import configparser
         import glob
         import keyword
 
-        from dispatch import resolve
 
         commands: dict[str, str] = {}
         for site in glob.glob(os.path.join(venv_dir, "lib", "python*", "site-packages")):
@@ -293,16 +290,14 @@ class Fetcher:
     # -- archive ------------------------------------------------------------------------
 
     def _archive(self, request: Request, version: str) -> Fetched:
-        from dispatch.install import archive
+        from dispatch.install import archive  # urllib, tarfile, zipfile and the compressors: for archives only
 
         if not request.sha256:
-            raise ToolError(2, f"give the archive's sha256: {self.prog} plugin install {request.location} --sha256 HEX")
+            raise ToolError(ExitCode.USAGE, f"give the archive's sha256: {self.prog} plugin install {request.location} --sha256 HEX")
         download = os.path.join(version, ".download")
         self._say(f"downloading {request.location}")
         if os.path.isabs(request.location):
             shutil.copyfile(request.location, download)
-            from dispatch.install.manifest import sha256_file
-
             digest = sha256_file(download)
         else:
             digest = archive.download(request.location, download, allow_http=request.allow_http, progress=self._progress)
@@ -319,14 +314,12 @@ class Fetcher:
 
     def commands_in(self, version: str, sub: str) -> dict[str, str]:
         """The `<prog>-NAME` executables at the root of `sub` (or of its only directory)."""
-        from dispatch import resolve
-
         top = os.path.join(version, sub)
         for _ in range(2):
             try:
                 entries = sorted(os.listdir(top))
             except OSError as e:
-                raise ToolError(1, f"cannot read {top}: {e.strerror}") from None
+                raise ToolError(ExitCode.FAILURE, f"cannot read {top}: {e.strerror}") from None
             found: dict[str, str] = {}
             for entry in entries:
                 if not entry.startswith(self.prog + "-"):
@@ -370,7 +363,6 @@ def _write_launcher(path: str, python: str, module: str, attr: str, requirement:
     function. It declares the protocol when the module it runs does (the SDK's plugins do)."""
     head, _, rest = attr.partition(".")
     call = head + (f".{rest}" if rest else "")
-    import shlex
 
     if " " in python or len(python) > 120:
         # A #! line cannot hold spaces (nor, on some systems, more than 127 bytes): sh runs the
@@ -397,17 +389,17 @@ def git(args: list[str], env: Mapping[str, str], *, what: str | None = None) -> 
     try:
         proc = subprocess.run(["git", *args], stdin=subprocess.DEVNULL, capture_output=True, env=git_env)
     except FileNotFoundError:
-        raise ToolError(1, "git is not installed; install it to install plugins from git repositories") from None
+        raise ToolError(ExitCode.FAILURE, "git is not installed; install it to install plugins from git repositories") from None
     if proc.returncode != 0:
         said = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
         fatal = [line for line in said if line.startswith(("fatal:", "error:"))]
         quoted = "; ".join(fatal[:2] or said[-2:]) or f"exit status {proc.returncode}"
-        raise ToolError(1, f"{what}: git said: {quoted}" if what else f"git {args[0] if args[0] != '-C' else args[2]} failed: {quoted}")
+        raise ToolError(ExitCode.FAILURE, f"{what}: git said: {quoted}" if what else f"git {args[0] if args[0] != '-C' else args[2]} failed: {quoted}")
     return proc.stdout.decode(errors="replace")
 
 
 def mismatch(what: str, expected: str, got: str) -> ToolError:
-    return ToolError(1, f"hash mismatch for {what}: expected sha256 {expected}, got {got}; nothing was installed")
+    return ToolError(ExitCode.FAILURE, f"hash mismatch for {what}: expected sha256 {expected}, got {got}; nothing was installed")
 
 
 def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, str]:
@@ -419,7 +411,7 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
     if url and sha256:
         return "archive", source
     if url and ARCHIVE_SUFFIX.search(lowered.split("?", 1)[0]):
-        raise ToolError(2, f"{source} is an archive: give its sha256 (--sha256 HEX) to install it")
+        raise ToolError(ExitCode.USAGE, f"{source} is an archive: give its sha256 (--sha256 HEX) to install it")
     if lowered.startswith(_GIT_URL_PREFIXES) or lowered.startswith(("http://", "https://")):
         return "git", source.removeprefix("git+")
     if os.path.isdir(source):
@@ -434,7 +426,7 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
             return "python", path
         return "file", path
     if os.sep in source or source.startswith("."):
-        raise ToolError(2, f"{source}: no such file or directory")
+        raise ToolError(ExitCode.USAGE, f"{source}: no such file or directory")
     if source.startswith("-") or not source.strip() or "\n" in source:
-        raise ToolError(2, f"{source!r} is not a source: a path, a URL or a Python requirement (name, name==1.2)")
+        raise ToolError(ExitCode.USAGE, f"{source!r} is not a source: a path, a URL or a Python requirement (name, name==1.2)")
     return "python", source  # a requirement: `name`, `name==1.2`, `name>=1`

@@ -2,7 +2,6 @@
 serialises writers, and the one atomic switch from a version to the next (docs/installing.md).
 
 Under the data directory (`$XDG_DATA_HOME/<prog>`, else `~/.local/share/<prog>`):
-
     bin/<prog>-CMD           a link the host made: ../plugins/NAME/current/<path of CMD>
     plugins/NAME/current     a link to the version in use, `v-...`
     plugins/NAME/v-.../      one installed version; complete once its manifest.json is in it
@@ -15,10 +14,14 @@ that are not `current` are leftovers, removed by the next writer and reported by
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import signal
 import stat
 import time
 
+from dispatch import dirs, resolve
 from dispatch.errors import ToolError
 from dispatch.exitcodes import ExitCode
 from dispatch.install.manifest import MANIFEST, Manifest, hash_tree, read_manifest, write_manifest
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 
 class Store:
     """The installed plugins of one program. Readers use it as is; writers hold `lock()`."""
-
     __slots__ = ("root", "prog", "plugins", "bin", "_lock_fd")
 
     def __init__(self, root: str, prog: str) -> None:
@@ -42,8 +44,6 @@ class Store:
 
     @classmethod
     def of(cls, env: Mapping[str, str], prog: str) -> Store:
-        from dispatch import dirs
-
         root = dirs.data_dir(env, prog)
         if root is None:
             raise ToolError(ExitCode.FAILURE, "no data directory: set HOME or XDG_DATA_HOME to an absolute path")
@@ -58,7 +58,6 @@ class Store:
     def current(self, name: str) -> str | None:
         """The directory of the version of `name` in use: `current` must be our link to a `v-` sibling,
         in a real directory `plugins/NAME` (a link planted there is never followed)."""
-        from dispatch import resolve
 
         if resolve.name_problem(name) is not None or not _real_dir(os.path.join(self.plugins, name)):
             return None
@@ -96,21 +95,20 @@ class Store:
     def lock(self, waiting: Any = None) -> None:
         """Take the writers' lock (blocking; `waiting()` is called once if another holds it),
         and make the directories. Released by `unlock` or when the process ends."""
-        import fcntl
 
         for path, mode in ((os.path.dirname(self.root), 0o755), (self.root, 0o755), (self.plugins, 0o755), (self.bin, 0o755)):
             try:
                 os.makedirs(path, mode, exist_ok=True)
             except OSError as e:
-                raise ToolError(1, f"cannot create {path}: {e.strerror}") from None
+                raise ToolError(ExitCode.FAILURE, f"cannot create {path}: {e.strerror}") from None
         for path in (os.path.dirname(self.root), self.root, self.plugins, self.bin):
             why = _distrust(path)
             if why is not None:
-                raise ToolError(1, f"{path} is not safe to install into: {why}; fix it, or set XDG_DATA_HOME")
+                raise ToolError(ExitCode.FAILURE, f"{path} is not safe to install into: {why}; fix it, or set XDG_DATA_HOME")
         try:
             fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as e:
-            raise ToolError(1, f"cannot open {os.path.join(self.root, 'lock')}: {e.strerror}; remove it if it is not a file") from None
+            raise ToolError(ExitCode.FAILURE, f"cannot open {os.path.join(self.root, 'lock')}: {e.strerror}; remove it if it is not a file") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -163,7 +161,7 @@ class Store:
                 for file_name in set(links) - set(old.links(self.prog) if old is not None else ()):
                     self._unlink(file_name, name)
                 self.discard(version)
-                raise ToolError(1, f"cannot install {name} in {self.root}: {e.strerror or e}; nothing was changed") from None
+                raise ToolError(ExitCode.FAILURE, f"cannot install {name} in {self.root}: {e.strerror or e}; nothing was changed") from None
             if old is not None:
                 for file_name in set(old.links(self.prog)) - set(links):
                     self._unlink(file_name, name)
@@ -172,7 +170,6 @@ class Store:
 
     def remove(self, name: str) -> Manifest | None:
         assert self._lock_fd is not None
-        import shutil
 
         with _signals_held():
             manifest = self.manifest(name)
@@ -191,7 +188,6 @@ class Store:
     def discard(self, version: str) -> None:
         """Remove a version that is not (or no longer) current, and its plugin's directory when
         nothing is left in it."""
-        import shutil
 
         shutil.rmtree(version, ignore_errors=True)
         try:
@@ -209,8 +205,6 @@ class Store:
 
     def clean(self) -> None:
         """Remove what interrupted writers left: versions not in use, plugin directories with none."""
-        import shutil
-
         for name, path in self.leftovers():
             if os.path.dirname(path) == self.bin and not os.path.islink(path):
                 continue  # a file or directory someone put in bin/: reported by doctor, never deleted
@@ -341,18 +335,12 @@ class _signals_held:
     a Ctrl-C then takes effect right after, on a consistent state."""
 
     def __enter__(self) -> None:
-        import signal
-
         self.held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
     def __exit__(self, *exc: object) -> None:
-        import signal
-
         signal.pthread_sigmask(signal.SIG_SETMASK, self.held)
 
 
 def _distrust(path: str) -> str | None:
-    from dispatch import dirs
-
     why = dirs.why_untrusted(path)
     return None if why == "missing" else why

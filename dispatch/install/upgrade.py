@@ -2,20 +2,25 @@
 only once complete (dispatch/manage.py, docs/installing.md)."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
+from dispatch.install import manifest as manifest_mod
+from dispatch.install import sources
+from dispatch.install.manage import check_clashes, fetcher, locked_store, stage, store_of
 from dispatch.screen.text import write_json
-from dispatch.install.manage import check_clashes, describe, fetcher, locked_store, stage, store_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from dispatch.context import Invocation
-    from dispatch.install.store import Store
     from dispatch.install.manifest import Manifest
+    from dispatch.install.store import Store
 
 
 def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_json: bool) -> int:
@@ -27,7 +32,7 @@ def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_
         if not all_:
             missing = [n for n in names if store.manifest(n) is None]
             if missing:
-                raise ToolError(1, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
+                raise ToolError(ExitCode.FAILURE, f"not installed: {', '.join(missing)} ('{inv.prog} plugin list' shows what is)")
             manifests = [m for m in (store.manifest(n) for n in names) if m is not None]
         for manifest in manifests:
             try:
@@ -51,9 +56,6 @@ def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_
 
 
 def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: bool) -> dict[str, Any]:
-    from dispatch.install import manifest as manifest_mod
-    from dispatch.install import sources
-
     source = manifest.source
     kind = source["kind"]
     result: dict[str, Any] = {"name": manifest.name, "from": manifest.version, "to": manifest.version}
@@ -75,7 +77,7 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
     if kind in ("file", "python") and os.path.isabs(location):
         # A file (or a wheel or sdist file): unchanged, nothing to fetch again.
         if not os.path.isfile(location):
-            raise ToolError(1, f"its source {location} is gone")
+            raise ToolError(ExitCode.FAILURE, f"its source {location} is gone")
         if manifest_mod.sha256_file(location) == source.get("sha256"):
             return {**result, "status": "up_to_date"}
     from_index = kind == "python" and not os.path.isabs(location)  # a changed file may keep its version
@@ -108,12 +110,6 @@ def _current_id(manifest: Manifest) -> str | None:
 
 def _newest(inv: Invocation, store: Store, manifest: Manifest) -> str | None:
     """What an upgrade would install, without installing it (None: cannot tell)."""
-    import json
-    import subprocess
-
-    from dispatch.install import manifest as manifest_mod
-    from dispatch.install import sources
-
     source = manifest.source
     kind, location = source["kind"], str(source.get("location"))
     if kind == "file":
@@ -133,7 +129,7 @@ def _newest(inv: Invocation, store: Store, manifest: Manifest) -> str | None:
             stdin=subprocess.DEVNULL, capture_output=True, env=dict(inv.environ),
         )
         if proc.returncode != 0:
-            raise ToolError(1, "pip cannot tell what an upgrade would install: "
+            raise ToolError(ExitCode.FAILURE, "pip cannot tell what an upgrade would install: "
                                + (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1])
         try:
             report = json.loads(proc.stdout)

@@ -9,12 +9,10 @@ bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
 """
 from __future__ import annotations
 
-import os
-
 from dispatch.screen.text import to_utf8, visible, write_all
-from protocol.width import columns
 from protocol.framing import dumps
 from protocol.messages import LOG_LEVELS
+from protocol.width import columns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -78,6 +78,6 @@ def start(inv: Invocation, env: Mapping[str, str], rid: object, argv: list[str],
     child_env[var] = str(depth + 1)
     try:
         child = spawn.spawn(inv.bin, ["--json", "--no-input", *argv], child_env, stdin_null=True)
-    except Exception as e:  # noqa: BLE001 - reported to the plugin, which decides
+    except Exception as e:
         return messages.error_response(rid, "call_failed", f"cannot run {inv.prog}: {getattr(e, 'message', e)}")
     return Call(rid, child, poller)

@@ -12,9 +12,13 @@ from dispatch.exitcodes import ExitCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Final, Literal
 
     from dispatch.context import Options
+
+    # Why the host stopped a plugin: --timeout ran out, --max-output was reached, the user's
+    # Ctrl-C, the host was sent SIGTERM/SIGHUP/SIGQUIT, the host's own stdout went away.
+    StopReason = Literal["timeout", "limit", "interrupt", "signal", "output"]
 
 # stop reason -> (cancel reason on the wire, JSON code of the host's error line or None)
 STOP_REASONS: Final = {
@@ -50,7 +54,7 @@ def settle(
     name: str,
     status: int,
     killed_by: int | None,
-    reason: str | None,
+    reason: StopReason | None,
     stop_signal: int | None,
     escalated: bool,
     spoke_protocol: bool,

@@ -12,7 +12,6 @@ there (supervisor.py). `run` returns the invocation's status, or -N: "die by sig
 """
 from __future__ import annotations
 
-import os
 import time
 
 from dispatch.catalog import metadata

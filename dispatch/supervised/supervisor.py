@@ -13,17 +13,17 @@ SIGTERM to the group, another grace period, then SIGKILL to the group.
 """
 from __future__ import annotations
 
-import os
 # _signal, not signal: the latter imports enum, which costs more than this whole module.
 import _signal as signal
+import os
 import time
 
 from dispatch.exitcodes import from_wait_status
-from dispatch.supervised.outcome import STOP_REASONS
 from dispatch.process import poller as events
 from dispatch.process.poller import READ
 from dispatch.process.spawn import stop
 from dispatch.process.terminal import hand_over, take_back
+from dispatch.supervised.outcome import STOP_REASONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from dispatch.process.poller import Poller, Tag
     from dispatch.process.spawn import Child
+    from dispatch.supervised.outcome import StopReason
 
     class Peer(Protocol):
         """The host's side of the plugin's pipes (a Session)."""
@@ -65,7 +66,7 @@ class Supervisor:
         self.peer = peer
         self.status: int | None = None  # the plugin's exit status (128+N when killed by signal N)
         self.killed_by: int | None = None  # N when the plugin was killed by signal N
-        self.stop_reason: str | None = None  # timeout | interrupt | signal | output | limit
+        self.stop_reason: StopReason | None = None
         self.stop_signal: int | None = None
         self.escalated = False
         self.interrupts = 0
@@ -149,7 +150,7 @@ class Supervisor:
             pass
 
     # -- stopping --------------------------------------------------------------------
-    def stop(self, reason: str, first_signal: int = signal.SIGTERM) -> None:
+    def stop(self, reason: StopReason, first_signal: int = signal.SIGTERM) -> None:
         """Begin the ladder for `reason` (dispatch/outcome.py): cancel (protocol) or
         `first_signal` (plain), then SIGTERM, then SIGKILL."""
         if self.stop_reason is None:
