@@ -4,7 +4,13 @@ The exit code is 126 (cannot execute) or 127 (gone), never 70.
 """
 from __future__ import annotations
 
+import errno
 import os
+
+from dispatch import shebang
+from dispatch.errors import ToolError, cannot_execute
+from dispatch.exitcodes import ExitCode
+from dispatch.shebang import read_head
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,20 +21,12 @@ if TYPE_CHECKING:
 
 def is_script(path: str) -> bool:
     """Text without a #! line, which sh may run; not a binary cut short or for another machine."""
-    from dispatch.shebang import read_head
-
     head = read_head(path, 512)
     return head is not None and b"\0" not in head and not head.startswith(b"\x7fELF")
 
 
 def explain(path: str, err: OSError, env: Mapping[str, str]) -> ToolError:
     """The ToolError for a plugin that could not be started."""
-    import errno
-
-    from dispatch import shebang
-    from dispatch.errors import ToolError, cannot_execute
-    from dispatch.exitcodes import ExitCode
-
     code = err.errno
     if code == errno.ENOENT:
         if not os.path.lexists(path):

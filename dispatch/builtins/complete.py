@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dispatch import commands, options
+from dispatch import commands, declaration, lookup, options, resolve
 from dispatch.screen.text import visible
 
 TYPE_CHECKING = False
@@ -96,8 +96,6 @@ def _skips_next(inv: Invocation, word: str) -> bool:
 
 def _plugin_names(inv: Invocation) -> Iterable[str]:
     """Command names from the directory listings alone (no stat of every file)."""
-    from dispatch import lookup, resolve
-
     prefix = inv.prog + "-"
     for d in lookup.search_path(inv).dirs:
         try:
@@ -148,7 +146,6 @@ def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tup
 
 
 def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
-    from dispatch import declaration, lookup, resolve
     from dispatch.catalog import metadata
 
     found: list[tuple[str, str]] = []

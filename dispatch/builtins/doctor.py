@@ -13,6 +13,8 @@ from dispatch import commands, config, dirs, lookup, shebang
 from dispatch.builtins.common import parse_args
 from dispatch.catalog import scan
 from dispatch.errors import ToolError
+from dispatch.install.manage import reinstall_command
+from dispatch.install.store import Store
 from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
@@ -224,9 +226,6 @@ def _cache_findings(env: Mapping[str, str], prog: str) -> list[Finding]:
 
 def _installed_findings(inv: Invocation) -> list[Finding]:
     """Installed plugins whose files differ from their manifest, and what interrupted installs left."""
-    from dispatch.install.manage import reinstall_command
-    from dispatch.install.store import Store
-
     prog = inv.prog
     store = Store.of(inv.environ, prog) if dirs.data_dir(inv.environ, prog) else None
     if store is None or not os.path.isdir(store.plugins):

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 
-from dispatch import commands
+from dispatch import commands, declaration, launch, lookup
+from dispatch.builtins.list import plugins
+from dispatch.catalog import metadata, probe
+from dispatch.screen.style import Style, cells, cut
 from dispatch.screen.text import visible
+from protocol import help as render
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,15 +28,12 @@ def run(inv: Invocation, args: list[str]) -> int:
 
 def plugin_help(inv: Invocation, args: list[str]) -> int:
     """A protocol plugin's description, rendered; a plain plugin's own --help, said so."""
-    from dispatch import declaration, launch, lookup
-
     program = inv.program
     found, words = lookup.lookup(inv, args)
     command = f"{inv.prog} {' '.join(words[: found.nwords])}"
     if declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, inv.prog):
         description = describe(inv, found.path, found.stat)
         if description is not None:
-            from protocol import help as render
 
             sys.stdout.write(visible(render.render(description, command), multiline=True))
             return 0
@@ -43,8 +45,6 @@ def plugin_help(inv: Invocation, args: list[str]) -> int:
 
 def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object] | None:
     """The cached describe answer, asking the plugin (which declares the protocol) when there is none yet."""
-    from dispatch.catalog import metadata, probe
-
     entry = metadata.read(inv.environ, inv.prog, st)
     if isinstance(entry.get("description"), dict):
         return entry["description"]  # type: ignore[no-any-return]
@@ -69,8 +69,6 @@ def _options(program: Program) -> str:
 
 
 def general_help(inv: Invocation) -> int:
-    from dispatch.builtins.list import plugins
-
     prog = inv.prog
     program = inv.program
     out = []
@@ -110,7 +108,6 @@ def general_help(inv: Invocation) -> int:
         out.append(f"\nNo plugins found yet: put an executable named {prog}-NAME on PATH.\n")
     out.append(f"\nRun '{prog} help <command>' for a command's help, '{prog} list' for details.\n")
     text = "".join(out)
-    from dispatch.screen.style import Style
 
     width = Style.for_stdout(inv.environ).width
     sys.stdout.write(_fitted(text, width) if width else text)
@@ -121,7 +118,6 @@ def general_help(inv: Invocation) -> int:
 def _fitted(text: str, width: int) -> str:
     """The help on a terminal `width` columns wide: paragraphs wrapped, table rows (indented)
     cut with an ellipsis."""
-    from dispatch.screen.style import cells, cut
 
     lines = []
     for line in text.split("\n"):
@@ -130,7 +126,6 @@ def _fitted(text: str, width: int) -> str:
         elif line.startswith(" "):
             lines.append(cut(line, width - 1))
         else:
-            import textwrap
 
             lines.extend(textwrap.wrap(line, width - 1, break_on_hyphens=False) or [""])
     return "\n".join(lines)

@@ -12,6 +12,11 @@ import os
 import stat
 import time
 
+from dispatch import lookup
+from dispatch.process import poller as events
+from dispatch.process import spawn
+from dispatch.process.poller import READ, Poller, read
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,8 +30,6 @@ MAX_CANDIDATES = 1000
 
 def find(inv: Invocation, plugin_path: str) -> str | None:
     """The sidecar for the plugin file at `plugin_path` (`tool-db-migrate` -> `tool_complete-db-migrate`)."""
-    from dispatch import lookup
-
     name = file_name(inv.prog, os.path.basename(plugin_path))
     if name is None:
         return None
@@ -48,10 +51,6 @@ def file_name(prog: str, plugin_file: str) -> str | None:
 
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> list[tuple[str, str]]:
     """The sidecar's candidates for `current` after `words` (nothing when it fails or is slow)."""
-    from dispatch.process import poller as events
-    from dispatch.process import spawn
-    from dispatch.process.poller import READ, Poller, read
-
     try:
         child = spawn.spawn(path, [*words, current], inv.plugin_env(command), stdin_null=True, quiet=True)
     except Exception:

@@ -7,6 +7,11 @@ before the session machinery is imported, so that the two start-ups overlap.
 """
 from __future__ import annotations
 
+from dispatch.process import spawn
+from dispatch.process.poller import is_open
+from dispatch.process.terminal import isatty
+from protocol.versions import SUPPORTED, format_offer
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,14 +26,9 @@ STDIN_FD = 3  # where a protocol plugin finds the user's stdin (the `stdin_fd` f
 
 def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, str], *, declared: bool) -> int:
     """Run the plugin under the host's eye: its status, or -N to die by signal N."""
-    from dispatch.process import spawn
-    from dispatch.process.poller import is_open
-    from dispatch.process.terminal import isatty
-
     options = inv.options
     mode: Mode
     if declared:
-        from protocol.versions import SUPPORTED, format_offer
 
         env[inv.program.var("PROTOCOL")] = format_offer(SUPPORTED)
         mode = "protocol"
