@@ -160,7 +160,7 @@ def test_completion_scripts_for_zsh_and_fish(tenv: Env) -> None:
         proc = tenv.run("completion", shell)
         assert proc.returncode == 0
         text = proc.stdout.decode()
-        assert "tool __complete --shell " + shell in text or "__complete --shell " + shell in text
+        assert f"__complete --shell {shell} -- " in text
         exe = shutil.which(shell)
         if exe:
             path = tenv.root / f"c.{shell}"

@@ -313,7 +313,7 @@ def test_concurrent_first_runs_are_all_correct(tenv: Env) -> None:
     procs = []
     for i in range(40):
         name = "plainc" if i % 2 else "protoc"
-        procs.append((name, i, subprocess.Popen([TOOL, name, str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tenv.vars)))
+        procs.append((name, i, started([TOOL, name, str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tenv.vars)))
     for name, i, p in procs:
         out, err = p.communicate(timeout=HANG_BOUND)
         assert p.returncode == 0, err

@@ -82,7 +82,9 @@ def test_a_cache_directory_that_is_a_link_is_not_followed(tenv: Env) -> None:
         tenv.sh(f"tool-b{i}", "echo\n" + "#" * 300_000 + "\n")
         assert tenv.run(f"p{i}").returncode == 0 and tenv.run(f"b{i}").returncode == 0
     assert len(list(victim.iterdir())) == 5000, "nothing pruned, nothing added"
-    assert "cache_untrusted" in tenv.run("doctor").stdout.decode() or b"symbolic link" in tenv.run("doctor").stdout
+    doctor = json.loads(tenv.run("doctor", "--json").stdout)
+    untrusted = [f for f in doctor["findings"] if f["code"] == "cache_untrusted"]
+    assert [f["message"] for f in untrusted] == [f"the cache {cache / 'tool'} is not used: it is a symbolic link"]
 
 
 def test_the_cache_is_private_whatever_the_umask(tenv: Env) -> None:

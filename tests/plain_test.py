@@ -83,14 +83,15 @@ def test_background_jobs_of_a_plugin_survive_it(tenv: Env) -> None:
 
 # -- at a terminal ---------------------------------------------------------------------------
 
-TTYREAD = 'read line < /dev/tty\necho "got $line"\n'
+# It says when it waits (on the terminal: its stdout may be a pipe), so that the test types then.
+TTYREAD = 'echo "waiting $1" > /dev/tty\nread line < /dev/tty\necho "got $line"\n'
 
 
 def test_a_plugin_reading_the_terminal_with_stdin_and_stdout_redirected(tenv: Env) -> None:
     tenv.sh("tool-ttyread", TTYREAD)
     for pipeline in (f'echo piped | "{TOOL}" ttyread | cat', f'x=$("{TOOL}" ttyread); echo "captured: $x"'):
         term = PtyRun([], {**tenv.vars, "TERM": "xterm"}, tenv.root, argv=["/bin/sh", "-c", pipeline])
-        time.sleep(0.3)
+        term.read_until(b"waiting")
         term.send(b"typed\r")
         code, screen = term.finish()
         assert code == 0, screen
@@ -101,12 +102,12 @@ def test_a_supervised_plugin_reads_the_terminal_at_once_even_from_command_substi
     """bash runs $(...) with SIGTTIN ignored: a plugin reading /dev/tty from a background group
     would get EIO at once. It is the terminal's foreground job from its first instruction."""
     tenv.sh("tool-ttyread", TTYREAD)
-    script = f'v=$("{TOOL}" --timeout 30 ttyread); echo "captured: $v"; w=$("{TOOL}" --json ttyread); echo "json: $w"'
+    script = f'v=$("{TOOL}" --timeout 30 ttyread 1); echo "captured: $v"; w=$("{TOOL}" --json ttyread 2); echo "json: $w"'
     term = PtyRun([], {**tenv.vars, "TERM": "xterm"}, tenv.root, argv=["bash", "-c", script])
-    time.sleep(0.5)
+    term.read_until(b"waiting 1")
     term.send(b"first\r")
     term.read_until(b"captured: got first")
-    time.sleep(0.3)
+    term.read_until(b"waiting 2")
     term.send(b"second\r")
     code, screen = term.finish()
     assert code == 0 and b"got second" in screen, screen

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from protocol.messages import FEATURES
-from tests.conftest import DECLARATION, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin
+from tests.conftest import DECLARATION, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin, started
 
 HELLO = '{"type":"hello","protocol":1,"plugin":{"name":"p","version":"1.0","summary":"s"}}'
 
@@ -474,7 +474,7 @@ def test_sdk_stops_when_the_host_goes_away(tenv: Env) -> None:
         while True:
             time.sleep(0.05)
     """)
-    proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**tenv.vars, "TOOL_PROTOCOL": "1"})
+    proc = started([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**tenv.vars, "TOOL_PROTOCOL": "1"})
     assert json.loads(proc.stdout.readline())["type"] == "hello"  # type: ignore[union-attr]
     run = {"type": "run", "argv": [], "interactive": False, "output": "text", "color": False, "width": 80, "verbosity": 0, "host": {"name": "t", "version": "0"}}
     proc.stdin.write(json.dumps(run).encode() + b"\n")  # type: ignore[union-attr]

@@ -112,24 +112,9 @@ def test_stdout_tty_stdin_pipe(tenv: Env) -> None:
     # `echo data | tool x` at a terminal: stdout is a terminal, stdin the pipe's data.
     tenv.sh("tool-mixed", '[ -t 1 ] && echo "out:tty"; [ -t 0 ] || echo "in:pipe"; cat\n')
     env = {**tenv.vars, "TERM": "xterm"}
-    import subprocess
-
     from tests.conftest import TOOL
 
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", f'printf "piped data\\n" | "{TOOL}" mixed'], stdout=slave, stderr=slave, env=env
-    )
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        out += data
-    proc.wait(timeout=60)
-    os.close(master)
+    term = PtyRun([], env, tenv.root, argv=["/bin/sh", "-c", f'printf "piped data\\n" | "{TOOL}" mixed'])
+    code, out = term.finish()
+    assert code == 0
     assert b"out:tty" in out and b"in:pipe" in out and b"piped data" in out
