@@ -151,3 +151,40 @@ def test_without_a_version_the_library_says_so(tenv: Env) -> None:
     assert tenv.run("--version", exe=str(prog)).stdout.startswith(b"acme (made with the dispatch library ")
     proc = tenv.run("nosuch", exe=str(prog))
     assert proc.stderr.startswith(b"acme: 'nosuch' is not an acme command.")
+
+
+def test_main_puts_the_working_directory_back(tenv: Env) -> None:
+    import os
+
+    from dispatch import Dispatcher
+
+    (tenv.root / "a" / "b").mkdir(parents=True)
+    tenv.sh("tool-where", "pwd > \"$0.out\"\n")
+    here = os.getcwd()
+    code = Dispatcher("tool", use_exec=False).main(["-C", str(tenv.root / "a"), "-C", "b", "-C", "", "where"], environ=tenv.vars)
+    assert code == 0
+    assert os.getcwd() == here, "the embedding program's directory is its own again"
+    assert (tenv.bin / "tool-where.out").read_text() == f"{tenv.root / 'a' / 'b'}\n", "each -C relative to the one before"
+    assert Dispatcher("tool", use_exec=False).main(["-C", str(tenv.root / "nowhere"), "where"], environ=tenv.vars) == 2
+    assert os.getcwd() == here
+
+
+def test_a_program_of_its_own_options_converts_and_counts(tenv: Env) -> None:
+    from dispatch import Builtin, Dispatcher, Option, ToolError
+    from dispatch.exitcodes import ExitCode
+
+    def jobs(value: str, flag: str) -> int:
+        if not value.isdecimal():
+            raise ToolError(ExitCode.USAGE, f"{flag} needs a number of jobs, got {value!r}")
+        return int(value)
+
+    seen: dict[str, object] = {}
+    show = Builtin("show", "show the settings", lambda inv, args: seen.update(inv.settings) or 0)
+    program = Dispatcher("mycli", builtins=[show], options=[
+        Option("-j", "--jobs", metavar="N", convert=jobs, help="run N jobs"),
+        Option("-d", "--debug", repeat=True, help="more debugging, the more often given"),
+        Option("--fast", dest="speed", const="fast", help="go fast"),
+    ])
+    assert program.main(["-j4", "-dd", "--debug", "--fast", "show"], environ=tenv.vars) == 0
+    assert seen == {"jobs": 4, "debug": 3, "speed": "fast"}
+    assert program.main(["--jobs", "many", "show"], environ=tenv.vars) == 2
