@@ -29,19 +29,30 @@ VENV = ROOT / "bench" / ".venv"
 RESULTS = ROOT / "bench" / "results"
 
 
-def venv() -> tuple[str, str]:
-    """(python, tool) of a fresh regular install of this checkout."""
-    python = VENV / "bin" / "python"
+def venv(source: Path = ROOT, where: Path = VENV) -> tuple[str, str]:
+    """(python, tool) of a fresh regular install of `source` (this checkout) in `where`."""
+    python = where / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(source)],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return str(python), str(VENV / "bin" / "tool")
+    return str(python), str(where / "bin" / "tool")
+
+
+def against(ref: str, work: Path) -> str:
+    """The `tool` of another commit of this repository (`--against REF`), installed apart, to
+    be measured in the same rounds as this checkout's."""
+    tree = work / "against"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref], check=True)
+    try:
+        return venv(tree, ROOT / "bench" / ".venv-against")[1]
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
 
 
 def spawn_time(argv: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, float]:
@@ -148,10 +159,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40, help="rounds for start-up timings (default 40)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller streams, for a smoke test")
     parser.add_argument("--json", default=str(RESULTS / "latest.json"), help="where to write the results")
+    parser.add_argument("--against", metavar="REF", help="also measure this commit (e.g. the landed main) side by side")
     args = parser.parse_args()
     rounds = 8 if args.quick else args.rounds
     python, tool = venv()
     work = Path(tempfile.mkdtemp(prefix="tool-bench-"))
+    other = against(args.against, work) if args.against else None
     bin_dir = work / "bin"
     bin_dir.mkdir()
     env = {
@@ -194,6 +207,8 @@ def main() -> int:
         exe = shutil.which(other)
         if exe:
             variants[f"{other} noop"] = [exe, "noop"]
+    if other is not None:
+        variants[f"tool noop ({args.against})"] = [other, "noop"]
     times = alternate(variants, env, rounds, extra={"tool noop (cold cache)": ([tool, "noop"], cold, None)})
     base = "python -c pass"
     for name in times:
@@ -205,6 +220,10 @@ def main() -> int:
         "target": 1.1,
         "target_cold": 1.15,
     }
+    if other is not None:
+        name = f"tool noop ({args.against})"
+        rows.append(("dispatch", f"this checkout vs {args.against}", "", f"{ratio(times, 'tool noop', name):.3f}x"))
+        results["dispatch"]["ratio_vs_against"] = ratio(times, "tool noop", name)  # type: ignore[index]
 
     # 2. protocol round trip --------------------------------------------------------------
     pnoop = write(
@@ -218,10 +237,17 @@ def main() -> int:
         'pipe:{"type":"run","argv":[],"interactive":false,"output":"text","color":false,"width":80,'
         '"verbosity":0,"host":{"name":"bench","version":"0"}}\n'
     )
+    round_trips = {"tool pnoop": [tool, "pnoop"], "python -c pass": [python, "-c", "pass"]}
+    if other is not None:
+        spawn_time([other, "pnoop"], env)
+        round_trips[f"tool pnoop ({args.against})"] = [other, "pnoop"]
     times = alternate(
-        {"tool pnoop": [tool, "pnoop"], "python -c pass": [python, "-c", "pass"]}, env, rounds,
+        round_trips, env, rounds,
         extra={"plugin alone (protocol)": ([str(pnoop)], {**env, "TOOL_PROTOCOL": "1"}, run_request)},
     )
+    if other is not None:
+        name = f"tool pnoop ({args.against})"
+        rows.append(("protocol", f"this checkout vs {args.against}", "", f"{ratio(times, 'tool pnoop', name):.3f}x"))
     overhead = [a - b for a, b in zip(times["tool pnoop"], times["plugin alone (protocol)"])]
     round_trip = statistics.median(o / p for o, p in zip(overhead, times["python -c pass"]))
     rows.append(("protocol", "tool pnoop", f"{ms(times['tool pnoop']):.1f} ms", ""))
