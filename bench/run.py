@@ -164,7 +164,7 @@ def main() -> int:
     rounds = 8 if args.quick else args.rounds
     python, tool = venv()
     work = Path(tempfile.mkdtemp(prefix="tool-bench-"))
-    other = against(args.against, work) if args.against else None
+    previous = against(args.against, work) if args.against else None
     bin_dir = work / "bin"
     bin_dir.mkdir()
     env = {
@@ -207,8 +207,8 @@ def main() -> int:
         exe = shutil.which(other)
         if exe:
             variants[f"{other} noop"] = [exe, "noop"]
-    if other is not None:
-        variants[f"tool noop ({args.against})"] = [other, "noop"]
+    if previous is not None:
+        variants[f"tool noop ({args.against})"] = [previous, "noop"]
     times = alternate(variants, env, rounds, extra={"tool noop (cold cache)": ([tool, "noop"], cold, None)})
     base = "python -c pass"
     for name in times:
@@ -220,7 +220,7 @@ def main() -> int:
         "target": 1.1,
         "target_cold": 1.15,
     }
-    if other is not None:
+    if previous is not None:
         name = f"tool noop ({args.against})"
         rows.append(("dispatch", f"this checkout vs {args.against}", "", f"{ratio(times, 'tool noop', name):.3f}x"))
         results["dispatch"]["ratio_vs_against"] = ratio(times, "tool noop", name)  # type: ignore[index]
@@ -238,14 +238,14 @@ def main() -> int:
         '"verbosity":0,"host":{"name":"bench","version":"0"}}\n'
     )
     round_trips = {"tool pnoop": [tool, "pnoop"], "python -c pass": [python, "-c", "pass"]}
-    if other is not None:
-        spawn_time([other, "pnoop"], env)
-        round_trips[f"tool pnoop ({args.against})"] = [other, "pnoop"]
+    if previous is not None:
+        spawn_time([previous, "pnoop"], env)
+        round_trips[f"tool pnoop ({args.against})"] = [previous, "pnoop"]
     times = alternate(
         round_trips, env, rounds,
         extra={"plugin alone (protocol)": ([str(pnoop)], {**env, "TOOL_PROTOCOL": "1"}, run_request)},
     )
-    if other is not None:
+    if previous is not None:
         name = f"tool pnoop ({args.against})"
         rows.append(("protocol", f"this checkout vs {args.against}", "", f"{ratio(times, 'tool pnoop', name):.3f}x"))
     overhead = [a - b for a, b in zip(times["tool pnoop"], times["plugin alone (protocol)"])]
