@@ -7,7 +7,7 @@ from __future__ import annotations
 import binascii
 
 from protocol import framing
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 
 from protocol import framing
-from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError
-from protocol.messages import ProtocolError
+from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError, ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ each brings its own I/O (a poll loop, a blocking read with a deadline, a subproc
 """
 from __future__ import annotations
 
-from protocol import framing, messages, questions, versions
-from protocol.messages import ProtocolError
+from protocol import framing, messages, versions
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -146,6 +146,8 @@ class Client:
         rid, method = request.get("id"), request.get("method")
         if method == "read_input":
             return messages.response(rid, {"base64": "", "eof": True})
-        if method in questions.METHODS or method == "terminal":
+        from protocol.questions import METHODS  # only for the hosts that ask nobody: probes, plugin check
+
+        if method in METHODS or method == "terminal":
             return messages.error_response(rid, "interaction_unavailable", "there is nobody to ask here")
         return messages.error_response(rid, "unknown_method", f"{self.host.get('name')} has no method {method!r}")

@@ -1,5 +1,38 @@
-"""The exceptions a plugin written with the SDK raises or sees."""
+"""The exceptions of the protocol: a broken stream or message (`ProtocolError`, seen by hosts
+and plugins alike), and what a plugin written with the SDK raises or sees. A leaf module: the
+host imports it on paths that need nothing else of the protocol."""
 from __future__ import annotations
+
+
+class ProtocolError(ValueError):
+    """A message or stream that breaks the protocol.
+
+    `message` says what is wrong; `field` names the offending field when
+    there is one; `line` holds (a prefix of) the offending line; `fix` says
+    what to do, when that is known (a version mismatch: which side to upgrade).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, line: bytes | None = None, fix: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        self.line = line
+        self.fix = fix
+        super().__init__(message)
+
+    @property
+    def detail(self) -> str:
+        """What is wrong, with the offending line, without the fix."""
+        return self.message if self.line is None else f"{self.message}: {quote(self.line)}"
+
+    def __str__(self) -> str:
+        return self.detail if self.fix is None else f"{self.detail}; {self.fix}"
+
+
+def quote(line: bytes, limit: int = 80) -> str:
+    """A short, printable rendering of an offending line."""
+    shown = line[:limit].decode("utf-8", "replace")
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    return repr(shown) + (f" ({len(line)} bytes)" if len(line) > limit else "")
 
 
 class PluginError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import _json
 
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -34,8 +34,7 @@ import sys
 
 from protocol import context, messages, names, versions
 from protocol.context import Context
-from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError
-from protocol.messages import ProtocolError
+from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError, ProtocolError
 from protocol.width import columns
 
 TYPE_CHECKING = False

@@ -29,7 +29,7 @@ import time
 
 from protocol import framing, messages, schema, versions
 from protocol.client import Client
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 from protocol.questions import METHODS, Question
 
 TYPE_CHECKING = False

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from protocol import framing, messages, schema
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 DATA = Path(__file__).parent / "data"
 

@@ -15,7 +15,7 @@ from dispatch.process import spawn
 from dispatch.process.poller import READ, Poller, read
 from protocol import framing
 from protocol.client import Client
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

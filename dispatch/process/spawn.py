@@ -37,7 +37,7 @@ _GUARD_SCRIPT = "trap '' INT TERM HUP QUIT TSTP TTIN TTOU PIPE; read -r _ || kil
 class Child:
     """A spawned plugin: its pid, its process group, and the host's ends of its pipes (None when
     inherited, or once closed). The pipes are closed here only (`close_stdin`, `close_stdout`);
-    a loop that waits on them unregisters them first (dispatch/supervised/link.py)."""
+    a loop that waits on them unregisters them first (dispatch/supervised/loop.py, Link)."""
 
     __slots__ = ("pid", "pgid", "stdin", "stdout", "path", "guard", "guard_fd", "terminal")
 

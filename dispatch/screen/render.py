@@ -10,9 +10,6 @@ bytes wrapped as `output`, and a final `{"type":"exit","code":N}`.
 from __future__ import annotations
 
 from dispatch.screen.text import to_utf8, visible, write_all
-from protocol.framing import dumps
-from protocol.messages import LOG_LEVELS
-from protocol.width import columns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,6 +78,8 @@ class Renderer:
         self.written += len(data)
 
     def _json_line(self, obj: Mapping[str, object]) -> None:
+        from protocol.framing import dumps  # a plugin watched for --timeout never needs JSON
+
         self._out.append(to_utf8(dumps(obj)) + b"\n")
 
     def plain(self, data: bytes) -> None:
@@ -134,10 +133,13 @@ class Renderer:
         if self.json_mode:
             self._out.append(line + b"\n")
         elif not self.records_tty:
+            from protocol.framing import dumps
+
             self._out.append(to_utf8(dumps(data)) + b"\n")
         else:
             if self._table is None:
                 from dispatch.screen.table import Table
+                from protocol.width import columns
 
                 self._table = Table(columns((1, 2), self.env))
             self._out.append(to_utf8(self._table.add(data)))
@@ -217,6 +219,8 @@ class Renderer:
             pass  # nobody is reading our stderr: nothing better to do
 
     def log(self, level: str, message: str) -> None:
+        from protocol.messages import LOG_LEVELS  # loaded by then: logs come from protocol plugins
+
         threshold = LOG_LEVELS.get(level, 0)
         if self.verbosity < threshold:
             return

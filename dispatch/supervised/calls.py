@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dispatch.process import poller as events
 from dispatch.process import spawn
-from dispatch.supervised.link import Link
+from dispatch.supervised.loop import Link
 from protocol import framing, messages
 from protocol.calls import CallOutput
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from dispatch.screen.render import decode_base64
 from dispatch.screen.text import to_utf8, visible
 from dispatch.supervised import calls
 from protocol import framing, messages
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 from protocol.questions import METHODS as QUESTIONS
 from protocol.questions import Question
 from protocol.width import columns

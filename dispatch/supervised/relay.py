@@ -15,9 +15,9 @@ import time
 from dispatch.process import poller as events
 from dispatch.process.poller import READ, read
 from dispatch.process.terminal import may_read
-from dispatch.supervised.link import Broken
+from dispatch.supervised.loop import Broken
 from protocol import framing
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

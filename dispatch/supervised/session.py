@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import time
 
-from dispatch.catalog import metadata
 from dispatch.exitcodes import ExitCode
 from dispatch.process import poller as events
 from dispatch.process.poller import Poller, is_open
 from dispatch.process.terminal import isatty
 from dispatch.screen.render import Renderer
-from dispatch.supervised import outcome, relay
-from dispatch.supervised.link import Broken, Link
-from dispatch.supervised.loop import Loop
+from dispatch.supervised import outcome
+from dispatch.supervised.loop import Broken, Link, Loop
 from dispatch.supervised.supervisor import Supervisor
-from protocol import framing
-from protocol.client import Client
-from protocol.messages import ProtocolError
+from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,30 +81,37 @@ class Session:
                 status = self._run()
             except ProtocolError as e:
                 self.sup.stop_now()
-                self._note(declares=True, problem=metadata.RunProblem("handshake_failed", f"protocol error: {e.detail}", e.fix))
+                self._note(declares=True, problem={"code": "handshake_failed", "message": f"protocol error: {e.detail}", "fix": e.fix})
                 return self._fail(ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.plan.name}: {e}")
             return self._conclude(status)
         finally:
             self._close()
 
     def _run(self) -> int:
+        # Each mode imports what it needs when it starts (the plugin is already starting
+        # meanwhile): a plugin watched for --timeout pays for no conversation.
         mode = self.plan.mode
         if mode == "direct":
             self._hand_over_terminal()
             while self.status is None:
                 self.loop.wait(None)
             return self.status
+        from dispatch.supervised.relay import Relay
+
         if mode == "relay":
             self._hand_over_terminal()  # the user's stdin is the plugin's own
-            return relay.Relay(self.loop, self.render, window=self.plan.window, user_stdin_open=self.user_stdin_open).run()
+            return Relay(self.loop, self.render, window=self.plan.window, user_stdin_open=self.user_stdin_open).run()
+        from dispatch.catalog import metadata  # noqa: F401 - now, while the plugin starts: every run of it notes something
+        from dispatch.supervised import conversation  # noqa: F401 - likewise, before its hello arrives
+
         first, buf = self._handshake()
         if first is not None:
             return self._protocol(first, buf)
-        self._note(declares=True, problem=metadata.RunProblem(
-            "did_not_greet", "declares the protocol but did not greet: it was run as a plain program"))
+        self._note(declares=True, problem={
+            "code": "did_not_greet", "message": "declares the protocol but did not greet: it was run as a plain program"})
         late = not buf and self.status is None
-        return relay.Relay(self.loop, self.render, window=self.plan.window, user_stdin_open=self.user_stdin_open,
-                           buf=buf, watch_late_hello=late).run()
+        return Relay(self.loop, self.render, window=self.plan.window, user_stdin_open=self.user_stdin_open,
+                     buf=buf, watch_late_hello=late).run()
 
     def _conclude(self, status: int) -> int:
         sup = self.sup
@@ -139,6 +142,8 @@ class Session:
 
     def _note(self, **fields: object) -> None:
         """What `tool list` and `tool doctor` will show of this file (never on the start-up path)."""
+        from dispatch.catalog import metadata
+
         plan = self.plan
         metadata.note(plan.env, plan.inv.prog, plan.stat, plan.path, **fields)
 
@@ -179,6 +184,8 @@ class Session:
     # -- a declared plugin: the handshake, then the conversation ----------------------------------
     def _handshake(self) -> tuple[bytes | None, bytes]:
         """(the hello line, or None when the plugin did not greet; the bytes read after it, or all of them)."""
+        from protocol import framing
+
         deadline = time.monotonic() + self.plan.window
         buf = b""
         while self.link.stdout_open:
@@ -203,6 +210,7 @@ class Session:
 
     def _protocol(self, hello_line: bytes, rest: bytes) -> int:
         from dispatch.supervised.conversation import Conversation
+        from protocol.client import Client
 
         program = self.plan.inv.program
         client = Client(host={"name": program.prog, "version": program.version}, plugin=self.plan.name,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dispatch.process import spawn
 from dispatch.process.poller import is_open
 from dispatch.process.terminal import isatty
-from protocol.versions import SUPPORTED, format_offer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,6 +28,8 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
     options = inv.options
     mode: Mode
     if declared:
+
+        from protocol.versions import SUPPORTED, format_offer  # declared plugins only
 
         env[inv.program.var("PROTOCOL")] = format_offer(SUPPORTED)
         mode = "protocol"
