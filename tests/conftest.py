@@ -105,6 +105,8 @@ class Env:
         cwd: Path | None = None,
         exe: str = TOOL,
     ) -> subprocess.CompletedProcess[bytes]:
+        # A session of its own: no controlling terminal, whatever the suite runs under, so that
+        # nothing here can ask on the terminal of whoever runs the tests (PtyRun gives one).
         return subprocess.run(
             [exe, *args],
             input=input if input is not None else b"",
@@ -112,6 +114,7 @@ class Env:
             env={**self.vars, **(env or {})},
             cwd=cwd or self.root,
             timeout=HANG_BOUND,
+            start_new_session=True,
         )
 
 

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final, Literal
 
-    Tag = Literal["stdout", "plugin-stdin", "user-stdin", "tty", "call", "exit", "signal"]
+    Tag = Literal["stdout", "stderr", "plugin-stdin", "user-stdin", "tty", "call", "exit", "signal"]
 
 _MAX_MS = 2**31 - 1
 READ = select.POLLIN
@@ -26,6 +26,7 @@ WRITE = select.POLLOUT
 
 # What a ready descriptor is, for the loop that waits on it.
 STDOUT: Final = "stdout"  # the plugin's stdout: messages or plain output
+STDERR: Final = "stderr"  # the plugin's stderr, when the host relays it
 PLUGIN_STDIN: Final = "plugin-stdin"  # room in the pipe to the plugin's stdin
 USER_STDIN: Final = "user-stdin"  # the user's stdin: relayed, or read for `read_input`
 TTY: Final = "tty"  # the terminal, with the answer to a question

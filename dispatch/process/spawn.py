@@ -25,8 +25,11 @@ from dispatch.shebang import SH, preflight
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import Literal
 
     from dispatch.process.terminal import Handover
+
+    StderrMode = Literal["inherit", "null", "pipe", "pty"]
 
 
 # The guard ignores what the host forwards to the plugin's group, and stops
@@ -39,13 +42,14 @@ class Child:
     inherited, or once closed). The pipes are closed here only (`close_stdin`, `close_stdout`);
     a loop that waits on them unregisters them first (dispatch/supervised/loop.py, Link)."""
 
-    __slots__ = ("pid", "pgid", "stdin", "stdout", "path", "guard", "guard_fd", "terminal")
+    __slots__ = ("pid", "pgid", "stdin", "stdout", "stderr", "path", "guard", "guard_fd", "terminal")
 
-    def __init__(self, pid: int, pgid: int, stdin: int | None, stdout: int | None, path: str) -> None:
+    def __init__(self, pid: int, pgid: int, stdin: int | None, stdout: int | None, path: str, stderr: int | None = None) -> None:
         self.pid = pid
         self.pgid = pgid
         self.stdin = stdin
         self.stdout = stdout
+        self.stderr = stderr  # the host's end of its stderr, when the host relays it
         self.path = path
         self.guard: int | None = None  # the guard's pid (the group's leader)
         self.guard_fd: int | None = None  # the host's end of the guard's pipe
@@ -59,6 +63,10 @@ class Child:
     def close_stdout(self) -> None:
         """The host stops reading the plugin's stdout (its next write gets EPIPE)."""
         fd, self.stdout = self.stdout, None
+        _close(fd)
+
+    def close_stderr(self) -> None:
+        fd, self.stderr = self.stderr, None
         _close(fd)
 
     def release_guard(self) -> None:
@@ -150,20 +158,24 @@ def spawn(
     foreground: bool = False,
     user_stdin_at: int | None = None,
     stdin_null: bool = False,
+    stderr: StderrMode = "inherit",
 ) -> Child:
-    """Start the plugin in a process group of its own (its guard's), stderr inherited.
+    """Start the plugin in a process group of its own (its guard's).
 
     `stdin_pipe`/`stdout_pipe`: a pipe to the host for that stream, else the
-    user's own. `quiet`: stderr to /dev/null (probes in the user's shell).
+    user's own. `stderr`: the user's (`inherit`), a pipe to the host (`pipe`), or a
+    pseudo-terminal whose other end the host reads (`pty`: the plugin's stderr is a terminal
+    of the user's terminal's size, and what it writes reaches the host byte for byte).
+    `quiet`: stderr to /dev/null (probes in the user's shell).
     `foreground`: the plugin's group gets the user's terminal before the plugin
     starts, as a shell does for a job (a plugin reading /dev/tty at once must not
     find itself in the background).
     `user_stdin_at`: the user's stdin also as this descriptor (a protocol plugin's raw input).
     `stdin_null`: stdin is /dev/null (a command run on a plugin's behalf, which asks nobody).
     """
-    plan = _Plan(stdin_pipe=stdin_pipe and not stdin_null, stdout_pipe=stdout_pipe, stdin_null=stdin_null,
-                 quiet=quiet, user_stdin_at=user_stdin_at)
     preflight(path, env)
+    plan = _Plan(stdin_pipe=stdin_pipe and not stdin_null, stdout_pipe=stdout_pipe, stdin_null=stdin_null,
+                 stderr="null" if quiet else stderr, user_stdin_at=user_stdin_at)
     reap_guards()
     guarded = _start_guard() if guard else None
     handover = hand_over(guarded[0]) if guarded and foreground else None
@@ -182,7 +194,8 @@ def spawn(
             os.close(guarded[1])
             os.waitpid(guarded[0], 0)  # EOF: it killed its (empty) group and itself
         raise
-    child = Child(pid, guarded[0] if guarded else pid, *plan.host_ends(), path)
+    stdin_end, stdout_end, stderr_end = plan.host_ends()
+    child = Child(pid, guarded[0] if guarded else pid, stdin_end, stdout_end, path, stderr_end)
     child.terminal = handover
     if guarded:
         child.guard, child.guard_fd = guarded
@@ -192,10 +205,11 @@ def spawn(
 class _Plan:
     """The plugin's descriptors: the pipes made for it, and what posix_spawn does with them."""
 
-    def __init__(self, *, stdin_pipe: bool, stdout_pipe: bool, stdin_null: bool, quiet: bool, user_stdin_at: int | None) -> None:
+    def __init__(self, *, stdin_pipe: bool, stdout_pipe: bool, stdin_null: bool, stderr: StderrMode, user_stdin_at: int | None) -> None:
         self.actions: list[tuple[object, ...]] = []
         self.stdin: tuple[int, int] | None = None
         self.stdout: tuple[int, int] | None = None
+        self.stderr: tuple[int, int] | None = None  # (host's end, plugin's end)
         self.user_stdin: int | None = None
         if stdin_null:
             self.actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
@@ -205,15 +219,18 @@ class _Plan:
         if stdout_pipe:
             self.stdout = os.pipe()
             self.actions.append((os.POSIX_SPAWN_DUP2, self.stdout[1], 1))
-        if quiet:
+        if stderr == "null":
             self.actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
+        elif stderr != "inherit":
+            self.stderr = _stderr_pty() if stderr == "pty" else os.pipe()
+            self.actions.append((os.POSIX_SPAWN_DUP2, self.stderr[1], 2))
         if user_stdin_at is not None:
             self.user_stdin = os.dup(0)  # not inherited: only its dup2 is
             # Last: the pipes above may have been given that number in the host.
             self.actions.append((os.POSIX_SPAWN_DUP2, self.user_stdin, user_stdin_at))
 
     def close_all(self) -> None:
-        for pair in (self.stdin, self.stdout):
+        for pair in (self.stdin, self.stdout, self.stderr):
             if pair is not None:
                 os.close(pair[0])
                 os.close(pair[1])
@@ -224,10 +241,13 @@ class _Plan:
             os.close(self.user_stdin)
             self.user_stdin = None
 
-    def host_ends(self) -> tuple[int | None, int | None]:
-        """After the spawn: the child's ends closed here, the host's ends (stdin, stdout) kept."""
+    def host_ends(self) -> tuple[int | None, int | None, int | None]:
+        """After the spawn: the child's ends closed here, the host's ends (stdin, stdout, stderr) kept."""
         self._close_user_stdin()
-        stdin = stdout = None
+        stdin = stdout = stderr = None
+        if self.stderr is not None:
+            os.close(self.stderr[1])
+            stderr = self.stderr[0]
         if self.stdin is not None:
             os.close(self.stdin[0])
             stdin = self.stdin[1]
@@ -235,7 +255,26 @@ class _Plan:
             os.close(self.stdout[1])
             _widen(self.stdout[0])
             stdout = self.stdout[0]
-        return stdin, stdout
+        return stdin, stdout, stderr
+
+
+def _stderr_pty() -> tuple[int, int]:
+    """(the host's end, the plugin's end) of a pseudo-terminal for the plugin's stderr: the
+    size of the user's terminal, and no output processing (the bytes the plugin writes are
+    the bytes the host reads), so that the plugin sees a terminal and the host relays it exactly."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    os.set_inheritable(master, False)
+    try:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.OPOST
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(2, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        pass  # a terminal of no known size: 80 columns, as anywhere
+    return master, slave
 
 
 def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs: dict[str, object]) -> int:
@@ -287,6 +326,7 @@ def stop(child: Child, *, wait: float = 0.0, term: bool = False) -> int | None:
 
     child.close_stdin()
     child.close_stdout()
+    child.close_stderr()
     if term:
         try:
             os.killpg(child.pgid, _signal.SIGTERM)

@@ -1,16 +1,27 @@
 """Live progress lines on a terminal's stderr: one per progress `id` (several at once), each
-cleared when its plugin says it is `done`, all cleared before anything else is written.
+cleared when its plugin says it is `done`, all cleared before anything else is written and
+drawn again after it.
 
-A terminal needs no more than 20 redraws a second, so updates in between are held back and
-drawn by the next redraw (the session wakes for it: `due_in`, `tick`); the last state of a
-line (done, or current = total) is drawn at once.
+What a person sees (docs/protocol.md, "Progress on a terminal"):
+- A line never wraps: it is cut to the terminal's width as it is now (a resized window is
+  followed), in display columns, the message losing its end before the counter does.
+- Nothing is drawn while the host is not the terminal's foreground job (`tool x &`, or after
+  Ctrl-Z and `bg`): the lines come back when it is brought to the foreground.
+- One run at a time draws on a terminal: runs sharing one (`xargs -P4 -o tool x`) would erase
+  each other's lines, so the first takes a lock on the terminal and the others draw none
+  (their output and logs are shown as usual).
+- A terminal needs no more than 20 redraws a second: updates in between are held back and
+  drawn by the next redraw (the session wakes for it: `due_in`, `tick`); the last state of a
+  line (done, or current = total) is drawn at once.
 """
 from __future__ import annotations
 
+import os
 import time
 
+from dispatch.process import terminal
 from dispatch.screen.text import to_utf8, visible, write_all
-from protocol.width import columns
+from protocol.width import cells, columns, cut
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,14 +32,20 @@ _MAX_LINES = 8  # more ids at once than this are summed up in the last line
 
 
 class Progress:
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], fd: int = 2) -> None:
         self.env = env
-        self.lines: dict[str, str] = {}  # id -> its text, in the order first seen
+        self.fd = fd
+        self.lines: dict[str, tuple[str, str]] = {}  # id -> (message, counter), in the order first seen
         self.shown = 0  # how many lines are on the screen now
         self.drawn_at = 0.0
         self.behind = False  # an update is not on the screen yet
+        self.lock = _lock_terminal(fd)  # None: another run is drawing on this terminal
+        self.enabled = self.lock is not None
+        self.held = False  # not drawn for now: the plugin's own stderr is in the middle of a line
 
     def update(self, msg: Mapping[str, object]) -> None:
+        if not self.enabled:
+            return
         key = str(msg.get("id") or "")
         current, total = msg.get("current"), msg.get("total")
         final = bool(msg.get("done")) or (current is not None and current == total)
@@ -39,7 +56,7 @@ class Progress:
         if time.monotonic() - self.drawn_at < _MIN_INTERVAL and not final:
             self.behind = True
             return
-        self._draw()
+        self.draw()
 
     def due_in(self) -> float | None:
         """Seconds until a held-back update is due on the screen; None when none is."""
@@ -49,27 +66,59 @@ class Progress:
 
     def tick(self) -> None:
         if self.behind and time.monotonic() - self.drawn_at >= _MIN_INTERVAL:
-            self._draw()
+            self.draw()
 
     def clear(self) -> None:
-        """Take the lines off the screen (they come back with the next update)."""
+        """Take the lines off the screen (`draw` puts them back)."""
         if self.shown:
-            write_all(2, _erase(self.shown))
-            self.shown = 0
+            shown, self.shown = self.shown, 0
+            try:
+                write_all(self.fd, _erase(shown))
+            except OSError:
+                pass
 
-    def _draw(self) -> None:
+    def draw(self) -> None:
+        """The lines as they are now, in place of those on the screen; nothing in the background."""
         self.drawn_at = time.monotonic()
         self.behind = False
-        width = columns((2, 1), self.env)
-        texts = list(self.lines.values())
+        if not self.enabled or self.held or not terminal.owned(self.fd):
+            if self.lines:
+                self.behind = True  # drawn again when the host is in the foreground
+            return
+        width = columns((self.fd,), self.env)
+        texts = [_fitted(message, counter, width - 1) for message, counter in self.lines.values()]
         if len(texts) > _MAX_LINES:
             texts = [*texts[: _MAX_LINES - 1], f"... and {len(texts) - _MAX_LINES + 1} more"]
-        data = _erase(self.shown) + "\n".join(t[: width - 1] for t in texts).encode()
+        data = _erase(self.shown) + "\n".join(texts).encode()
         try:
-            write_all(2, data)
+            write_all(self.fd, data)
         except OSError:
             return
         self.shown = len(texts)
+
+    def close(self) -> None:
+        self.clear()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
+def _lock_terminal(fd: int) -> int | None:
+    """An exclusive lock on the terminal behind `fd`, through a descriptor of its own (locks
+    belong to an open file, and every process on the terminal shares the one it inherited);
+    None when another run holds it, or when `fd` is no terminal."""
+    try:
+        import fcntl
+
+        lock = os.open(os.ttyname(fd), os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (OSError, ImportError):
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        return None
+    return lock
 
 
 def _erase(lines: int) -> bytes:
@@ -79,14 +128,24 @@ def _erase(lines: int) -> bytes:
     return b"\r\x1b[2K" + b"\x1b[1A\r\x1b[2K" * (lines - 1)
 
 
-def _text(msg: Mapping[str, object]) -> str:
-    text = visible(str(msg.get("message") or ""))
+def _fitted(message: str, counter: str, room: int) -> str:
+    """The line in `room` columns: the message cut first, then the counter."""
+    if not counter:
+        return cut(message, room)
+    if cells(counter) + 1 >= room:
+        return cut(counter, room)
+    return cut(message, room - cells(counter) - 1) + " " + counter if message else cut(counter, room)
+
+
+def _text(msg: Mapping[str, object]) -> tuple[str, str]:
+    message = to_utf8(visible(" ".join(str(msg.get("message") or "").split()))).decode("utf-8")
     current, total = msg.get("current"), msg.get("total")
+    counter = ""
     if current is not None and total:
-        text += f" {_num(current)}/{_num(total)}{_percent(current, total)}"
+        counter = f"{_num(current)}/{_num(total)}{_percent(current, total)}"
     elif current is not None:
-        text += f" {_num(current)}"
-    return to_utf8(text).decode("utf-8")
+        counter = _num(current)
+    return message, counter
 
 
 def _num(value: object) -> str:

@@ -51,8 +51,10 @@ class Renderer:
         self._partial = b""  # an incomplete UTF-8 sequence at the end of plain output (JSON mode)
 
     # -- stdout, buffered per chunk of input ------------------------------------
-    def flush(self) -> None:
-        self._settle_table(force=False)
+    def flush(self, *, settle: bool = False) -> None:
+        """Write what is buffered for stdout (and the table rows held back, when due or when
+        `settle`: before anything written to stderr, so that the order is the plugin's)."""
+        self._settle_table(force=settle)
         if not self._out:
             return
         data = b"".join(self._out)
@@ -64,7 +66,9 @@ class Renderer:
             if self.json_mode:
                 data = data[: data.rfind(b"\n") + 1]  # whole JSON lines only
             self.limit_hit = True
-        self.clear_progress()
+        shared = self.records_tty and self._progress is not None and self._progress.shown
+        if shared:
+            self._progress.clear()  # type: ignore[union-attr]  # stdout and stderr on one terminal
         try:
             write_all(1, data)
         except BrokenPipeError:
@@ -76,6 +80,8 @@ class Renderer:
                 raise
             self.broken = True
         self.written += len(data)
+        if shared:
+            self._progress.draw()  # type: ignore[union-attr]
 
     def _json_line(self, obj: Mapping[str, object]) -> None:
         from protocol.framing import dumps  # a plugin watched for --timeout never needs JSON
@@ -175,7 +181,8 @@ class Renderer:
             # A plugin that already wrote text for people returns the result for scripts (--json).
             return
         if isinstance(data, str):
-            text = data if data.endswith("\n") else data + "\n"
+            # Text the plugin supplied for people, not its output bytes: escaped like a log.
+            text = visible(data if data.endswith("\n") else data + "\n", multiline=True)
         else:
             import json  # only here: people reading a result
 
@@ -200,7 +207,8 @@ class Renderer:
             self.max_output = None
             self._json_line({"type": "exit", "code": code})
         self.flush()
-        self.clear_progress()
+        if self._progress is not None:
+            self._progress.close()
 
     def host_error(self, code: str, message: str, exit_code: int) -> None:
         """A failure of the host itself, in JSON mode: an error line and the exit line."""
@@ -210,13 +218,44 @@ class Renderer:
         self.exit(exit_code)
 
     # -- stderr -------------------------------------------------------------------
-    def stderr(self, text: str) -> None:
-        self.flush()
+    def stderr(self, text: str, *, redraw: bool = True) -> None:
+        """A line of the host's on stderr (a log, an error, a question): what the plugin sent
+        before it goes out first, progress is taken off the screen and drawn again after it
+        (`redraw`: False while a question waits on that line)."""
+        self.flush(settle=True)
         self.clear_progress()
         try:
             write_all(2, to_utf8(text))
         except OSError:
             pass  # nobody is reading our stderr: nothing better to do
+        if redraw:
+            self.redraw_progress()
+
+    def ask(self, text: str, fd: int) -> None:
+        """A question (or what follows its answer) on the terminal behind `fd`: after what the
+        plugin sent before it; progress off the screen until it is answered."""
+        self.flush(settle=True)
+        self.clear_progress()
+        try:
+            write_all(fd, to_utf8(text))
+        except OSError:
+            pass
+
+    def plugin_stderr(self, data: bytes) -> None:
+        """Bytes the plugin wrote to its stderr, relayed as they are: after what it sent before
+        them, with progress off the screen meanwhile. Progress stays off while the plugin's last
+        line is not finished (a prompt of a child, say): drawn there, it would break that line."""
+        self.flush(settle=True)
+        self.clear_progress()
+        try:
+            write_all(2, data)
+        except OSError:
+            pass
+        open_line = not data.endswith(b"\n")
+        if self._progress is not None:
+            self._progress.held = open_line
+            if not open_line:
+                self.redraw_progress()
 
     def log(self, level: str, message: str) -> None:
         from protocol.messages import LOG_LEVELS  # loaded by then: logs come from protocol plugins
@@ -235,7 +274,7 @@ class Renderer:
     def progress(self, msg: Mapping[str, object]) -> None:
         if not self.progress_enabled:
             return
-        self.flush()
+        self.flush(settle=True)
         if self._progress is None:
             from dispatch.screen.progress import Progress
 
@@ -259,11 +298,15 @@ class Renderer:
             self._progress.tick()
 
     def clear_progress(self) -> None:
+        """Progress off the screen (before the host stops, or the terminal is handed over)."""
         if self._progress is not None:
-            try:
-                self._progress.clear()
-            except OSError:
-                pass
+            self._progress.clear()
+
+    def redraw_progress(self) -> None:
+        """Progress back on the screen (after a line was written, or the host is in the
+        foreground again)."""
+        if self._progress is not None and self._progress.lines:
+            self._progress.draw()
 
 
 def decode_base64(value: str) -> bytes:

@@ -3,15 +3,21 @@ request, the plugin's messages rendered for the user, and the answers to its req
 (questions on the terminal, the user's stdin through `read_input`, the terminal handed over,
 commands run for it).
 
-A question is read from the terminal inside the run's loop, so that Ctrl-C, SIGTERM and
-`--timeout` act while it waits: the pending request is answered with `cancelled` right after
-the plugin gets `cancel`.
+A question is asked on the controlling terminal (/dev/tty, as git and ssh ask: `tool x 2>log`
+still shows it), else on stdin and stderr when stdin is a terminal, and read inside the run's
+loop, so that Ctrl-C, SIGTERM and `--timeout` act while it waits: the pending request is
+answered with `cancelled` right after the plugin gets `cancel`. The host asks only in the
+foreground: a background `tool x &` that has a question stops, as a program reading the
+terminal would ("Stopped (tty input)"), and asks once `fg` brings it back. A terminal the
+plugin's group took by reading it (a pager of a child) is taken back first.
 
 The conversation is given what it needs of the run, and nothing else: the run's plan, a way
 to send to the plugin, the loop's poller (for the descriptors it waits on), the screen, and
 whoever owns the terminal (the supervisor).
 """
 from __future__ import annotations
+
+import os
 
 from dispatch.process import poller as events
 from dispatch.process import terminal
@@ -42,20 +48,36 @@ if TYPE_CHECKING:
 
         def take_terminal(self, *, restore_modes: bool = False) -> None: ...
 
+        def reclaim_terminal(self) -> None: ...
+
+        def stop_for_terminal(self) -> bool: ...
+
 READ_INPUT_MAX = 1 << 20
+
+
+def _question_terminal() -> tuple[int | None, int]:
+    """(the descriptor to read answers from, the one to write questions to): the controlling
+    terminal, else stdin and stderr when stdin is a terminal; (None, 2) when there is nobody to
+    ask (a script, CI, a daemon)."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return (0, 2) if terminal.isatty(0) else (None, 2)
+    return tty, tty
 
 
 class Asked:
     """A question waiting for its answer: the request's id, the question, what was typed so
     far (a line arrives in pieces), the terminal's settings while echo is off."""
 
-    __slots__ = ("rid", "question", "typed", "saved")
+    __slots__ = ("rid", "question", "typed", "saved", "shown")
 
     def __init__(self, rid: object, question: Question) -> None:
         self.rid = rid
         self.question = question
         self.typed = bytearray()
         self.saved: list[Any] | None = None
+        self.shown = False  # on the screen, waiting for its answer (not while the host is in the background)
 
 
 class Conversation:
@@ -71,6 +93,7 @@ class Conversation:
         self.owner = owner
         self.options = plan.inv.options
         self.user_stdin_open = user_stdin_open
+        self.tty, self.tty_out = (None, 2) if self.options.no_input else _question_terminal()
         self.splitter = framing.LineSplitter()
         self.asked: Asked | None = None
         self.handed_over = False  # the plugin has the terminal (the `terminal` request)
@@ -103,7 +126,7 @@ class Conversation:
 
     @property
     def interactive(self) -> bool:
-        return not self.options.no_input and terminal.isatty(0)
+        return self.tty is not None
 
     # -- plugin -> host -----------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -214,11 +237,12 @@ class Conversation:
 
     # -- questions: prompt, confirm, choose ------------------------------------------------------
     def _ask(self, rid: object, method: str, params: Mapping[str, Any]) -> None:
-        if not self.interactive:
+        if self.tty is None:
             why = "--no-input was given" if self.options.no_input else "there is no terminal to ask on"
             self.send(messages.error_response(rid, "interaction_unavailable", f"cannot prompt: {why}"))
             return
-        if self.busy or not terminal.owned(0):
+        self.owner.reclaim_terminal()
+        if self.busy:
             self.send(messages.error_response(rid, "busy", "the terminal is busy with another request"))
             return
         question = Question(method, params)
@@ -226,27 +250,40 @@ class Conversation:
         if problem is not None:
             self.send(messages.error_response(rid, "invalid_params", problem))
             return
-        asked = self.asked = Asked(rid, question)
-        if question.secret:
-            asked.saved = terminal.echo(0, False)  # before the question: the answer may be typed at once
-        self.render.flush()
-        self.render.stderr(question.text(visible))
-        self.poller.register(0, READ, events.TTY)
+        self.asked = Asked(rid, question)
+        self._show_or_stop()
+
+    def _show_or_stop(self) -> None:
+        """Ask the pending question now when the host is in the terminal's foreground; else stop
+        the host until it is (`resumed` comes back here)."""
+        asked = self.asked
+        assert asked is not None and self.tty is not None
+        if terminal.owned(self.tty):
+            if asked.question.secret:
+                asked.saved = terminal.echo(self.tty, False)  # before the question: the answer may be typed at once
+            self.render.ask(asked.question.text(visible), self.tty_out)
+            asked.shown = True
+            if not self.poller.registered(self.tty):
+                self.poller.register(self.tty, READ, events.TTY)
+        elif not self.owner.stop_for_terminal():
+            self.asked = None
+            self.send(messages.error_response(
+                asked.rid, "interaction_unavailable", "cannot prompt: the terminal belongs to another job"))
 
     def on_tty(self, fd: int = 0) -> None:
         """The terminal is readable, for the pending question (canonical mode: a read returns at
         most one line, nothing past it)."""
         asked = self.asked
-        if asked is None:
-            self.poller.unregister(0)
+        if asked is None or self.tty is None or not asked.shown:
+            self.poller.unregister(fd)
             return
-        data = read(0, 4096)
+        data = read(self.tty, 4096)
         if data:
             asked.typed += data
             if not data.endswith(b"\n"):
                 return
         if asked.question.secret or not data:
-            self.render.stderr("\n")
+            self.render.ask("\n", self.tty_out)
         if not data:
             self._end_question()
             self.send(messages.error_response(asked.rid, "interaction_cancelled", "no answer (end of input)"))
@@ -255,24 +292,28 @@ class Conversation:
         asked.typed.clear()
         done, value = asked.question.answer(line)
         if not done:
-            self.render.stderr(asked.question.again())
+            self.render.ask(asked.question.again(), self.tty_out)
             return
         self._end_question()
         self.send(messages.response(asked.rid, {"value": value}))
 
     def _end_question(self) -> None:
         asked, self.asked = self.asked, None
-        if asked is not None:
-            self.poller.unregister(0)
-            terminal.restore(0, asked.saved)
+        if asked is not None and self.tty is not None:
+            self.poller.unregister(self.tty)
+            terminal.restore(self.tty, asked.saved)
+            self.render.redraw_progress()
 
     def resumed(self) -> None:
-        """The host was stopped (Ctrl-Z) and continued: a waiting question is shown again, once
-        the host is in the foreground (after `bg` it would be written over the shell's line)."""
-        if self.asked is not None and terminal.owned(0):
-            if self.asked.question.secret:
-                terminal.echo(0, False)
-            self.render.stderr(self.asked.question.text(visible))
+        """The host was stopped (Ctrl-Z, or for a question in the background) and continued: a
+        waiting question is shown (again), once the host is in the foreground; after `bg` the
+        host stops again, as a program reading the terminal would."""
+        asked = self.asked
+        if asked is None or self.tty is None:
+            return
+        if asked.shown and asked.question.secret and terminal.owned(self.tty):
+            terminal.echo(self.tty, False)
+        self._show_or_stop()
 
     @property
     def busy(self) -> bool:
@@ -281,7 +322,8 @@ class Conversation:
 
     # -- the terminal, handed to the plugin -------------------------------------------------------
     def _hand_terminal_over(self, rid: object) -> None:
-        if not self.interactive or not terminal.owned(0):
+        self.owner.reclaim_terminal()
+        if self.tty is None or not terminal.owned(self.tty):
             why = "--no-input was given" if self.options.no_input else "there is no terminal to hand over"
             self.send(messages.error_response(rid, "interaction_unavailable", why))
             return
@@ -290,7 +332,7 @@ class Conversation:
             return
         self.render.flush()
         self.render.clear_progress()
-        if not self.owner.give_terminal(0):
+        if not self.owner.give_terminal(self.tty):
             self.send(messages.error_response(rid, "interaction_unavailable", "the terminal cannot be handed over"))
             return
         self.handed_over = True
@@ -328,7 +370,8 @@ class Conversation:
         asked = self.asked
         if asked is not None:
             self._end_question()
-            self.render.stderr("\n")
+            if asked.shown:
+                self.render.ask("\n", self.tty_out)
             self.send(messages.error_response(asked.rid, "cancelled", why))
         if self.read_input_id is not None:
             rid, self.read_input_id = self.read_input_id, None
@@ -341,6 +384,9 @@ class Conversation:
     def close(self) -> None:
         self._end_question()
         self._take_terminal_back()
+        if self.tty is not None and self.tty != 0:
+            os.close(self.tty)
+            self.tty = None
         for running in self.calls.values():
             running.link.close()
             running.finish(wait=0.0)

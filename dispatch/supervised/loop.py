@@ -55,6 +55,8 @@ class Link:
             os.set_blocking(child.stdin, False)
         if child.stdout is not None:
             poller.register(child.stdout, READ, stdout_tag)
+        if child.stderr is not None:
+            poller.register(child.stderr, READ, events.STDERR)
 
     @property
     def stdin_open(self) -> bool:
@@ -67,6 +69,10 @@ class Link:
     @property
     def stdout(self) -> int | None:
         return self.child.stdout
+
+    @property
+    def stderr_open(self) -> bool:
+        return self.child.stderr is not None
 
     def send(self, data: bytes, *, bounded: bool = True) -> None:
         """Write `data` to the plugin's stdin, now or when there is room; Broken when the
@@ -114,6 +120,17 @@ class Link:
             self.close_stdout()
         return data
 
+    def read_stderr(self, n: int) -> bytes:
+        """Up to `n` bytes of the plugin's stderr (relayed by the host); b"" at its end."""
+        fd = self.child.stderr
+        if fd is None:
+            return b""
+        data = read(fd, n)
+        if not data:
+            self.poller.unregister(fd)
+            self.child.close_stderr()
+        return data
+
     def unread(self) -> int:
         """Bytes sent to the plugin's stdin that it has not read: queued here, or in the pipe."""
         return len(self.queue) + _pipe_unread(self.child.stdin)
@@ -134,6 +151,10 @@ class Link:
     def close(self) -> None:
         self.close_stdin()
         self.close_stdout()
+        fd = self.child.stderr
+        if fd is not None:
+            self.poller.unregister(fd)
+            self.child.close_stderr()
 
 
 def _pipe_unread(fd: int | None) -> int:
@@ -180,6 +201,19 @@ class Loop:
         if self.after is not None:
             self.after()
         return ready
+
+    def drain_stderr(self, quiet: float, until: float) -> None:
+        """After the plugin exited: what is left of its stderr, relayed, until it is quiet for
+        `quiet` seconds or it is `until` (a grandchild may hold the pipe open)."""
+        import select
+        import time
+
+        while self.link.stderr_open and (left := until - time.monotonic()) > 0:
+            fd = self.link.child.stderr
+            assert fd is not None
+            if not select.select([fd], [], [], min(quiet, left))[0]:
+                return
+            self.handlers[events.STDERR](fd)
 
     def flush(self) -> None:
         """Write what waits for the plugin; a plugin that closed its stdin is the caller's to handle."""

@@ -59,10 +59,12 @@ def settle(
     escalated: bool,
     spoke_protocol: bool,
     reported_error: bool,
+    held_terminal: bool = False,
     options: Options,
 ) -> Outcome:
     """The outcome of a run whose plugin exited with `status` (killed by `killed_by`), after
-    the host stopped it for `reason` (None: it ended by itself)."""
+    the host stopped it for `reason` (None: it ended by itself). `held_terminal`: its group had
+    the terminal when it ended (a Ctrl-C then reached it, not the host)."""
     if reason == "timeout":
         message = f"{name} did not finish within {options.timeout:g} s (--timeout); it was stopped"
         return Outcome(ExitCode.TIMEOUT, failure=(ExitCode.TIMEOUT, "timeout", message))
@@ -77,6 +79,8 @@ def settle(
         dies_by = stop_signal  # the host was told to stop: after its last words, it does
     elif reason == "interrupt" and spoke_protocol and (status == ExitCode.INTERRUPTED or escalated):
         dies_by = _signal.SIGINT  # the protocol's answer to Ctrl-C, as a shell loop needs to see it
+    elif reason is None and spoke_protocol and held_terminal and status == ExitCode.INTERRUPTED:
+        dies_by = _signal.SIGINT  # the same answer to a Ctrl-C the terminal sent to the plugin's group
     elif reason == "output":
         dies_by = _signal.SIGPIPE  # our reader went away, as it would have killed an exec'd plugin
     elif reported_error and status == 0:

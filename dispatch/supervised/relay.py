@@ -142,6 +142,7 @@ class Relay:
                 self._check_late_hello(self.held)
             self._emit(self.held)
             self.held = None
+        self.loop.drain_stderr(_DRAIN_QUIET, end)
 
 
 def _undecided(held: bytes) -> bool:

@@ -52,6 +52,7 @@ class Session:
         self.sup = Supervisor(child, self.poller, timeout=options.timeout, peer=self)
         self.loop = Loop(self.poller, self.sup, self.link)
         self.loop.after = self._check_output
+        self.loop.handlers[events.STDERR] = self._on_stderr
 
     @property
     def status(self) -> int | None:
@@ -70,9 +71,13 @@ class Session:
     def close_plugin_stdin(self) -> None:
         self.link.close_stdin()
 
+    def suspend(self) -> None:
+        self.render.clear_progress()
+
     def resumed(self) -> None:
         if self.conversation is not None:
             self.conversation.resumed()
+        self.render.redraw_progress()
 
     # -- the whole run ------------------------------------------------------------------
     def run(self) -> int:
@@ -125,6 +130,7 @@ class Session:
             escalated=sup.escalated,
             spoke_protocol=conversation is not None,
             reported_error=conversation is not None and conversation.client.seen_error,
+            held_terminal=sup.held_terminal,
             options=self.plan.inv.options,
         )
         if end.failure is not None:
@@ -172,6 +178,12 @@ class Session:
 
     def read_stdout(self) -> bytes:
         return self.link.read(_CHUNK)
+
+    def _on_stderr(self, fd: int) -> None:
+        """The plugin's stderr, relayed (a declared plugin's: the host draws on the same terminal)."""
+        data = self.link.read_stderr(_CHUNK)
+        if data:
+            self.render.plugin_stderr(data)
 
     def send_line(self, line: bytes) -> None:
         """An encoded message to the plugin, written without blocking (the loop writes the rest);
@@ -248,6 +260,7 @@ class Session:
             if not any(tag == events.STDOUT for tag, _ in self.loop.wait(_DRAIN_QUIET)):
                 break
             self._feed(conversation, self.read_stdout())
+        self.loop.drain_stderr(_DRAIN_QUIET, end)
 
     def _close(self) -> None:
         if self.conversation is not None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from dispatch.context import Invocation
+    from dispatch.process.spawn import StderrMode
     from dispatch.resolve import Found
     from dispatch.supervised.plan import Mode
 
@@ -41,9 +42,13 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
     # A protocol plugin reads the user's stdin through `read_input`, or, when it is not a terminal
     # the host needs for prompts, directly as a descriptor named in `run` (fast, byte-exact).
     stdin_fd = STDIN_FD if declared and not isatty(0) and is_open(0) else None
+    # A protocol plugin's stderr goes through the host, which draws progress and questions on
+    # the same screen: a pseudo-terminal when stderr is a terminal (the plugin and its children
+    # still see one), a pipe otherwise (so that `> f 2>&1` keeps the order of the two).
+    stderr: StderrMode = ("pty" if isatty(2) else "pipe") if declared and is_open(2) else "inherit"
     child = spawn.spawn(
         found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct", foreground=not declared,
-        user_stdin_at=stdin_fd,
+        user_stdin_at=stdin_fd, stderr=stderr,
     )
     try:
         if options.max_cpu is not None or options.max_memory is not None:

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
         def close_plugin_stdin(self) -> None: ...
 
+        def suspend(self) -> None:
+            """The host is about to stop (Ctrl-Z, or a background job wanting the terminal):
+            take what it draws off the screen."""
+
         def resumed(self) -> None: ...
 
 CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
@@ -70,6 +74,10 @@ class Supervisor:
         self.stop_signal: int | None = None
         self.escalated = False
         self.interrupts = 0
+        # The plugin's group has the terminal because one of its processes read it (a pager, a
+        # child's prompt), not because it asked for it: the host takes it back to ask a question.
+        self.taken_by_reading = False
+        self.held_terminal = False  # its group had the terminal when it ended (Ctrl-C went to it)
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.timeout = timeout
         if timeout is not None:
@@ -137,6 +145,7 @@ class Supervisor:
 
     def _record(self, code: int) -> None:
         """The plugin ended with exit code `code` (negative: killed by that signal)."""
+        self.held_terminal = self.child.terminal is not None
         self.killed_by = -code if code < 0 else None
         self.status = from_wait_status(code)
         self.timers = [t for t in self.timers if t[1] != self._on_timeout]
@@ -218,6 +227,8 @@ class Supervisor:
             self._child_changed()
         elif signum == signal.SIGINT:
             self.interrupts += 1
+            if self.peer is not None:
+                self.peer.suspend()  # the terminal echoed ^C on the progress line: off it goes
             if self.peer is not None and self.peer.speaks_protocol():
                 # A protocol plugin: the first Ctrl-C asks it to stop, the next ones escalate.
                 if self.interrupts == 1:
@@ -238,12 +249,34 @@ class Supervisor:
         elif signum == signal.SIGTSTP:
             # Ctrl-Z while the host has the terminal: stop the plugin's group, then the host.
             self.signal_group(signal.SIGSTOP)
-            self._stop_host(lambda: None, lambda: None)
+            self._stop_host(self._suspend_peer, lambda: None)
         elif signum == signal.SIGCONT:
             # `fg` or `bg`: the plugin goes on too, and a waiting prompt is shown again.
             self.signal_group(signal.SIGCONT)
             if self.peer is not None:
                 self.peer.resumed()
+
+    def _suspend_peer(self) -> None:
+        if self.peer is not None:
+            self.peer.suspend()
+
+    def stop_for_terminal(self) -> bool:
+        """The host needs the terminal while it is a background job (a question from `tool x &`):
+        stop as a program reading it would ("Stopped (tty input)"), the plugin's group with it,
+        until the shell's `fg` (or `bg`) continues both. False when no stop happened (SIGTTIN
+        ignored, or an orphaned job, whose stop signals the kernel discards)."""
+        if signal.getsignal(signal.SIGTTIN) == signal.SIG_IGN:
+            return False
+        self.signal_group(signal.SIGSTOP)
+        self._suspend_peer()
+        os.kill(os.getpid(), signal.SIGTTIN)
+        import select
+
+        # Continued: the SIGCONT that did it waits in the wakeup pipe (handled by the loop).
+        continued = bool(select.select([self._wake_r], [], [], 0)[0])
+        if not continued:
+            self.signal_group(signal.SIGCONT)
+        return continued
 
     def _stop_host(self, before: Callable[[], object], after: Callable[[], object]) -> None:
         """Stop the host as Ctrl-Z would (`before`: give the terminal back); when the shell
@@ -278,12 +311,19 @@ class Supervisor:
         if stop in (signal.SIGTTIN, signal.SIGTTOU):
             # It wants the terminal: hand it over, as a shell's `fg` does (it may have
             # stopped just before the host handed it over anyway).
-            if self.child.terminal is not None or self.give_terminal():
+            if self.child.terminal is None and self.give_terminal():
+                self.taken_by_reading = self.peer is not None and self.peer.speaks_protocol()
+            if self.child.terminal is not None:
                 self.signal_group(signal.SIGCONT)
         elif stop in (signal.SIGTSTP, signal.SIGSTOP) and self.child.terminal is not None:
             # Ctrl-Z while the plugin had the terminal: stop the host as well, give it back on resume.
             fd = self.child.terminal.fd
-            self._stop_host(self.take_terminal, lambda: self.give_terminal(fd))
+
+            def before() -> None:
+                self.take_terminal()
+                self._suspend_peer()
+
+            self._stop_host(before, lambda: self.give_terminal(fd))
 
     # -- the terminal ---------------------------------------------------------------------
     def give_terminal(self, fd: int | None = None) -> bool:
@@ -292,7 +332,14 @@ class Supervisor:
             self.child.terminal = hand_over(self.pgid, fd)
         return self.child.terminal is not None
 
+    def reclaim_terminal(self) -> None:
+        """The terminal back from a protocol plugin's group that took it by reading it: the
+        plugin asks the host to ask the user now, so whatever read the terminal is done."""
+        if self.taken_by_reading:
+            self.take_terminal(restore_modes=True)
+
     def take_terminal(self, *, restore_modes: bool = False) -> None:
+        self.taken_by_reading = False
         handover, self.child.terminal = self.child.terminal, None
         if handover is not None:
             take_back(handover, restore_modes=restore_modes)
