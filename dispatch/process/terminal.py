@@ -85,16 +85,26 @@ def hand_over(pgid: int, fd: int | None = None) -> Handover | None:
     return None
 
 
-def take_back(handover: Handover, *, restore_modes: bool) -> None:
+def take_back(handover: Handover, *, restore_modes: bool) -> bool:
     """The host's group in the foreground again; with `restore_modes`, the settings too (a
-    program killed in raw mode cannot put them back itself)."""
+    program killed in raw mode cannot put them back itself). Whether settings had to be put
+    back (the program left the terminal otherwise than it found it)."""
     try:
         with _no_ttou():
             os.tcsetpgrp(handover.fd, os.getpgrp())
     except OSError:
-        return
-    if restore_modes:
+        return False
+    if not restore_modes or handover.attrs is None:
+        return False
+    import termios
+
+    try:
+        changed = termios.tcgetattr(handover.fd) != handover.attrs
+    except (termios.error, OSError):
+        changed = False
+    if changed:
         restore(handover.fd, handover.attrs)
+    return changed
 
 
 class _no_ttou:

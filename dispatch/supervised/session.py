@@ -81,16 +81,25 @@ class Session:
 
     # -- the whole run ------------------------------------------------------------------
     def run(self) -> int:
+        failure: tuple[int, str, str] | None = None
         try:
             try:
                 status = self._run()
             except ProtocolError as e:
                 self.sup.stop_now()
                 self._note(declares=True, problem={"code": "handshake_failed", "message": f"protocol error: {e.detail}", "fix": e.fix})
-                return self._fail(ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.plan.name}: {e}")
-            return self._conclude(status)
+                failure = (ExitCode.PROTOCOL, "protocol_error", f"protocol error from {self.plan.name}: {e}")
         finally:
+            # The terminal is the user's again (its settings put back after a program killed in
+            # raw mode) before the host says anything more.
             self._close()
+        if self.sup.restored_modes and isatty(2):
+            # The plugin left the terminal as a killed full-screen program does: where its
+            # cursor is, nobody knows; the host's last words start on a line of their own.
+            self.render.ask("\r\n", 2)
+        if failure is not None:
+            return self._fail(*failure)
+        return self._conclude(status)
 
     def _run(self) -> int:
         # Each mode imports what it needs when it starts (the plugin is already starting

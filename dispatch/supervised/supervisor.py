@@ -78,6 +78,7 @@ class Supervisor:
         # child's prompt), not because it asked for it: the host takes it back to ask a question.
         self.taken_by_reading = False
         self.held_terminal = False  # its group had the terminal when it ended (Ctrl-C went to it)
+        self.restored_modes = False  # the terminal's settings were put back after it (it left them changed)
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.timeout = timeout
         if timeout is not None:
@@ -341,8 +342,8 @@ class Supervisor:
     def take_terminal(self, *, restore_modes: bool = False) -> None:
         self.taken_by_reading = False
         handover, self.child.terminal = self.child.terminal, None
-        if handover is not None:
-            take_back(handover, restore_modes=restore_modes)
+        if handover is not None and take_back(handover, restore_modes=restore_modes):
+            self.restored_modes = True
 
     # -- the end ---------------------------------------------------------------------
     def close(self) -> None:
