@@ -7,9 +7,10 @@ What a person sees (docs/protocol.md, "Progress on a terminal"):
   followed), in display columns, the message losing its end before the counter does.
 - Nothing is drawn while the host is not the terminal's foreground job (`tool x &`, or after
   Ctrl-Z and `bg`): the lines come back when it is brought to the foreground.
-- One run at a time draws on a terminal: runs sharing one (`xargs -P4 -o tool x`) would erase
-  each other's lines, so the first takes a lock on the terminal and the others draw none
-  (their output and logs are shown as usual).
+- Only a job of its own draws: the host leads its process group, as a command the shell started
+  does (alone, or first in a pipeline). Runs that share a job share its terminal too
+  (`xargs -P4 -o tool x`, `sh -c 'tool a & tool b'`), where one's progress line would take in
+  another's output and erase it: they draw none (their output and logs are shown as usual).
 - A terminal needs no more than 20 redraws a second: updates in between are held back and
   drawn by the next redraw (the session wakes for it: `due_in`, `tick`); the last state of a
   line (done, or current = total) is drawn at once.
@@ -39,8 +40,7 @@ class Progress:
         self.shown = 0  # how many lines are on the screen now
         self.drawn_at = 0.0
         self.behind = False  # an update is not on the screen yet
-        self.lock = _lock_terminal(fd)  # None: another run is drawing on this terminal
-        self.enabled = self.lock is not None
+        self.enabled = os.getpgrp() == os.getpid()  # a job of its own: nobody else's lines to erase
         self.held = False  # not drawn for now: the plugin's own stderr is in the middle of a line
 
     def update(self, msg: Mapping[str, object]) -> None:
@@ -98,27 +98,6 @@ class Progress:
 
     def close(self) -> None:
         self.clear()
-        if self.lock is not None:
-            os.close(self.lock)
-            self.lock = None
-
-
-def _lock_terminal(fd: int) -> int | None:
-    """An exclusive lock on the terminal behind `fd`, through a descriptor of its own (locks
-    belong to an open file, and every process on the terminal shares the one it inherited);
-    None when another run holds it, or when `fd` is no terminal."""
-    try:
-        import fcntl
-
-        lock = os.open(os.ttyname(fd), os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except (OSError, ImportError):
-        return None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(lock)
-        return None
-    return lock
 
 
 def _erase(lines: int) -> bytes:
