@@ -121,7 +121,7 @@ class Builtin(Frozen):
 
 _OPTION_DEFAULTS: dict[str, object] = {
     "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
-    "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None,
+    "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None, "no_pager": False,
 }
 
 
@@ -131,7 +131,7 @@ class Options(Frozen):
 
     __slots__ = (
         "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
-        "max_output", "max_cpu", "max_memory",
+        "max_output", "max_cpu", "max_memory", "no_pager",
     )
     verbosity: int
     json: bool
@@ -143,6 +143,8 @@ class Options(Frozen):
     max_output: int | None
     max_cpu: float | None
     max_memory: int | None
+    no_pager: bool
+
     def __init__(self, values: Mapping[str, object]) -> None:
         self._freeze(**{name: values.get(name, default) for name, default in _OPTION_DEFAULTS.items()})
 

@@ -77,19 +77,30 @@ LIBRARY: Final = (
     Option("--max-cpu", metavar="SECONDS", convert=parse_seconds, help="limit the command's CPU time"),
     Option("--max-memory", metavar="SIZE", convert=parse_size, help="limit the command's memory (e.g. 512M)"),
     Option("-C", metavar="DIR", dest="chdir", repeat=True, help="run as if started in DIR (each -C relative to the one before)"),
+    Option("--no-pager", help="never page the host's own long output (help, list)"),
 )
 LIBRARY_TABLE: Final = {flag: option for option in LIBRARY for flag in option.flags}
 # The settings a config file's [defaults] may give: options of the library, by dest.
 CONFIG_DEFAULTS: Final = ("timeout", "verbosity", "no_input", "max_output", "max_cpu", "max_memory")
 
 
+# The library's options a program may give a meaning of its own as well (git passes --no-pager
+# on to its commands): the program's replaces the library's, which still acts on it (its dest).
+SHARED: Final = frozenset({"--no-pager"})
+
+
 def table(own: Sequence[Option]) -> dict[str, Option]:
-    """Flag -> option: the library's, then a program's `own` (which may not take a flag twice)."""
+    """Flag -> option: the library's, then a program's `own` (which may not take a flag twice,
+    nor one of the library's but those in SHARED)."""
     found = dict(LIBRARY_TABLE)
+    taken: set[str] = set()
     for option in own:
         for flag in option.flags:
-            if flag in found:
+            if flag in taken or (flag in found and flag not in SHARED):
                 raise ValueError(f"the option {flag} is already taken")
+            if flag in SHARED and option.dest != LIBRARY_TABLE[flag].dest:
+                raise ValueError(f"the option {flag} must keep its dest {LIBRARY_TABLE[flag].dest!r}")
+            taken.add(flag)
             found[flag] = option
     return found
 

@@ -49,6 +49,8 @@ class Env:
             "XDG_CACHE_HOME": str(root / "cache"),
             "XDG_CONFIG_HOME": str(root / "config"),
             "LC_ALL": "C.UTF-8",
+            # The host pages its long help on a terminal: the tests of the pager set their own.
+            "PAGER": "cat",
         }
 
     def plugin(self, name: str, body: str, *, mode: int = 0o755, directory: Path | None = None) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 from tests.conftest import Env, PtyRun
@@ -32,7 +33,7 @@ def test_a_summary_comment_is_shown_by_list_and_help(tenv: Env) -> None:
     text = tenv.run("list").stdout.decode()
     assert "Deploy the app" in text and "\033" not in text and "\\e]0;owned" in text
     helped = tenv.run("help").stdout.decode()
-    assert "  deploy               Deploy the app\n" in helped and "\033" not in helped
+    assert re.search(r"^  deploy +Deploy the app$", helped, re.M) and "\033" not in helped
     assert not list(tenv.root.glob("ran-*")), "a plain plugin was run to describe it"
 
 
@@ -152,9 +153,15 @@ def test_narrow_terminals_wide_characters_and_help(tenv: Env) -> None:
         helped = out.decode().replace("\r\n", "\n").splitlines()
         assert code == 0 and all(cells(line) < cols for line in helped), (cols, helped)
         assert "Runs tool-<command> found on the plugin search path" in out.decode()
+    tenv.sh("tool-plain", "# tool-summary: 日本語\ntrue\n", directory=deep)
+    tenv.sh("tool-other", "# tool-summary: short\ntrue\n", directory=deep)
     piped = tenv.run("list").stdout.decode().splitlines()
-    # In a pipe every text is whole, and the columns stay aligned for wide characters.
-    assert [cells(line.split("/")[0]) for line in piped[1:]] == [cells(piped[1].split("/")[0])] * 2
+    # In a pipe every text is whole; the columns stay aligned for wide characters, and a cell
+    # longer than its column is (a name over 24, a summary over 48) pushes its own row only.
+    starts = {line.split()[0]: cells(line.split("/")[0]) for line in piped[1:]}
+    assert starts["plain"] == starts["other"] < starts["wide"], piped
+    assert starts["plain"] < starts["a-plugin-with-a-name-much-longer-than-most"], piped
+    assert cells(piped[0].split("PATH")[0]) == starts["plain"], "nor the header"
 
 
 def test_bash_gets_candidates_quoted_never_globbed_or_run(tenv: Env) -> None:

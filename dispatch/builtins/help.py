@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 
 from dispatch import commands, declaration, launch, lookup
 from dispatch.builtins.list import plugins
 from dispatch.catalog import metadata, probe
-from dispatch.screen.style import Style, cells, cut
+from dispatch.screen import pager
+from dispatch.screen.style import Style, paragraph, two_columns, words
 from dispatch.screen.text import visible
 from protocol import help as render
 
@@ -59,73 +59,52 @@ def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object
     return description
 
 
-def _options(program: Program) -> str:
+def _options(program: Program, width: int | None) -> str:
     """The host options, from the one table (the library's, then the program's own)."""
-    lines = []
+    rows = []
     for option in dict.fromkeys(program.option_table.values()):
-        spelled = ", ".join(option.flags) + (f" {option.metavar}" if option.metavar else "")
-        lines.append(f"  {spelled:<19}  {option.help}\n" if len(spelled) <= 19 else f"  {spelled}\n  {'':<19}  {option.help}\n")
-    return "".join(lines)
+        rows.append((", ".join(option.flags) + (f" {option.metavar}" if option.metavar else ""), option.help))
+    return two_columns(rows, width, widest=22)
 
 
 def general_help(inv: Invocation) -> int:
-    prog = inv.prog
+    """The program's help: its usage, options, builtins, aliases and plugins, fitted to the
+    terminal's whole width (paged when it is longer than the terminal), whole in a pipe."""
     program = inv.program
-    out = []
-    out.append(f"usage: {prog} [options] <command> [<args>...]\n")
+    width = Style.for_stdout(inv.environ).width
+    out = [paragraph(f"usage: {inv.prog} [options] <command> [<args>...]", width)]
     if program.description:
-        out.append(f"\n{program.description}\n")
+        out.append("\n" + paragraph(program.description, width))
     own = "the program's own directories, " if program.search_dirs else ""
-    out.append(
-        f"\nRuns {prog}-<command> found on the plugin search path "
-        f"({own}{program.var('PLUGIN_PATH')}, installed plugins, then PATH).\n"
-    )
-    out.append("\nOptions (before the command):\n" + _options(program))
-    out.append("\nBuiltin commands:\n")
-    for name, text in commands.builtins(program).items():
-        out.append(f"  {name:<19}  {text}\n")
+    out.append("\n" + paragraph(
+        f"Runs {inv.prog}-<command> found on the plugin search path "
+        f"({own}{program.var('PLUGIN_PATH')}, installed plugins, then PATH).", width))
+    out.append("\nOptions (before the command):\n" + _options(program, width))
+    out.append("\nBuiltin commands:\n" + two_columns(list(commands.builtins(program).items()), width))
+    aliases = commands.aliases(inv.config, program)
+    if aliases:
+        rows = [(name, "alias for " + visible(" ".join(words))) for name, words in sorted(aliases.items())]
+        out.append("\nAliases (from the config):\n" + two_columns(rows, width))
+    out.append(_plugins_text(inv, width))
+    out.append("\n" + paragraph(f"Run '{inv.prog} help <command>' for a command's help, '{inv.prog} list' for details.", width))
+    pager.show(inv, "".join(out))
+    return 0
+
+
+def _plugins_text(inv: Invocation, width: int | None) -> str:
     found, _ = plugins(inv)
     runnable = {}
     for p in found:
         if p.runs and p.name not in runnable:
             runnable[p.name] = p
-    described = [p for p in runnable.values() if p.summary]
-    others = sorted(name for name, p in runnable.items() if not p.summary)
-    if described:
-        out.append("\nPlugins:\n")
-        for p in sorted(described, key=lambda p: p.name):
-            out.append(f"  {p.name:<19}  {visible(' '.join((p.summary or '').split()))}\n")
-    if others:
-        out.append("\nOther plugins:" if described else "\nPlugins:")
-        line = "\n "
-        for name in others:
-            if len(line) + len(name) + 1 > 78:
-                out.append(line)
-                line = "\n "
-            line += " " + name
-        out.append(line + "\n")
     if not runnable:
-        out.append(f"\nNo plugins found yet: put an executable named {prog}-NAME on PATH.\n")
-    out.append(f"\nRun '{prog} help <command>' for a command's help, '{prog} list' for details.\n")
-    text = "".join(out)
-
-    width = Style.for_stdout(inv.environ).width
-    sys.stdout.write(_fitted(text, width) if width else text)
-    sys.stdout.flush()
-    return 0
-
-
-def _fitted(text: str, width: int) -> str:
-    """The help on a terminal `width` columns wide: paragraphs wrapped, table rows (indented)
-    cut with an ellipsis."""
-
-    lines = []
-    for line in text.split("\n"):
-        if cells(line) < width:
-            lines.append(line)
-        elif line.startswith(" "):
-            lines.append(cut(line, width - 1))
-        else:
-
-            lines.extend(textwrap.wrap(line, width - 1, break_on_hyphens=False) or [""])
-    return "\n".join(lines)
+        return f"\nNo plugins found yet: put an executable named {inv.prog}-NAME on PATH.\n"
+    described = sorted((p for p in runnable.values() if p.summary), key=lambda p: p.name)
+    others = sorted(visible(name) for name, p in runnable.items() if not p.summary)
+    out = []
+    if described:
+        rows = [(visible(p.name), visible(" ".join((p.summary or "").split()))) for p in described]
+        out.append("\nPlugins:\n" + two_columns(rows, width))
+    if others:
+        out.append(("\nOther plugins:\n" if described else "\nPlugins:\n") + words(others, width))
+    return "".join(out)

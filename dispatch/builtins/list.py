@@ -10,12 +10,11 @@ run.
 """
 from __future__ import annotations
 
-import sys
-
 from dispatch import lookup
 from dispatch.builtins.common import parse_args
 from dispatch.catalog import metadata, probe, scan
-from dispatch.screen.style import Style, cells, cut, cut_path, pad
+from dispatch.screen import pager
+from dispatch.screen.style import Style, cells, cut, cut_path, pad, paragraph
 from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
@@ -77,8 +76,7 @@ def run(inv: Invocation, args: list[str]) -> int:
         )
         return 0
     text, warnings = table(found, Style.for_stdout(inv.environ))
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    pager.show(inv, text)
     if warnings:
         inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
     return 0
@@ -107,23 +105,25 @@ def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
     }
 
 
+# The columns, in order: header, and the widest they are padded to (a longer cell is cut on a
+# terminal; in a pipe it is written whole, and only its own row is pushed). 0: no limit.
+_COLUMNS = (("NAME", 24), ("KIND", 11), ("VERSION", 16), ("SUMMARY", 48), ("PATH", 0))
+_NAME, _KIND, _VERSION, _SUMMARY, _PATH = range(5)
+_GAP = "  "
+
+
 def table(found: list[PluginFile], style: Style) -> tuple[str, int]:
-    """The plugins as a table fitted to the terminal, with a warning line under each problem;
-    and how many warnings there are."""
-    rows: list[tuple[str, ...]] = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
+    """The plugins as a table (fitted to a terminal of any width from 40 columns, using the
+    whole width when it has more), with a warning line under each problem; and how many
+    warnings there are."""
+    rows: list[list[str]] = [[header for header, _ in _COLUMNS]]
     for p in found:
-        rows.append((visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)))
-    if style.width is not None:
-        rows = _fit(rows, style.width)
-    widths = [max(cells(r[i]) for r in rows) for i in range(4)]
+        rows.append([visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)])
+    widths = _widths(rows, style.width)
     out = []
     warnings = 0
     for i, row in enumerate(rows):
-        if row[4]:
-            line = "  ".join(pad(cell, widths[j]) for j, cell in enumerate(row[:4])) + "  "
-            out.append(line + (style.dim(row[4]) if i else row[4]) + "\n")
-        else:  # a terminal too narrow for the paths
-            out.append("  ".join(pad(cell, widths[j]) for j, cell in enumerate(row[:3])) + "  " + row[3] + "\n")
+        out.append(_line(row, widths, style, header=not i) + "\n")
         if not i:
             continue
         messages = [q.message for q in found[i - 1].problems]
@@ -132,28 +132,56 @@ def table(found: list[PluginFile], style: Style) -> tuple[str, int]:
             messages.append(f"its last run failed: {last.text}")
         for message in messages:
             warnings += 1
-            out.append(f"  {style.warning('warning:')} {visible(message)}\n")
+            lines = paragraph(f"warning: {visible(message)}", style.width - 2 if style.width else None).splitlines()
+            lines[0] = style.warning("warning:") + lines[0][len("warning:"):]
+            out.append("".join(f"  {line}\n" for line in lines))
     return "".join(out), warnings
+
+
+# How a terminal too narrow for every column is met, step by step until the rows fit: a column
+# cut down to a width (never below its header's), or left out (None). The path keeps its end.
+_NARROWER = ((_PATH, 24), (_SUMMARY, 24), (_PATH, 16), (_VERSION, None), (_SUMMARY, 16), (_PATH, None),
+             (_NAME, 10), (_SUMMARY, 10), (_KIND, None), (_SUMMARY, 1))
+
+
+def _widths(rows: list[list[str]], width: int | None) -> list[int | None]:
+    """Each column's width (None: not shown), for a terminal `width` columns wide (None: a
+    pipe, where every text is whole and a long one pushes only its own row). NAME, KIND and
+    SUMMARY fit 40 columns; wider terminals get the version and the path, and use all their
+    width."""
+    natural = [max(cells(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    shown: list[int | None] = [min(n, cap) if cap else n for n, (_, cap) in zip(natural, _COLUMNS)]
+    if width is None:
+        return shown
+    room = width - 1  # a row exactly as wide as the terminal wraps on some
+    for column, floor in _NARROWER:
+        used = [w for w in shown if w is not None]
+        over = sum(used) + len(_GAP) * (len(used) - 1) - room
+        current = shown[column]
+        if over <= 0:
+            break
+        if current is None:
+            continue
+        shown[column] = None if floor is None else max(min(current, max(floor, cells(_COLUMNS[column][0]))), current - over)
+    return shown
+
+
+def _line(row: list[str], widths: list[int | None], style: Style, *, header: bool) -> str:
+    cells_out = []
+    last = max(i for i, w in enumerate(widths) if w is not None)
+    for i, (text, width) in enumerate(zip(row, widths)):
+        if width is None:
+            continue
+        if style.width is not None:
+            text = cut_path(text, width) if i == _PATH else cut(text, width)
+        if i == last:
+            cells_out.append(style.dim(text) if i == _PATH and not header else text)
+        else:
+            cells_out.append(pad(text, width))
+    return _GAP.join(cells_out).rstrip()
 
 
 def _one_line(text: str | None) -> str:
     """Plugin-supplied text on one line, escaped (cutting it later cannot split an escape
     sequence: there are none left, only their visible spelling)."""
     return visible(" ".join(text.split())) if text else ""
-
-
-def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
-    """The rows cut to a terminal's `width`: the name to 24 columns and the version to 16, then
-    the summary and the path (keeping its end) share what is left, with an ellipsis; on a
-    terminal too narrow for both, the paths are left out (pipes, --json and -v have them)."""
-    rows = [(cut(r[0], 24), r[1], cut(r[2], 16), *r[3:]) for r in rows]
-    fixed = sum(max(cells(r[i]) for r in rows) + 2 for i in range(3)) + 2
-    room = width - fixed - 1  # the last column: a row exactly as wide as the terminal wraps on some
-    summary = max(cells(r[3]) for r in rows)
-    path = max(cells(r[4]) for r in rows)
-    if summary + path <= room:
-        return rows
-    if room < 28:
-        return [(*r[:3], cut(r[3], max(room + 2, 8)), "") for r in rows]
-    keep = min(summary, max(room // 2, room - path, 12))
-    return [(*r[:3], cut(r[3], keep), cut_path(r[4], room - keep)) for r in rows]

@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ELLIPSIS", "Style", "cells", "columns", "cut", "cut_path", "pad"]
+__all__ = ["ELLIPSIS", "Style", "cells", "columns", "cut", "cut_path", "pad", "paragraph", "two_columns", "words"]
 _DIM, _YELLOW, _RED, _RESET = "\033[2m", "\033[33m", "\033[31m", "\033[0m"
 
 
@@ -59,3 +59,57 @@ def cut_path(path: str, width: int) -> str:
     if cells(path) <= width:
         return path
     return ELLIPSIS + "".join(reversed(fitting(reversed(path), width - 1))) if width > 0 else ""
+
+
+def wrap(text: str, room: int) -> list[str]:
+    """`text` broken at spaces into lines of at most `room` columns (a word longer than that is
+    cut); display columns, not characters."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and cells(line) + 1 + cells(word) > room:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}" if line else cut(word, room)
+    return [*lines, line] if line or not lines else lines
+
+
+def paragraph(text: str, width: int | None) -> str:
+    """A paragraph: wrapped to a terminal's width, whole in a pipe."""
+    if width is None:
+        return text + "\n"
+    return "\n".join(wrap(text, width - 1)) + "\n"
+
+
+def two_columns(rows: list[tuple[str, str]], width: int | None, *, indent: int = 2, widest: int = 28) -> str:
+    """Rows of `name  description`: the names in a column as wide as the widest (at most
+    `widest`, and a third of a terminal); on a terminal each description is wrapped under its
+    column, and a name too long for the column has its description on the next line."""
+    if not rows:
+        return ""
+    column = min(max(cells(name) for name, _ in rows), widest)
+    if width is not None:
+        column = min(column, max(8, (width - indent) // 3))
+    lead = " " * indent
+    out = []
+    for name, text in rows:
+        if width is None:
+            out.append(f"{lead}{pad(name, column)}  {text}".rstrip() + "\n")
+            continue
+        room = max(10, width - 1 - indent - column - 2)
+        lines = wrap(text, room) if text else [""]
+        shown = cut(name, width - 1 - indent)
+        if cells(shown) > column:
+            out.append(f"{lead}{shown}\n")
+            out.extend(f"{lead}{' ' * column}  {line}\n" for line in lines)
+            continue
+        out.append(f"{lead}{pad(shown, column)}  {lines[0]}".rstrip() + "\n")
+        out.extend(f"{lead}{' ' * column}  {line}\n" for line in lines[1:])
+    return "".join(out)
+
+
+def words(names: list[str], width: int | None, *, indent: int = 2) -> str:
+    """Names one after the other, on as many lines as a terminal needs (80 columns in a pipe)."""
+    room = (width or 81) - 1 - indent
+    lines = wrap(" ".join(names), room)
+    return "".join(" " * indent + line + "\n" for line in lines)
