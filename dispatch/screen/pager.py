@@ -45,7 +45,7 @@ def _pager(inv: Invocation, text: str) -> str | None:
     import shutil
 
     first = command.split()[0]
-    return command if shutil.which(first, path=env.get("PATH")) or os.path.isabs(first) and os.access(first, os.X_OK) else None
+    return command if shutil.which(first, path=env.get("PATH")) or (os.path.isabs(first) and os.access(first, os.X_OK)) else None
 
 
 def _run(command: str, text: str, inv: Invocation) -> None:
