@@ -119,9 +119,11 @@ class Builtin(Frozen):
         self._freeze(name=name, summary=summary, run=run, usage=usage or name)
 
 
+LIMITS = ("timeout", "max_output", "max_cpu", "max_memory")  # what the host must stay to enforce
 _OPTION_DEFAULTS: dict[str, object] = {
     "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
     "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None, "no_pager": False,
+    "config_limits": frozenset(),
 }
 
 
@@ -131,7 +133,7 @@ class Options(Frozen):
 
     __slots__ = (
         "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
-        "max_output", "max_cpu", "max_memory", "no_pager",
+        "max_output", "max_cpu", "max_memory", "no_pager", "config_limits",
     )
     verbosity: int
     json: bool
@@ -144,17 +146,20 @@ class Options(Frozen):
     max_cpu: float | None
     max_memory: int | None
     no_pager: bool
+    config_limits: frozenset[str]  # the limits set by the config file alone (not given, nor in the environment)
 
     def __init__(self, values: Mapping[str, object]) -> None:
         self._freeze(**{name: values.get(name, default) for name, default in _OPTION_DEFAULTS.items()})
 
     @property
+    def limits(self) -> frozenset[str]:
+        """The limits set for this run (timeout, max_output, max_cpu, max_memory)."""
+        return frozenset(name for name in LIMITS if getattr(self, name) is not None)
+
+    @property
     def supervised(self) -> bool:
         """The host must stay to watch the plugin (it cannot simply exec it)."""
-        return (
-            self.timeout is not None or self.max_output is not None
-            or self.max_cpu is not None or self.max_memory is not None
-        )
+        return bool(self.limits)
 
 
 class Program(Frozen):

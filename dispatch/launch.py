@@ -37,12 +37,25 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
         + (f" with {len(args)} argument(s)" if args else "")
     )
     options = inv.options
-    if not declared and not options.json and not options.supervised and program.use_exec:
+    if not declared and not options.json and program.use_exec and _exec_anyway(inv):
         # Plain: it replaces the host on the user's terminal, as under git, every run.
         exec_plugin(found.path, args, child_env)
     from dispatch.supervised import start
 
     return start.supervised(inv, found, args, child_env, declared=declared)
+
+
+def _exec_anyway(inv: Invocation) -> bool:
+    """Whether a plain plugin is exec'd: when no limit needs the host to stay, or when the only
+    limits are the config file's and the plugin runs at a terminal (an editor, a pager, a REPL
+    must not lose their terminal or be killed after the config's timeout: docs/usage.md)."""
+    limits = inv.options.limits
+    if not limits:
+        return True
+    if limits <= inv.options.config_limits and (os.isatty(0) or os.isatty(1)):
+        inv.trace(f"the config's {', '.join(sorted(limits))} not applied: a plain plugin at a terminal runs as under git")
+        return True
+    return False
 
 
 def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:

@@ -4,7 +4,7 @@ would cost more than the whole dispatch), then merged once with the environment 
 into one frozen `Options`: the command line beats the environment, which beats the config."""
 from __future__ import annotations
 
-from dispatch.context import Option, Options
+from dispatch.context import LIMITS, Option, Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -214,6 +214,8 @@ def merge(
     if timeout:
         values["timeout"] = parse_seconds(timeout, env_prefix + "TIMEOUT")
     values.update(given)
+    config_only = {name for name in LIMITS if name in (defaults or {}) and name not in given and not (name == "timeout" and timeout)}
+    values["config_limits"] = frozenset(config_only)
     if isinstance(values.get("chdir"), list):
         values["chdir"] = tuple(values["chdir"])  # type: ignore[arg-type]
     return Options(values)

@@ -286,3 +286,75 @@ def test_a_question_is_asked_on_the_terminal_when_stderr_is_a_file(tenv: Env) ->
     code, buf = term.finish()
     assert code == 0 and "hello Grace" in screen(buf)
     assert b"Name?" not in log.read_bytes()
+
+
+# -- 9. the host's own screens ---------------------------------------------------------------------
+
+def _many_plugins(tenv: Env, count: int) -> None:
+    for i in range(count):
+        tenv.sh(f"tool-p{i:03d}", f"# tool-summary: plugin number {i} does something useful, said in a summary of some length\ntrue\n")
+    tenv.sh("tool-" + "a-name-longer-than-any-column-should-be-" * 2 + "x", "# tool-summary: long\ntrue\n")
+
+
+def _raw_lines(buf: bytes) -> list[str]:
+    """The lines as written (not as a terminal wraps them)."""
+    return buf.decode().replace("\r\n", "\n").split("\n")
+
+
+def test_help_and_list_fit_any_width_and_use_a_wide_one(tenv: Env) -> None:
+    _many_plugins(tenv, 12)
+    for cols in (40, 80, 200):
+        for command in ("help", "list"):
+            term = PtyRun([command], {**tenv.vars, "TERM": "xterm", "NO_COLOR": "1"}, tenv.root, cols=cols, rows=500)
+            code, buf = term.finish()
+            assert code == 0
+            lines = _raw_lines(buf)
+            widest = max(cells(line) for line in lines if not line.startswith("tool: "))
+            assert widest < cols, (command, cols, widest)
+            if command == "list":
+                header = lines[0].split()
+                assert header[:2] == ["NAME", "KIND"] and "SUMMARY" in header, (cols, header)
+                assert ("PATH" in header) == (cols >= 80), (cols, header)
+            if cols == 200:
+                assert widest > 100, f"{command} uses the width it has ({widest} of {cols})"
+    term = PtyRun(["help"], {**tenv.vars, "TERM": "xterm"}, tenv.root, cols=0, rows=0)
+    code, buf = term.finish()
+    assert code == 0 and max(cells(line) for line in _raw_lines(buf)) < 80, "a terminal of no size is 80 columns wide"
+
+
+def test_long_help_and_list_go_through_the_pager_on_a_terminal_only(tenv: Env) -> None:
+    _many_plugins(tenv, 40)
+    paged = tenv.root / "paged"
+    pager = tenv.root / "pager"
+    pager.write_text(f'#!/bin/sh\necho "pager LESS=$LESS args=$*" >> {paged}\ncat >> {paged}\n')
+    pager.chmod(0o755)
+    env = {**tenv.vars, "TERM": "xterm", "PAGER": f"{pager} --flag"}
+    for command in ("help", "list"):
+        code, buf = PtyRun([command], env, tenv.root, rows=24).finish()
+        assert code == 0 and b"p039" not in buf, "the text went to the pager"
+    text = paged.read_text()
+    assert text.count("pager LESS=FRX args=--flag\n") == 2 and "plugin number 39" in text and "NAME" in text
+    paged.unlink()
+    for args, extra in ((["--no-pager", "help"], {}), (["help"], {"TOOL_PAGER": "cat"}), (["help"], {"LINES": "1"})):
+        code, buf = PtyRun(args, {**env, **extra}, tenv.root, rows=24 if "LINES" not in extra else 200).finish()
+        assert code == 0 and b"p039" in buf, args
+    assert tenv.run("help", env={"PAGER": str(pager)}).returncode == 0
+    assert tenv.run("--json", "list", env={"PAGER": str(pager)}).returncode == 0
+    assert not paged.exists(), "never into a pipe, never under --json, never with --no-pager or a short text"
+
+
+# -- 10. limits from the config, and plain plugins at a terminal ------------------------------------
+
+def test_the_configs_limits_leave_a_plain_plugin_at_a_terminal_as_under_git(tenv: Env) -> None:
+    config = tenv.root / "config" / "tool"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('[defaults]\ntimeout = "30s"\nmax_output = "10M"\n')
+    tenv.sh("tool-whoami", 'if [ -t 1 ]; then echo "pid=$$ tty=yes"; else echo "pid=$$ tty=no"; fi\n')
+    term = _pty(tenv, "whoami")
+    code, buf = term.finish()
+    assert code == 0 and f"pid={term.proc.pid} tty=yes".encode() in buf, "exec'd: the host's pid, the user's terminal"
+    term = _pty(tenv, "--timeout", "30", "whoami")
+    code, buf = term.finish()
+    assert code == 0 and f"pid={term.proc.pid} ".encode() not in buf, "an explicit limit still supervises it"
+    proc = subprocess.run([TOOL, "whoami"], env=tenv.vars, capture_output=True, timeout=HANG_BOUND, stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 0 and b"tty=no" in proc.stdout, "in a script the config's limits apply"
