@@ -358,3 +358,26 @@ def test_the_configs_limits_leave_a_plain_plugin_at_a_terminal_as_under_git(tenv
     assert code == 0 and f"pid={term.proc.pid} ".encode() not in buf, "an explicit limit still supervises it"
     proc = subprocess.run([TOOL, "whoami"], env=tenv.vars, capture_output=True, timeout=HANG_BOUND, stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 0 and b"tty=no" in proc.stdout, "in a script the config's limits apply"
+
+
+def test_a_resized_window_reaches_the_plugins_stderr_and_progress(tenv: Env) -> None:
+    import fcntl
+    import struct
+
+    sdk_plugin(tenv, "tool-watch", """
+        ctx.output("watching\\n")
+        for _ in range(HANG * 10):
+            ctx.progress("a message long enough to be cut when the window is made narrower than it", 1, 2)
+            if os.get_terminal_size(2).columns == 50:
+                ctx.output("resized\\n")
+                break
+            time.sleep(0.1)
+    """, header=f"HANG = {HANG_BOUND}")
+    term = _pty(tenv, "watch", cols=120)
+    term.read_until(b"watching")
+    fcntl.ioctl(term.master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+    term.read_until(b"resized")
+    code, buf = term.finish()
+    assert code == 0
+    after = buf[buf.index(b"resized"):]
+    assert b"1/2 (50%)" in buf and all(cells(line) < 50 for line in screen(after, 50))

@@ -79,6 +79,20 @@ class Session:
             self.conversation.resumed()
         self.render.redraw_progress()
 
+    def resized(self) -> None:
+        """The window changed: the plugin's stderr terminal takes the new size (the kernel then
+        tells its foreground, if any), and progress is drawn again to fit it."""
+        stderr = self.child.stderr
+        if stderr is not None and isatty(stderr):
+            try:
+                import fcntl
+                import termios
+
+                fcntl.ioctl(stderr, termios.TIOCSWINSZ, fcntl.ioctl(2, termios.TIOCGWINSZ, b"\0" * 8))
+            except OSError:
+                pass
+        self.render.redraw_progress()
+
     # -- the whole run ------------------------------------------------------------------
     def run(self) -> int:
         failure: tuple[int, str, str] | None = None

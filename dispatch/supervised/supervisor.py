@@ -49,9 +49,12 @@ if TYPE_CHECKING:
 
         def resumed(self) -> None: ...
 
+        def resized(self) -> None:
+            """The terminal's window changed size."""
+
 CANCEL_GRACE = 2.0  # after `cancel`, before SIGTERM
 TERM_GRACE = 2.0  # after SIGTERM, before SIGKILL
-_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD", "SIGTSTP", "SIGCONT")
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD", "SIGTSTP", "SIGCONT", "SIGWINCH")
 _TERMINATING = frozenset(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
 
 
@@ -251,6 +254,9 @@ class Supervisor:
             # Ctrl-Z while the host has the terminal: stop the plugin's group, then the host.
             self.signal_group(signal.SIGSTOP)
             self._stop_host(self._suspend_peer, lambda: None)
+        elif signum == getattr(signal, "SIGWINCH", None):
+            if self.peer is not None:
+                self.peer.resized()
         elif signum == signal.SIGCONT:
             # `fg` or `bg`: the plugin goes on too, and a waiting prompt is shown again.
             self.signal_group(signal.SIGCONT)
