@@ -303,3 +303,10 @@ def sdk_plugin(env: Env, name: str, run_body: str, *, header: str = "", declare:
         "plugin.main()\n"
     )
     return python_plugin(env, name, source, declare=declare)
+
+
+def offered(stdout: bytes) -> list[str]:
+    """The candidates `tool __complete` printed, without its last line (the `:N` directive)."""
+    lines = stdout.decode().splitlines()
+    assert lines and lines[-1].startswith(":") and lines[-1][1:].isdecimal(), lines
+    return lines[:-1]

@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from tests.conftest import Env, PtyRun
+from tests.conftest import Env, PtyRun, offered
 
 
 def _never_run(tenv: Env, name: str, header: str) -> None:
@@ -52,7 +52,7 @@ def test_a_protocol_plugins_own_summary_wins_over_its_comment(tenv: Env) -> None
 def _complete(tenv: Env, *words: str, shell: str = "bash") -> list[str]:
     proc = tenv.run("__complete", "--shell", shell, "--", *words)
     assert proc.returncode == 0 and proc.stderr == b""
-    return proc.stdout.decode().splitlines()
+    return offered(proc.stdout)
 
 
 def test_a_sidecar_completes_a_plain_plugin(tenv: Env) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOOL, Env, err_line, python_plugin, raw_plugin
+from tests.conftest import TOOL, Env, err_line, offered, python_plugin, raw_plugin
 
 DEPLOY = """
 from protocol.plugin import Flag, Plugin
@@ -173,9 +173,9 @@ def test_completion_scripts_for_zsh_and_fish(tenv: Env) -> None:
 
 def test_completion_descriptions_for_zsh_and_fish(deploy: Env) -> None:
     _learn(deploy, "deploy")
-    fish = deploy.run("__complete", "--shell", "fish", "--", "deploy", "").stdout.decode().splitlines()
+    fish = offered(deploy.run("__complete", "--shell", "fish", "--", "deploy", "").stdout)
     assert "status\tshow what is deployed" in fish
-    zsh = deploy.run("__complete", "--shell", "zsh", "--", "deploy", "--e").stdout.decode().splitlines()
+    zsh = offered(deploy.run("__complete", "--shell", "zsh", "--", "deploy", "--e").stdout)
     assert zsh == ["--env:where to deploy"]
 
 
@@ -396,7 +396,7 @@ def test_fish_completion_for_real(deploy: Env) -> None:
         capture_output=True, env=deploy.vars, timeout=60,
     )
     lines = proc.stdout.decode().splitlines()
-    assert lines[0] == "deploy"
+    assert lines[0] == "deploy\tShip the current build", "a plugin's summary is its description"
     assert [line.split("\t")[0] for line in lines[1:]] == ["dev", "prod", "staging"]
 
 
@@ -419,4 +419,4 @@ def test_zsh_completion_for_real(deploy: Env) -> None:
 
 def test_zsh_completion_autoloaded_from_fpath_completes_on_the_first_tab(deploy: Env) -> None:
     load = "fpath=({dir} $fpath); autoload -Uz _tool"
-    assert _zsh_candidates(deploy, load, "words=(tool dep); CURRENT=2; _tool") == ["deploy"]
+    assert _zsh_candidates(deploy, load, "words=(tool dep); CURRENT=2; _tool") == ["deploy:Ship the current build"]

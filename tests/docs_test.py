@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Env, in_pty
+from tests.conftest import Env, in_pty, offered
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -86,7 +86,7 @@ def test_writing_plugins_md_summary_comment_and_sidecar(tenv: Env) -> None:
     listed = json.loads(tenv.run("list", "--json").stdout)["plugins"]
     assert [(p["summary"], p["summary_from"]) for p in listed] == [("Deploy the current build to an environment", "header")]
     completed = tenv.run("__complete", "--shell", "fish", "--", "deploy", "")
-    assert completed.stdout == b"staging\tthe staging cluster\nproduction\tlive\n"
+    assert offered(completed.stdout) == ["staging\tthe staging cluster", "production\tlive"]
 
 
 def test_installing_md_lock_example_is_a_valid_lock_file(tmp_path: Path) -> None:

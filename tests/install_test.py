@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOOL, Env, started
+from tests.conftest import TOOL, Env, offered, started
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -518,7 +518,7 @@ def test_sidecars_are_installed_and_links_follow_the_directory(ienv: Env) -> Non
     ienv.sh("tool-dev", "echo dev\n", directory=work)
     ienv.sh("tool_complete-dev", "echo alpha; echo beta\n", directory=work)
     _ok(ienv.run("plugin", "install", str(work)))
-    assert ienv.run("__complete", "--", "dev", "").stdout == b"alpha\nbeta\n"
+    assert offered(ienv.run("__complete", "--", "dev", "").stdout) == ["alpha", "beta"]
     # A command added to the linked directory is linked by an upgrade; one removed is reported.
     ienv.sh("tool-dev2", "echo dev2\n", directory=work)
     assert _ok(ienv.run("plugin", "upgrade", "--all", "--dry-run")) == "dev: would upgrade - -> commands dev dev2\n"
@@ -675,7 +675,7 @@ def test_from_a_docs_check(ienv: Env) -> None:
     ienv.sh("tool-hello", "echo hello\n", directory=src)
     ienv.sh("tool_complete-hello", "echo world\n", directory=src)
     _ok(ienv.run("plugin", "install", str(src / "tool-hello")))
-    assert ienv.run("__complete", "--", "hello", "").stdout == b"world\n"
+    assert offered(ienv.run("__complete", "--", "hello", "").stdout) == ["world"]
     from dispatch.install.sources import classify
 
     assert classify(f"tool-x @ file://{src}/x.whl", pin=None, sha256=None) == ("python", f"tool-x @ file://{src}/x.whl")

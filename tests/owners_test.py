@@ -17,7 +17,7 @@ from dispatch.commands import BUILTINS, PLUGIN_COMMANDS
 from protocol import width
 from protocol.calls import CallOutput
 from protocol.questions import Question
-from tests.conftest import TOOL, Env, PtyRun, in_pty, sdk_plugin
+from tests.conftest import TOOL, Env, PtyRun, in_pty, offered, sdk_plugin
 
 CHOOSE = """
 colour = ctx.choose("Colour?", ["red", "green"])
@@ -131,12 +131,12 @@ def test_a_call_answer_keeps_bytes_and_hints() -> None:
 
 def test_help_and_completion_show_every_host_option_of_the_table(tenv: Env) -> None:
     help_text = tenv.call("--help").stdout.decode()
-    offered = tenv.call("__complete", "--shell", "fish", "--", "--").stdout.decode()
+    listed = "\n".join(offered(tenv.call("__complete", "--shell", "fish", "--", "--").stdout)) + "\n"
     for option in options.LIBRARY:
         assert ", ".join(option.flags) in help_text and option.help in help_text, option.flags
         for flag in option.flags:
             if flag.startswith("--"):
-                assert f"{flag}\t{option.help}\n" in offered, flag
+                assert f"{flag}\t{option.help}\n" in listed, flag
 
 
 def test_completion_skips_the_value_of_every_host_option_that_takes_one(tenv: Env) -> None:
@@ -145,14 +145,12 @@ def test_completion_skips_the_value_of_every_host_option_that_takes_one(tenv: En
         if option.metavar is None:
             continue
         flag = option.flags[-1]
-        offered = tenv.call("__complete", "--", flag, "5", "dep").stdout.decode()
-        assert offered == "deploy\n", flag
+        assert offered(tenv.call("__complete", "--", flag, "5", "dep").stdout) == ["deploy"], flag
 
 
 def test_the_plugin_subcommands_are_one_table(tenv: Env) -> None:
     usage = tenv.call("help", "plugin").stdout.decode()
-    offered = tenv.call("__complete", "--", "plugin", "").stdout.decode().split()
-    assert offered == list(PLUGIN_COMMANDS)
+    assert offered(tenv.call("__complete", "--", "plugin", "").stdout) == list(PLUGIN_COMMANDS)
     for name in PLUGIN_COMMANDS:
         assert f"tool plugin {name}" in usage
     proc = tenv.call("plugin")
@@ -162,9 +160,9 @@ def test_the_plugin_subcommands_are_one_table(tenv: Env) -> None:
 
 def test_every_builtin_is_listed_helped_and_completed(tenv: Env) -> None:
     help_text = tenv.call("--help").stdout.decode()
-    offered = tenv.call("__complete", "--", "").stdout.decode().split()
+    names = offered(tenv.call("__complete", "--", "").stdout)
     for name in BUILTINS:
-        assert f"  {name} " in help_text and name in offered
+        assert f"  {name} " in help_text and name in names
         assert tenv.call("help", name).returncode == 0
     assert complete.__name__ == "dispatch.builtins.complete"
 

@@ -1,13 +1,25 @@
-"""Shell completion: `tool __complete --shell SHELL -- WORDS... CURRENT` prints the candidates.
+"""Shell completion: the candidates the scripts of `tool completion bash|zsh|fish` ask for.
 
-The scripts from `tool completion bash|zsh|fish` call it. It completes host
-options, builtins, plugin names (from directory listings only, nothing is
-run), multi-word plugin commands (`tool db <TAB>` offers `migrate` for
-`tool-db-migrate`), and the arguments of a plugin: through its sidecar `<prog>_complete-NAME`
-when it has one (dispatch/sidecar.py), else, for a plugin that declares the
-protocol and has been seen speaking it, through a `complete` request bounded
-in time. Plain plugins and plugins never run are not started for
+    tool __complete --shell zsh|fish -- WORDS... CURRENT
+    tool __complete --shell bash --line "$COMP_LINE" --point "$COMP_POINT" --wordbreaks "$COMP_WORDBREAKS"
+
+zsh and fish give the words as they split them. bash splits at its COMP_WORDBREAKS (`=`
+and `:` among them), so it gives the line instead: the host splits it as the shell will run
+it, and each candidate is written as bash replaces it (only what follows the last wordbreak
+of the word being typed) and quoted for the command line when inserting it needs that.
+
+It completes host options, builtins, aliases, plugin names (from directory listings, only
+files that can run; a name's `_` is a `-` inside one word, as `tool foo-bar` runs
+`tool-foo_bar`), multi-word plugin commands (`tool db <TAB>` offers `migrate` for
+`tool-db-migrate`, and so does `tool help db <TAB>`), and the arguments of a plugin:
+through its sidecar `<prog>_complete-NAME` when it has one (dispatch/catalog/sidecar.py),
+else, for a plugin that declares the protocol and has been seen speaking it, through a
+`complete` request bounded in time. Plain plugins and plugins never run are not started for
 completion: the shell falls back to file names.
+
+Output: a candidate a line (zsh: `value:description`, fish: `value<TAB>description`), then
+a line `:N`, cobra's directive bits: 2 = no space after the candidate, 4 = no file names;
+and for bash 128 = let bash quote what it inserts, as it quotes file names.
 """
 from __future__ import annotations
 
@@ -15,50 +27,134 @@ import os
 import sys
 
 from dispatch import commands, declaration, lookup, options, resolve
+from dispatch.catalog.sidecar import Candidates
 from dispatch.screen.text import visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterator, Sequence
 
     from dispatch.context import Invocation
 
 ASK_TIMEOUT = 1.0  # a plugin that does not answer within this gives no candidates
+NO_SPACE = 2  # cobra's ShellCompDirectiveNoSpace
+QUOTE_AS_FILES = 128  # ours (cobra's bits stop at 32): bash quotes what it inserts, as for file names
+_BASH_WORDBREAKS = " \t\n\"'@><=;|&(:"
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,")
+
 
 def run(inv: Invocation, args: list[str]) -> int:
-    shell = "bash"
-    if args[:1] == ["--shell"] and len(args) > 1:
-        shell, args = args[1], args[2:]
-    if args[:1] == ["--"]:
-        args = args[1:]
-    if not args:
-        args = [""]
-    *words, current = args
+    shell, words, current, breaks = _request(args)
     try:
         found = candidates(inv, words, current)
-    except Exception:
+    except Exception:  # completion must never break the user's shell
         if inv.options.verbosity > 0:
             raise
-        found = []
-    out = []
-    seen = set()
-    for value, description in found:
-        if not value.startswith(current) or value in seen or not value.isprintable():
-            continue  # a value with control characters would be typed into the user's shell
-        description = visible(" ".join(description.split()))
-        seen.add(value)
-        if shell == "bash" or not description:
-            out.append(value if shell != "zsh" else value.replace(":", "\\:"))
-        elif shell == "zsh":
-            out.append(value.replace(":", "\\:") + ":" + description)
-        else:
-            out.append(value + "\t" + description)
-    sys.stdout.write("".join(line + "\n" for line in out))
+        found = Candidates()
+    sys.stdout.write(_format(shell, found, current, breaks))
     return 0
 
 
-def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tuple[str, str]]:
-    """(value, description) pairs for the word being typed, `current`, after `words`."""
+def _request(args: list[str]) -> tuple[str, list[str], str, str]:
+    """(shell, the words before the one being typed, the word being typed, bash's wordbreaks)."""
+    shell = "bash"
+    named: dict[str, str] = {}
+    while len(args) >= 2 and args[0] in ("--shell", "--line", "--point", "--wordbreaks"):
+        named[args[0]] = args[1]
+        args = args[2:]
+    shell = named.get("--shell", shell)
+    if "--line" in named:
+        line = named["--line"]
+        point = named.get("--point", "")
+        if point.isdecimal():
+            line = line[: int(point)]
+        words, current = split_line(line)
+        return shell, words[1:], current, named.get("--wordbreaks", _BASH_WORDBREAKS)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    *words, current = args or [""]
+    return shell, words, current, ""
+
+
+def split_line(line: str) -> tuple[list[str], str]:
+    """The words of a command line as the shell will pass them (quotes and backslashes taken
+    away), and the last one, being typed ("" after a space)."""
+    words: list[str] = []
+    word: list[str] = []
+    in_word = False
+    quote = ""
+    i = 0
+    while i < len(line):
+        c = line[i]
+        i += 1
+        if quote:
+            if c == quote:
+                quote = ""
+            elif c == "\\" and quote == '"' and i < len(line) and line[i] in '"\\$`':
+                word.append(line[i])
+                i += 1
+            else:
+                word.append(c)
+        elif c in " \t\n":
+            if in_word:
+                words.append("".join(word))
+                word, in_word = [], False
+        else:
+            in_word = True
+            if c in "'\"":
+                quote = c
+            elif c == "\\" and i < len(line):
+                word.append(line[i])
+                i += 1
+            else:
+                word.append(c)
+    return words, "".join(word) if in_word or quote else ""
+
+
+def _format(shell: str, found: Candidates, current: str, breaks: str) -> str:
+    out = []
+    seen = set()
+    for value, description in found.items:
+        if not value.startswith(current) or value in seen or not value.isprintable():
+            continue  # a value with control characters would be typed into the user's shell
+        seen.add(value)
+        description = visible(" ".join(description.split()))
+        if shell == "zsh":
+            out.append(value.replace(":", "\\:") + (":" + description if description else ""))
+        elif shell == "fish":
+            out.append(value + ("\t" + description if description else ""))
+        else:
+            out.append(value)
+    directive = found.directive
+    if shell == "bash":
+        out, quoting = _for_bash(out, current, breaks)
+        directive |= quoting
+    return "".join(line + "\n" for line in out) + f":{directive}\n"
+
+
+def _for_bash(values: list[str], current: str, breaks: str) -> tuple[list[str], int]:
+    """The candidates as bash replaces the word being typed (from its last wordbreak on), and
+    how they are quoted for the command line: not at all when they need none; by bash itself
+    as it quotes file names (QUOTE_AS_FILES: the list shows them as they are, what is inserted
+    is quoted) when none has a `/` (which bash would take for a directory); else here."""
+    cut = max((current.rfind(c) for c in breaks if c not in " \t\n"), default=-1) + 1
+    values = [v[cut:] for v in values]
+    if all(set(v) <= _SAFE for v in values):
+        return values, 0
+    if not any("/" in v or "\n" in v for v in values):
+        return values, QUOTE_AS_FILES
+    return [quote(v) for v in values], 0
+
+
+def quote(value: str) -> str:
+    """`value` as one word of a bash command line (backslashes, as bash's `printf %q`)."""
+    if value and set(value) <= _SAFE and not value.startswith("~"):
+        return value
+    return "".join(c if c in _SAFE else "\\" + c for c in value) if "\n" not in value else "$'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def candidates(inv: Invocation, words: Sequence[str], current: str) -> Candidates:
+    """The candidates for the word being typed, `current`, after `words`."""
     # Skip the host options in front of the command words.
     i = 0
     while i < len(words) and words[i].startswith("-"):
@@ -69,16 +165,16 @@ def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tupl
             i += 1
         i += 1
     if i > len(words):
-        return []  # completing the value of a host option (a directory, seconds): the shell's own
+        return Candidates()  # completing the value of a host option (a directory, seconds): the shell's own
     if words[i:] == [] and current.startswith("-"):
-        return [(flag, o.help) for flag, o in inv.program.option_table.items() if flag.startswith("--")]
+        return Candidates([(flag, o.help) for flag, o in inv.program.option_table.items() if flag.startswith("--")])
     command = list(words[i:])
     if not command:
-        return _command_names(inv, current)
+        return Candidates(_command_names(inv, [], current))
     if command[0] in inv.program.builtins:
-        return []  # the program's own builtin: the shell's file names
+        return Candidates()  # the program's own builtin: the shell's file names
     if command[0] in commands.BUILTINS:
-        return _builtin_args(inv, command, current)
+        return Candidates(_builtin_args(inv, command, current))
     return _plugin_args(inv, command, current)
 
 
@@ -94,50 +190,79 @@ def _skips_next(inv: Invocation, word: str) -> bool:
     return False
 
 
-def _plugin_names(inv: Invocation) -> Iterable[str]:
-    """Command names from the directory listings alone (no stat of every file)."""
-    prefix = inv.prog + "-"
+def _plugin_files(inv: Invocation, before: Sequence[str], current: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(command words, path) of each plugin file on the search path whose words start with
+    `before` and then a word starting with `current`, and that can run (a regular file, links
+    followed, executable: a directory or a dangling link of a plugin's name is no command)."""
     for d in lookup.search_path(inv).dirs:
         try:
             with os.scandir(d) as it:
                 for entry in it:
-                    if entry.name.startswith(prefix):
-                        name = entry.name[len(prefix) :]
-                        if inv.program.windows:
-                            name = os.path.splitext(name)[0]
-                        if resolve.name_problem(name) is None:
-                            yield name.replace("_", "-")
+                    words = _command_words(inv, entry.name)
+                    if (words is None or len(words) <= len(before) or list(words[: len(before)]) != list(before)
+                            or not words[len(before)].startswith(current)):
+                        continue
+                    if entry.is_file() and (inv.program.windows or os.access(entry.path, os.X_OK)):
+                        yield words, entry.path
         except OSError:
             continue
 
 
-def _command_names(inv: Invocation, current: str) -> list[tuple[str, str]]:
-    found = list(commands.builtins(inv.program).items())
-    found += [(name, "alias: " + " ".join(words)) for name, words in commands.aliases(inv.config, inv.program).items()]
-    names = {_next_word(name, current) for name in _plugin_names(inv) if name.startswith(current)}
-    found.extend((n, "") for n in sorted(names))
+def _command_words(inv: Invocation, file_name: str) -> tuple[str, ...] | None:
+    """`tool-db-run_all` -> ("db", "run-all"): `-` separates command words, `_` is a `-` in one."""
+    prefix = inv.prog + "-"
+    if not file_name.startswith(prefix):
+        return None
+    name = file_name[len(prefix) :]
+    if inv.program.windows:
+        name = os.path.splitext(name)[0]
+    if resolve.name_problem(name) is not None:
+        return None
+    return tuple(part.replace("_", "-") for part in name.split("-"))
+
+
+def _command_names(inv: Invocation, before: Sequence[str], current: str) -> list[tuple[str, str]]:
+    """The next command word after `before`: builtins and aliases (first word only), and plugins."""
+    found: list[tuple[str, str]] = []
+    if not before:
+        found += list(commands.builtins(inv.program).items())
+        found += [(name, "alias: " + " ".join(words)) for name, words in commands.aliases(inv.config, inv.program).items()]
+    deeper: dict[str, str] = {}
+    for words, path in _plugin_files(inv, before, current):
+        word = words[len(before)]
+        if len(words) == len(before) + 1:
+            deeper[word] = path
+        else:
+            deeper.setdefault(word, "")
+    summaries = _summaries(inv, {w: p for w, p in deeper.items() if p})
+    found += [(word, summaries.get(word, "")) for word in sorted(deeper)]
     return found
 
 
-def _next_word(name: str, typed: str) -> str:
-    """`db-migrate` is typed as `db migrate`: offer `name` up to the end of the word being typed."""
-    cut = name.find("-", len(typed))
-    return name if cut < 0 else name[:cut]
+def _summaries(inv: Invocation, paths: dict[str, str]) -> dict[str, str]:
+    """What `tool list` says of each plugin file (read from the file and the cache; nothing is run)."""
+    if not paths:
+        return {}
+    from dispatch.catalog import scan
+
+    files = [f for f in (scan.file_at(path, word, os.path.dirname(path), inv.program.windows) for word, path in paths.items()) if f]
+    scan.with_metadata(files, inv.program, inv.environ)
+    return {f.name: f.summary or "" for f in files}
 
 
 def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
     name = command[0]
-    if name == "help" and len(command) == 1:
-        return _command_names(inv, current)
+    if name == "help":
+        return _command_names(inv, command[1:], current)  # `help db <TAB>` as `db <TAB>`
     if name == "completion" and len(command) == 1:
         return [("bash", ""), ("zsh", ""), ("fish", "")]
     if name == "plugin":
         if len(command) == 1:
             return [(sub, text) for sub, (_, text) in commands.PLUGIN_COMMANDS.items()]
-        if len(command) == 2 and command[1] == "check":
-            return _command_names(inv, current)
+        if command[1] == "check" and not current.startswith("-"):
+            return _command_names(inv, command[2:], current)
         if command[1] in ("upgrade", "remove") and not current.startswith("-"):
-            from dispatch.install.store import Store
+            from dispatch.install.store import Store  # the installed plugins' names: for these two only
 
             return [(name, "") for name in Store.of(inv.environ, inv.prog).names()]
         return []
@@ -145,34 +270,28 @@ def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tup
     return [(f, "") for f in flags]
 
 
-def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
-    from dispatch.catalog import metadata
+def _plugin_args(inv: Invocation, command: list[str], current: str) -> Candidates:
+    from dispatch.catalog import metadata, probe, sidecar
 
-    found: list[tuple[str, str]] = []
+    found = Candidates()
     nwords = resolve.command_words(command)
-    # Deeper plugin commands first: `tool db <TAB>` offers `migrate` for tool-db-migrate.
     if nwords == len(command):
-        stem = "-".join(command) + "-"
-        for name in _plugin_names(inv):
-            if name.startswith(stem + current):
-                found.append((_next_word(name, stem + current)[len(stem) :], ""))
+        # Deeper plugin commands first: `tool db <TAB>` offers `migrate` for tool-db-migrate.
+        found.items += _command_names(inv, command, current)
     plugin = lookup.find(inv, command)
     if plugin is None:
         return found  # nothing runs: nothing to complete
     program = inv.program
     env = inv.environ
-    from dispatch.catalog import sidecar
-
     helper = sidecar.find(inv, plugin.path)
     if helper is not None:
         # The plugin's author gave a completer: it is asked, never the plugin (a plain one above all).
-        return found + sidecar.complete(inv, helper, " ".join(command[: plugin.nwords]), command[plugin.nwords :], current)
+        given = sidecar.complete(inv, helper, " ".join(command[: plugin.nwords]), command[plugin.nwords :], current)
+        return Candidates(found.items + given.items, given.directive)
     if not declaration.declares(plugin.path, plugin.stat, program.var("PROTOCOL").encode(), env, program.prog):
         return found  # plain plugins are never run for completion
     if type(metadata.read(env, program.prog, plugin.stat).get("protocol")) is not int:
         return found  # nor is a plugin not yet seen speaking the protocol (a keystroke must not start it)
-    from dispatch.catalog import probe
-
     child_env = inv.plugin_env(" ".join(command[: plugin.nwords]))
     words = list(command[plugin.nwords :])
     answer = probe.ask(
@@ -180,5 +299,5 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tupl
     )
     if answer.answer is not None and answer.answer.get("type") == "completions":
         for item in answer.answer.get("candidates", []):
-            found.append((str(item.get("value", "")), str(item.get("description", ""))))
+            found.items.append((str(item.get("value", "")), str(item.get("description", ""))))
     return found

@@ -14,14 +14,28 @@ _BASH = """\
 # bash completion for {prog}. Enable with:  source <({prog} completion bash)
 # or save it:  {prog} completion bash > ~/.local/share/bash-completion/completions/{prog}
 {func}() {{
-    # One candidate per line, each quoted for the command line: never split, globbed or expanded.
-    local line quoted
+    # The line itself goes to {prog}, which splits it as bash will run it (bash's own words break
+    # at = and :), and answers with one candidate a line, ready to insert, then `:N` (bit 2: no
+    # space after it; bit 4: no file names instead).
+    local line directive=0
     COMPREPLY=()
     while IFS= read -r line; do
-        [[ -n $line ]] || continue
-        printf -v quoted '%q' "$line"
-        COMPREPLY+=("$quoted")
-    done < <("${{COMP_WORDS[0]}}" __complete --shell bash -- "${{COMP_WORDS[@]:1:COMP_CWORD}}" 2>/dev/null)
+        if [[ $line == :* ]]; then
+            directive=${{line#:}}
+        elif [[ -n $line ]]; then
+            COMPREPLY+=("$line")
+        fi
+    done < <("${{COMP_WORDS[0]}}" __complete --shell bash --line "$COMP_LINE" --point "$COMP_POINT" \\
+             --wordbreaks "$COMP_WORDBREAKS" 2>/dev/null)
+    if (( directive & 2 )); then
+        compopt -o nospace 2>/dev/null
+    fi
+    if (( directive & 128 )); then
+        compopt -o filenames 2>/dev/null  # shown as they are, quoted when inserted
+    fi
+    if (( directive & 4 )) && (( ${{#COMPREPLY[@]}} == 0 )); then
+        compopt +o default +o bashdefault 2>/dev/null
+    fi
 }}
 complete -o default -o bashdefault -F {func} {prog}
 """
@@ -31,14 +45,19 @@ _ZSH = """\
 # zsh completion for {prog}. Enable with:  source <({prog} completion zsh)
 # or save it as _{prog} in a directory of your $fpath.
 {func}() {{
-    local -a candidates
-    local line
+    local -a candidates suffix
+    local line directive=0
     for line in "${{(@f)$(${{words[1]}} __complete --shell zsh -- "${{(@)words[2,CURRENT]}}" 2>/dev/null)}}"; do
-        [[ -n $line ]] && candidates+=("$line")
+        if [[ $line == :* ]]; then
+            directive=${{line#:}}
+        elif [[ -n $line ]]; then
+            candidates+=("$line")
+        fi
     done
+    (( directive & 2 )) && suffix=(-S '')
     if (( ${{#candidates}} )); then
-        _describe '{prog}' candidates
-    else
+        _describe '{prog}' candidates $suffix
+    elif ! (( directive & 4 )); then
         _files
     fi
 }}
@@ -55,9 +74,14 @@ _FISH = """\
 function {func}
     set -l words (commandline -opc) (commandline -ct)
     set -l found ({prog} __complete --shell fish -- $words[2..-1] 2>/dev/null)
+    set -l directive 0
+    if string match -qr '^:[0-9]+$' -- $found[-1]
+        set directive (string sub -s 2 -- $found[-1])
+        set -e found[-1]
+    end
     if test (count $found) -gt 0
         printf '%s\n' $found
-    else
+    else if test (math "bitand($directive, 4)") -eq 0
         __fish_complete_path (commandline -ct)
     end
 end

@@ -255,7 +255,28 @@ def _files(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> Ite
                     yield found
 
 
-def _file(entry: os.DirEntry[str], name: str, d: str, windows: bool) -> PluginFile | None:
+class _Path:
+    """One path, as much of a directory entry as `_file` asks of it."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path)
+
+    def is_symlink(self) -> bool:
+        return os.path.islink(self.path)
+
+
+def file_at(path: str, name: str, d: str, windows: bool) -> PluginFile | None:
+    """The plugin file at `path` (a command of that `name`, in the directory `d`), as the scan
+    finds it; None for no file (a directory, gone)."""
+    return _file(_Path(path), name, d, windows)
+
+
+def _file(entry: os.DirEntry[str] | _Path, name: str, d: str, windows: bool) -> PluginFile | None:
     path = entry.path
     try:
         st = entry.stat()  # follows links; one stat(2), kept by the DirEntry

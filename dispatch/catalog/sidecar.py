@@ -3,8 +3,8 @@
 
 It is found on the plugin search path, run with the words after the command and the word
 being typed as its arguments, stdin /dev/null, stderr discarded, for at most one second.
-Each line of its stdout is a candidate, `value` or `value<TAB>description`; lines starting
-with `:` (cobra's directives, such as `:4`) are ignored.
+Each line of its stdout is a candidate, `value` or `value<TAB>description`; a line `:N` is
+cobra's directive (2: no space after the value, 4: no file names instead).
 """
 from __future__ import annotations
 
@@ -49,12 +49,23 @@ def file_name(prog: str, plugin_file: str) -> str | None:
     return f"{prog}_complete-{plugin_file[len(prog) + 1 :]}" if plugin_file.startswith(prog + "-") else None
 
 
-def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> list[tuple[str, str]]:
+class Candidates:
+    """What a shell is offered for the word being typed: (value, description) pairs, and
+    cobra's directive bits (2: no space after the value; 4: no file names instead)."""
+
+    __slots__ = ("items", "directive")
+
+    def __init__(self, items: list[tuple[str, str]] | None = None, directive: int = 0) -> None:
+        self.items = items if items is not None else []
+        self.directive = directive
+
+
+def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> Candidates:
     """The sidecar's candidates for `current` after `words` (nothing when it fails or is slow)."""
     try:
         child = spawn.spawn(path, [*words, current], inv.plugin_env(command), stdin_null=True, quiet=True)
     except Exception:
-        return []
+        return Candidates()
     chunks: list[bytes] = []
     size = 0
     deadline = time.monotonic() + TIMEOUT
@@ -66,7 +77,7 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
         while size < MAX_BYTES:
             left = deadline - time.monotonic()
             if left <= 0:
-                return []  # too slow: a keystroke must not wait for it
+                return Candidates()  # too slow: a keystroke must not wait for it
             if not poller.select(min(left, 0.05)):
                 if exited:
                     break  # it ended and nothing more is there (a child of its own may hold the pipe)
@@ -94,11 +105,16 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def parse(out: bytes) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+def parse(out: bytes) -> Candidates:
+    """A line a candidate (`value` or `value<TAB>description`); a line `:N` is cobra's
+    directive (the last one counts; other bits than those a shell can act on are ignored)."""
+    found = Candidates()
     for raw in out.decode("utf-8", "replace").splitlines()[:MAX_CANDIDATES]:
-        if not raw or raw.startswith(":"):
+        if raw.startswith(":"):
+            bits = raw[1:].strip()
+            found.directive = int(bits) & (2 | 4) if bits.isdecimal() and len(bits) < 4 else 0
             continue
-        value, _, description = raw.partition("\t")
-        found.append((value, description))
+        if raw:
+            value, _, description = raw.partition("\t")
+            found.items.append((value, description))
     return found
