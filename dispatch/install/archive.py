@@ -101,7 +101,7 @@ def _link_ok(member: str, target: str) -> None:
 
 def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -> None:
     path = os.path.join(dest, name)
-    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "wb") as out:
         while True:
@@ -113,7 +113,7 @@ def _write(dest: str, name: str, source: object, mode: int, budget: list[int]) -
                 raise ToolError(ExitCode.FAILURE, f"unsafe archive: it unpacks to more than {MAX_UNPACKED >> 30} GiB")
             out.write(chunk)
     # Only the permission bits people mean: never setuid, setgid or sticky.
-    os.chmod(path, 0o755 if mode & 0o111 else 0o644)
+    os.chmod(path, 0o700 if mode & 0o111 else 0o600)
 
 
 class _Capped:
@@ -171,14 +171,14 @@ def _untar(path: str, dest: str, magic: bytes) -> None:
                 if name == ".":
                     continue
                 if member.isdir():
-                    os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
+                    os.makedirs(os.path.join(dest, name), 0o700, exist_ok=True)
                 elif member.isfile():
                     source = tar.extractfile(member)
                     assert source is not None
                     _write(dest, name, source, member.mode, budget)
                 elif member.issym():
                     _link_ok(name, member.linkname)
-                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)
+                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o700, exist_ok=True)
                     os.symlink(member.linkname, os.path.join(dest, name))
                     links.add(name)
                 elif member.islnk():
@@ -211,13 +211,13 @@ def _unzip(path: str, dest: str) -> None:
                 mode = info.external_attr >> 16
                 kind = stat.S_IFMT(mode)
                 if info.is_dir() or kind == stat.S_IFDIR:
-                    os.makedirs(os.path.join(dest, name), 0o755, exist_ok=True)
+                    os.makedirs(os.path.join(dest, name), 0o700, exist_ok=True)
                 elif kind == stat.S_IFLNK:
                     if info.file_size > 4096:
                         raise ToolError(ExitCode.FAILURE, f"unsafe archive: the link {name!r} is {info.file_size} bytes long")
                     target = archive.read(info).decode("utf-8", "surrogateescape")
                     _link_ok(name, target)
-                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o755, exist_ok=True)
+                    os.makedirs(os.path.dirname(os.path.join(dest, name)), 0o700, exist_ok=True)
                     os.symlink(target, os.path.join(dest, name))
                     links.add(name)
                 elif kind in (0, stat.S_IFREG):
