@@ -648,7 +648,7 @@ def test_archive_headers_and_duplicates(ienv: Env, server: _Server) -> None:
     huge = tarfile.TarInfo("tool-" + "a" * (20 << 20))  # a 20 MiB name: a GNU long-name header
     sha = _tar(server.root / "huge.tar.gz", [(huge, b"")])
     proc = ienv.run("plugin", "install", f"{server.url}/huge.tar.gz", "--sha256", sha, "--allow-http", "--name", "h")
-    assert proc.returncode == 1 and b"unsafe archive: a header larger than 16 MiB" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and b"unsafe archive: its headers (long names, pax records) take more than 16 MiB" in proc.stderr, proc.stderr
     sha = _tar(server.root / "dup.tar.gz", [(_file("tool-d"), b"#!/bin/sh\n"), (_file("tool-d"), b"#!/bin/sh\n")])
     proc = ienv.run("plugin", "install", f"{server.url}/dup.tar.gz", "--sha256", sha, "--allow-http")
     assert proc.returncode == 1 and proc.stderr.startswith(b"tool: cannot unpack the archive: File exists (tool-d)")
@@ -684,7 +684,7 @@ def test_from_a_docs_check(ienv: Env) -> None:
     (bin_dir / "tool-planted").symlink_to(src / "tool-hello")
     (bin_dir / "by-hand").write_text("keep me")
     codes = [f["code"] for f in json.loads(ienv.run("doctor", "--json").stdout)["findings"]]
-    assert codes == ["installed_leftover", "installed_leftover"]
+    assert codes == ["installed_foreign", "installed_leftover"]  # by hand: kept; a link: removed
     _ok(ienv.run("plugin", "upgrade", "--all"))  # a writer
     assert not (bin_dir / "tool-planted").is_symlink() and ienv.run("planted").returncode == 127
     assert (bin_dir / "by-hand").read_text() == "keep me"  # reported, never deleted

@@ -406,11 +406,9 @@ def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
     finally:
         store.unlock()
     if as_json:
-        write_json({"removed": [describe(m, inv.prog) for m in removed]})
-    else:
-        for m in removed:
-            sys.stdout.write(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n")
-    return 0
+        return written(inv, ", ".join(names), lambda: write_json({"removed": [describe(m, inv.prog) for m in removed]}))
+    text = "".join(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n" for m in removed)
+    return written(inv, ", ".join(names), lambda: sys.stdout.write(text))
 
 
 def lock(inv: Invocation, as_json: bool) -> int:

@@ -365,6 +365,7 @@ class Store:
                 elif actual[path] != digest:
                     problems.append(f"{path} was changed")
             problems += [f"{path} was added" for path in sorted(set(actual) - set(manifest.files))]
+        problems += _loose(version)
         for file_name, path in manifest.links(self.prog).items():
             link = os.path.join(self.bin, file_name)
             try:
@@ -421,6 +422,29 @@ class _signals_held:
 
     def __exit__(self, *exc: object) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, self.held)
+
+
+def _loose(version: str, limit: int = 3) -> list[str]:
+    """What in a version someone else could change: entries owned by another user (not root)
+    or writable by group or others (made under a loose umask by an older version)."""
+    found: list[str] = []
+    uid = os.getuid()
+    for dirpath, dirnames, filenames in os.walk(version):
+        for name in ["", *dirnames, *filenames]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue  # a link's own mode means nothing; where it leads is checked by its own entry
+            if st.st_uid not in (uid, 0) or st.st_mode & 0o022:
+                rel = os.path.relpath(path, version)
+                who = f"uid {st.st_uid}" if st.st_uid not in (uid, 0) else "others"
+                found.append(f"{'its directory' if rel == '.' else rel} can be changed by {who} (mode {st.st_mode & 0o777:o})")
+                if len(found) >= limit:
+                    return found
+    return found
 
 
 def refuse_untrusted(path: str) -> None:
