@@ -49,7 +49,7 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     sp = lookup.search_path(inv)
     for var, entry, reason in sp.skipped:
         if var == "installed":
-            findings.append(_untrusted_store_finding(inv, entry, reason))
+            findings.append(_untrusted_store_finding(inv, reason))
         elif reason != "duplicate":
             findings.append(
                 Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
@@ -264,17 +264,19 @@ def _leftover_finding(store: Store, path: str, prog: str) -> Finding:
                    f"the next '{prog} plugin install', 'upgrade' or 'remove' removes it; or remove it yourself", path)
 
 
-def _untrusted_store_finding(inv: Invocation, path: str, reason: str) -> Finding:
+def _untrusted_store_finding(inv: Invocation, reason: str) -> Finding:
     """The installed plugins' directory is not searched (the one trust rule): why, and the fix."""
     prog = inv.prog
-    if "owned by someone else" in reason:
+    _, untrusted = dirs.trusted_installed_bin(inv.environ, prog)
+    path, why = untrusted if untrusted is not None else (dirs.data_dir(inv.environ, prog) or "", reason)
+    if "owned by someone else" in why:
         fix = (f"if you run {prog} as another user (sudo -E, su without -), keep your own HOME (sudo -H, su -) or "
                f"set XDG_DATA_HOME to a directory of yours; if it is yours, take it back (chown -R {os.getuid()} {path})")
-    elif "write" in reason:
+    elif "write" in why:
         fix = f"chmod -R go-w {path} (and check nothing was added to it)"
     else:
         fix = f"remove {path} ({prog} plugin install makes a real, private directory), then install your plugins again"
-    return Finding("error", "installed_untrusted", f"{path}: {reason}: its plugins do not run", fix, path)
+    return Finding("error", "installed_untrusted", f"{reason}: its plugins do not run", fix, path)
 
 
 def run(inv: Invocation, args: list[str]) -> int:
