@@ -24,12 +24,6 @@ from tests.conftest import TOOL, Env, started
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
-@pytest.fixture
-def ienv(tenv: Env) -> Env:
-    tenv.vars["XDG_DATA_HOME"] = str(tenv.root / "data")
-    return tenv
-
-
 def _installed(env: Env) -> dict[str, dict[str, object]]:
     proc = env.run("plugin", "list", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -443,7 +437,7 @@ def test_ctrl_c_in_the_middle_and_two_installs_at_once(ienv: Env, server: _Serve
     # first's download; it installs, and the first, finishing last, replaces it.
     second = started([TOOL, *args, f"{server.url}/two.tar.gz", "--sha256", sha2], env=ienv.vars,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out2, err2 = second.communicate(timeout=60)
+    _out2, err2 = second.communicate(timeout=60)
     assert (second.returncode, err2) == (0, b""), err2
     assert first.poll() is None and _ok(ienv.run("greet")) == "greet two\n"
     server.go.set()
