@@ -154,7 +154,7 @@ def test_a_file_swapped_after_the_check_is_not_installed(ienv: Env) -> None:
     # the old code had hashed the source and before it copied it.
     proc = started(["strace", "-qq", "-o", "/dev/null", "-e", "inject=mkdir:delay_exit=400000", TOOL, "plugin", "install",
                     str(good), "--sha256", digest], env=ienv.vars, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for(lambda: list(_data(ienv).glob("plugins/*/v-*/files")), "the version's files/ directory")
+    _wait_for(lambda: list(_data(ienv).glob("plugins/swap/v-*/files")), "the new version's files/ directory")
     os.replace(evil, good)
     _out, err = proc.communicate(timeout=HANG_BOUND)
     if proc.returncode == 0:  # copied before the swap: then what runs is what was checked
@@ -437,7 +437,8 @@ def test_a_signal_during_an_install_stops_pip_and_the_venv(ienv: Env, sig: int) 
     whl = wheel(ienv.root / "wheels", "tool-w", "1.0", {"w.py": "def main(): pass\n"}, scripts={"tool-w": "w:main"})
     proc = started([TOOL, "plugin", "install", str(whl)], env={**ienv.vars, "PIP_NO_INDEX": "1"},
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for(lambda: list(_data(ienv).glob("plugins/*/v-*/venv/bin/python")), "the venv being made")
+    # While ensurepip (a child of `python -m venv`, itself a child of tool) unpacks pip.
+    _wait_for(lambda: list(_data(ienv).glob("plugins/*/v-*/venv/lib/python*/site-packages/pip")), "pip being installed")
     proc.send_signal(sig)
     proc.communicate(timeout=HANG_BOUND)
     assert proc.returncode == -sig
@@ -448,6 +449,8 @@ def test_a_signal_during_an_install_stops_pip_and_the_venv(ienv: Env, sig: int) 
     assert _running_in(plugins) == []
     if sig != signal.SIGKILL:
         assert _versions(ienv, "w") == []  # removed on the way out
+    else:  # left for the next writer, but stopped with tool: pip was never installed into the venv
+        assert not list(_data(ienv).glob("plugins/*/v-*/venv/lib/python*/site-packages/pip-*.dist-info"))
     _ok(ienv.run("plugin", "install", str(_source(ienv, "tool-hi", "echo hi\n"))))  # the next writer clears the rest
     assert _versions(ienv, "w") == [] and _ok(ienv.run("hi")) == "hi\n"
 
