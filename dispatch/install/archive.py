@@ -8,6 +8,7 @@ import hashlib
 import os
 import posixpath
 import stat
+import time
 
 from dispatch.errors import ToolError
 from dispatch.exitcodes import ExitCode
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_DOWNLOAD = 1 << 30
+DOWNLOAD_DEADLINE = 3600.0
 MAX_UNPACKED = 4 << 30
 MAX_MEMBERS = 100_000
 MAX_HEADER = 16 << 20  # all headers of an archive beyond the basic ones: long names, pax records, a zip's directory
@@ -35,6 +37,7 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
                            "(--allow-http allows http://)")
     digest = hashlib.sha256()
     size = 0
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE  # a server trickling a byte a minute ends too
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             total = response.headers.get("Content-Length")
@@ -45,6 +48,9 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
                     if not chunk:
                         break
                     size += len(chunk)
+                    if time.monotonic() > deadline:
+                        raise ToolError(ExitCode.FAILURE, f"{url} did not download within {DOWNLOAD_DEADLINE // 60:.0f} minutes; "
+                                        "nothing was installed")
                     if size > MAX_DOWNLOAD:
                         raise ToolError(ExitCode.FAILURE, f"{url} is larger than {MAX_DOWNLOAD >> 20} MiB; refusing it")
                     digest.update(chunk)
