@@ -173,9 +173,9 @@ def _invocation(program: Program, parsed: options.Parsed, env: Mapping[str, str]
     try:
         config = _config(program, env)
     except Exception:
-        if parsed.rest[:1] != ["doctor"]:
+        if parsed.rest[:1] not in (["doctor"], ["version"]) and not parsed.given.get("version"):
             raise
-        config = None  # `doctor` is where to see what is wrong with it
+        config = None  # `doctor` is where to see what is wrong with it; the version is known without it
     merged = options.merge(parsed.given, env, program.env_prefix, config.defaults if config is not None else None)
     return Invocation(program, merged, config, host_binary(program.prog, program.windows, env), env, parsed.settings)
 

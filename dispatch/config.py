@@ -70,12 +70,12 @@ def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> C
         os.close(fd)
     if len(raw) > MAX_SIZE:
         raise _error(path, None, f"larger than {MAX_SIZE // 1024} KiB; a config file is a few lines")
-    import tomllib
+    from dispatch import tomlread  # the depth checked first: tomllib recurses once per level
 
     text = raw.decode("utf-8", "replace")
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomlread.loads(text)
+    except tomlread.TomlError as e:
         raise _error(path, None, f"not valid TOML: {e}") from None
     return _check(path, text, data, env)
 

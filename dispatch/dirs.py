@@ -97,7 +97,8 @@ def trusted_installed_bin(env: Mapping[str, str], prog: str) -> tuple[str | None
     if root is None:
         return None, None
     bin_dir = os.path.join(root, "bin")
-    for path in (root, bin_dir):
+    # bin/ holds links into plugins/: whoever could change either could change what runs.
+    for path in (root, bin_dir, os.path.join(root, "plugins")):
         why = why_untrusted(path)
         if why == "missing":
             return None, None  # nothing installed yet: one directory less to search on every command

@@ -28,7 +28,8 @@ def search_path(inv: Invocation, *, trace: bool = False) -> resolve.SearchPath:
     sp = resolve.search_path(inv.environ, inv.program.var("PLUGIN_PATH"), extra=extra, first=inv.dirs, installed=installed)
     if untrusted is not None:
         path, why = untrusted
-        sp.skipped.append(("installed", path, f"the installed plugins' directory is not used: {why}"))
+        bin_dir = dirs.installed_bin(inv.environ, inv.prog) or path
+        sp.skipped.append(("installed", bin_dir, f"the installed plugins' directory is not used: {path}: {why}"))
     if trace and inv.options.verbosity > 0:
         inv.trace("search path: " + (os.pathsep.join(sp.dirs) or "(empty)"))
         if installed is not None:

@@ -145,7 +145,11 @@ def decode(line: bytes) -> dict[str, object]:
         raise ProtocolError("line is not valid UTF-8", line=line) from None
     try:
         obj = loads(text)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise ProtocolError("line is nested too deeply (JSON over about 1000 levels)", line=line) from None
+    except ValueError as e:
+        if "integer string conversion" in str(e):  # CPython's limit on the digits of an int (4300)
+            raise ProtocolError("line holds a number with too many digits (more than 4300)", line=line) from None
         raise ProtocolError("line is not valid JSON", line=line) from None
     if type(obj) is not dict:
         raise ProtocolError("line is not a JSON object", line=line)

@@ -125,6 +125,13 @@ def tenv(tmp_path: Path) -> Env:
     return Env(tmp_path)
 
 
+@pytest.fixture
+def ienv(tenv: Env) -> Env:
+    """An Env whose installed plugins (`tool plugin install`) go to its own data directory."""
+    tenv.vars["XDG_DATA_HOME"] = str(tenv.root / "data")
+    return tenv
+
+
 def err_line(proc: subprocess.CompletedProcess[bytes]) -> str:
     """The host's stderr, asserting it is exactly one `tool:` line and no traceback."""
     text = proc.stderr.decode()

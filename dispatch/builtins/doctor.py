@@ -48,7 +48,9 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     findings = _config_findings(inv)
     sp = lookup.search_path(inv)
     for var, entry, reason in sp.skipped:
-        if reason != "duplicate":
+        if var == "installed":
+            findings.append(_untrusted_store_finding(inv, reason))
+        elif reason != "duplicate":
             findings.append(
                 Finding("warning", "path_entry_skipped", f"{var} entry {entry!r} is skipped: {reason}",
                         f"use an absolute directory in {var}, or remove the entry")
@@ -194,10 +196,12 @@ def _file_findings(path: str, st: os.stat_result, prog: str) -> list[Finding]:
     if st.st_mode & stat.S_IWOTH:
         return [Finding("error", "writable_plugin", f"{path}: anyone can change this plugin",
                         f"chmod o-w {path}", path)]
-    if st.st_mode & stat.S_IWGRP or _foreign(st):
-        who = f"the members of group {st.st_gid}" if st.st_mode & stat.S_IWGRP else f"its owner (uid {st.st_uid})"
-        return [Finding("warning", "writable_plugin", f"{path}: {who} can change this plugin",
-                        f"chmod g-w {path} (or make sure you trust them)", path)]
+    if st.st_mode & stat.S_IWGRP:
+        return [Finding("warning", "writable_plugin", f"{path}: the members of group {st.st_gid} can change this plugin",
+                        f"chmod g-w {os.path.realpath(path)} (or make sure you trust them)", path)]
+    if _foreign(st):
+        return [Finding("warning", "writable_plugin", f"{path}: its owner (uid {st.st_uid}) can change this plugin",
+                        f"make sure you trust uid {st.st_uid}, or copy {os.path.realpath(path)} to a file of your own", path)]
     return []
 
 
@@ -248,11 +252,31 @@ def _installed_findings(inv: Invocation) -> list[Finding]:
                 store.current(manifest.name),
             ))
     for _name, path in store.leftovers():
-        findings.append(Finding(
-            "warning", "installed_leftover", f"{path} was left by an interrupted install, upgrade or removal",
-            f"the next '{prog} plugin install', 'upgrade' or 'remove' removes it; or remove it yourself", path,
-        ))
+        findings.append(_leftover_finding(store, path, prog))
     return findings
+
+
+def _leftover_finding(store: Store, path: str, prog: str) -> Finding:
+    if store.kept(path):
+        return Finding("warning", "installed_foreign", f"{path} was not made by {prog}: it is never run, and never removed",
+                       f"move it out of {os.path.dirname(path)}, which {prog} keeps for what it installs", path)
+    return Finding("warning", "installed_leftover", f"{path} was left by an interrupted install, upgrade or removal",
+                   f"the next '{prog} plugin install', 'upgrade' or 'remove' removes it; or remove it yourself", path)
+
+
+def _untrusted_store_finding(inv: Invocation, reason: str) -> Finding:
+    """The installed plugins' directory is not searched (the one trust rule): why, and the fix."""
+    prog = inv.prog
+    _, untrusted = dirs.trusted_installed_bin(inv.environ, prog)
+    path, why = untrusted if untrusted is not None else (dirs.data_dir(inv.environ, prog) or "", reason)
+    if "owned by someone else" in why:
+        fix = (f"if you run {prog} as another user (sudo -E, su without -), keep your own HOME (sudo -H, su -) or "
+               f"set XDG_DATA_HOME to a directory of yours; if it is yours, take it back (chown -R {os.getuid()} {path})")
+    elif "write" in why:
+        fix = f"chmod -R go-w {path} (and check nothing was added to it)"
+    else:
+        fix = f"remove {path} ({prog} plugin install makes a real, private directory), then install your plugins again"
+    return Finding("error", "installed_untrusted", f"{reason}: its plugins do not run", fix, path)
 
 
 def run(inv: Invocation, args: list[str]) -> int:

@@ -34,23 +34,23 @@ def run(inv: Invocation, args: list[str]) -> int:
 
 def _manage(inv: Invocation, command: str, args: list[str]) -> int:
     """install, list, upgrade, remove, lock: dispatch/install/manage.py and upgrade.py."""
-    from dispatch.install import manage
+    from dispatch.install import manage, run
 
     values, flags, names = manage.parse(inv, command, args)
     if command in ("upgrade", "remove"):
         manage.check_names(names)
     as_json = inv.options.json or "--json" in flags
     if command == "install":
-        return manage.install(inv, values, flags, names, as_json)
+        return run.command(lambda: manage.install(inv, values, flags, names, as_json))
     if command == "upgrade":
         from dispatch.install import upgrade
 
         if not names and "--all" not in flags:
             raise usage_error(f"plugin upgrade: name the plugins, or --all; see '{inv.prog} help plugin'")
-        return upgrade.upgrade(inv, names, all_="--all" in flags, dry_run="--dry-run" in flags, as_json=as_json)
+        return run.command(lambda: upgrade.upgrade(inv, names, all_="--all" in flags, dry_run="--dry-run" in flags, as_json=as_json))
     if command == "remove":
         if not names:
             raise usage_error(f"plugin remove: name the plugins to remove; see '{inv.prog} help plugin'")
-        return manage.remove(inv, names, as_json)
+        return run.command(lambda: manage.remove(inv, names, as_json))
     manage.no_names(inv, command, names)
     return manage.list_installed(inv, as_json) if command == "list" else manage.lock(inv, as_json)

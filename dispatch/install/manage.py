@@ -11,8 +11,10 @@ import re
 import shlex
 import sys
 import time
+from typing import NamedTuple
 
 from dispatch import commands, lookup, resolve
+from dispatch.error_handler import silence_stdout
 from dispatch.errors import ToolError, usage_error
 from dispatch.exitcodes import ExitCode
 from dispatch.install import lockfile, sources
@@ -23,12 +25,12 @@ from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from dispatch.context import Invocation
     from dispatch.install.manifest import Manifest
-    from dispatch.install.sources import Fetcher, Request
+    from dispatch.install.sources import Fetched, Fetcher, Request
     from dispatch.install.store import Store
 
 _VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
@@ -110,7 +112,7 @@ def locked_store(inv: Invocation) -> Store:
 def reinstall_command(manifest: Manifest, prog: str) -> str:
     """The command that installs this plugin again from its source, as it was."""
     source = manifest.source
-    words = [prog, "plugin", "install", str(source.get("location")), "--name", manifest.name]
+    words = [prog, "plugin", "install", sources.without_secret(str(source.get("location"))), "--name", manifest.name]
     if source.get("kind") == "git" and source.get("pin"):
         words += ["--pin", str(source["pin"])]
     if source.get("kind") == "archive":
@@ -124,7 +126,7 @@ def reinstall_command(manifest: Manifest, prog: str) -> str:
 def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
     source = manifest.source
     return {
-        "name": manifest.name, "kind": source.get("kind"), "source": source.get("location"),
+        "name": manifest.name, "kind": source.get("kind"), "source": sources.without_secret(str(source.get("location"))),
         "version": manifest.version, "pin": source.get("pin"), "resolved": source.get("resolved"),
         "commands": sorted(manifest.commands), "installed": manifest.installed,
     }
@@ -161,6 +163,40 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
         if names or set(values) != {"--locked"}:
             raise usage_error("plugin install --locked FILE takes no source, and no option but --force, --allow-http and --json")
         return install_locked(inv, values["--locked"], force=force, as_json=as_json, allow_http="--allow-http" in flags)
+    name, request = _request(inv, values, flags, names)
+    store = store_of(inv)
+    given = values.get("--name")
+    staged = stage(inv, store, name, request, command=given, fixed=given is not None)  # the long part: unlocked
+    manifest, version = staged.manifest, staged.version
+    try:
+        store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
+        check_clashes(inv, store, manifest, force)
+        old = store.manifest(manifest.name)
+        if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (request.kind, request.location):
+            raise ToolError(ExitCode.FAILURE, f"{manifest.name} is installed from {old.source.get('location')} "
+                               f"({old.source.get('kind')}); use --force to replace it with {request.location}, or "
+                               f"--name to install this one beside it")
+    except BaseException:
+        store.discard(version)
+        store.unlock()
+        raise
+    try:
+        store.commit(manifest, version)  # on failure it puts the previous state back itself
+    finally:
+        store.unlock()
+    if as_json:
+        return written(inv, manifest.name, lambda: write_json(
+            {"installed": [describe(manifest, inv.prog)], "replaced": describe(old, inv.prog) if old else None}))
+    replaced = f" (replacing {visible(old.version)})" if old is not None else ""
+    line = (f"installed {manifest.name} {visible(manifest.version)} from {visible(request.location)} ({request.kind}){replaced}: "
+            + ", ".join(f"{inv.prog} {c}" for c in sorted(manifest.commands)))
+    line += "".join(f", with its completion sidecar {inv.prog}_complete-{c}" for c in sorted(manifest.completers))
+    line += "".join(f" ({visible(note)})" for note in staged.notes)
+    return written(inv, manifest.name, lambda: sys.stdout.write(line + "\n"))
+
+
+def _request(inv: Invocation, values: dict[str, str], flags: set[str], names: list[str]) -> tuple[str, Request]:
+    """The plugin's name and what to fetch, from the command line; usage errors (2) for what cannot be."""
     if len(names) != 1:
         raise usage_error(f"plugin install: give one SOURCE; see '{inv.prog} help plugin'")
     pin, sha256 = values.get("--pin"), values.get("--sha256")
@@ -179,57 +215,40 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
     problem = resolve.name_problem(name) or ("it is longer than 100 characters" if len(name) > 100 else None)
     if problem is not None:
         raise usage_error(f"cannot install {names[0]} as {name!r}: {problem}; choose a name with --name")
-    request = sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
-    store = locked_store(inv)
+    return name, sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
+
+
+def written(inv: Invocation, what: str, write: Callable[[], object]) -> int:
+    """0 once a report of what was done is written; when stdout cannot take it (a full disk),
+    1 with a line saying the change itself was made."""
     try:
-        given = values.get("--name")
-        manifest, version = stage(inv, store, name, request, command=given, fixed=given is not None)
-        try:
-            check_clashes(inv, store, manifest, force)
-            old = store.manifest(manifest.name)
-            if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (kind, location):
-                raise ToolError(ExitCode.FAILURE, f"{manifest.name} is installed from {old.source.get('location')} "
-                                   f"({old.source.get('kind')}); use --force to replace it with {location}, or "
-                                   f"--name to install this one beside it")
-        except BaseException:
-            store.discard(version)
-            raise
-        store.commit(manifest, version)  # on failure it puts the previous state back itself
-    finally:
-        store.unlock()
-    if as_json:
-        write_json({"installed": [describe(manifest, inv.prog)], "replaced": describe(old, inv.prog) if old else None})
-    else:
-        replaced = f" (replacing {old.version})" if old is not None else ""
-        sys.stdout.write(f"installed {manifest.name} {manifest.version} from {location} ({kind}){replaced}: "
-                         + ", ".join(f"{inv.prog} {c}" for c in sorted(manifest.commands)) + "\n")
+        write()
+        sys.stdout.flush()
+    except OSError as e:
+        silence_stdout()
+        raise ToolError(ExitCode.FAILURE, f"{what}: done, but its report cannot be written to stdout: {e.strerror or e}; "
+                        f"'{inv.prog} plugin list' shows what is installed") from None
     return 0
+
+
+class Staged(NamedTuple):
+    manifest: Manifest
+    version: str
+    notes: list[str]
 
 
 def stage(
     inv: Invocation, store: Store, name: str, request: Request, *, command: str | None = None, fixed: bool = False
-) -> tuple[Manifest, str]:
-    """Fetch into a new version directory of `name` and describe it; the directory is removed
-    when anything fails (Ctrl-C included). `command`: what to call the source's one command
-    (--name, or what it was called before an upgrade); `fixed`: keep `name` even when the
-    source's one command is called otherwise."""
+) -> Staged:
+    """Fetch into a new version directory of `name` and describe it, without the writers' lock;
+    the directory is removed when anything fails (Ctrl-C, SIGTERM included). `command`: what to
+    call the source's one command (--name, or what it was called before an upgrade); `fixed`:
+    keep `name` even when the source's one command is called otherwise."""
 
     version = store.new_version(name)
     try:
         fetched = fetcher(inv).fetch(request, version)
-        commands = fetched.commands
-        if not commands or "" in commands:
-            if "" in commands and command is not None:
-                commands = {command: commands[""]}
-            else:
-                raise ToolError(ExitCode.FAILURE, f"{request.location} has no executable named {inv.prog}-NAME"
-                                + (" (give the command's name with --name)" if "" in commands else "")
-                                + "; nothing was installed")
-        completers = fetched.completers
-        if command is not None and len(commands) == 1:
-            old_command, path = next(iter(commands.items()))
-            commands = {command: path}
-            completers = {command: completers[old_command]} if old_command in completers else {}
+        commands, completers = _commands(inv, request, fetched, command)
         if request.kind in ("git", "archive"):
             # A pinned source must not run, or be checked as, something outside what was pinned.
             outside = manifest_mod.escaping_links(version)
@@ -245,26 +264,37 @@ def stage(
         if request.kind != "python" and not fixed and len(commands) == 1 and next(iter(commands)) != name:
             # One command: the plugin is known by it (a repository tool-deploy-plugin giving tool-deploy is "deploy").
             name = next(iter(commands))
-            version = _move(store, version, name)
+            version = store.move(version, name)
         manifest = manifest_mod.Manifest(name, fetched.source, commands, files,
                                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {inv.program.version}")
         manifest.completers = completers
+    except OSError as e:
+        store.discard(version)
+        where = f" ({e.filename})" if isinstance(e.filename, str) else ""
+        raise ToolError(ExitCode.FAILURE, f"cannot install {name} into {store.root}: {e.strerror or e}{where}; "
+                        "nothing was installed") from None
     except BaseException:
         store.discard(version)
         raise
-    return manifest, version
+    return Staged(manifest, version, fetched.notes)
 
 
-def _move(store: Store, version: str, name: str) -> str:
-    directory = os.path.join(store.plugins, name)
-    os.makedirs(directory, 0o755, exist_ok=True)
-    target = os.path.join(directory, os.path.basename(version))
-    os.rename(version, target)
-    try:
-        os.rmdir(os.path.dirname(version))  # the guessed name's directory, when it holds nothing else
-    except OSError:
-        pass
-    return target
+def _commands(inv: Invocation, request: Request, fetched: Fetched, command: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The commands a source provides and their completion sidecars, named as asked."""
+    commands = fetched.commands
+    if not commands or "" in commands:
+        if "" in commands and command is not None:
+            commands = {command: commands[""]}
+        else:
+            raise ToolError(ExitCode.FAILURE, f"{request.location} has no executable named {inv.prog}-NAME"
+                            + (" (give the command's name with --name)" if "" in commands else "")
+                            + "; nothing was installed")
+    completers = fetched.completers
+    if command is not None and len(commands) == 1:
+        old_command, path = next(iter(commands.items()))
+        commands = {command: path}
+        completers = {command: completers[old_command]} if old_command in completers else {}
+    return commands, completers
 
 
 def check_clashes(inv: Invocation, store: Store, manifest: Manifest, force: bool) -> None:
@@ -298,33 +328,47 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, al
     entries = lockfile.load(path)
     for _, request in entries:
         request.allow_http = allow_http
-    store = locked_store(inv)
-    staged: list[tuple[Manifest, str]] = []
+    store = store_of(inv)
+    staged: list[Staged] = []
     try:
-        try:
-            for name, request in entries:
-                manifest, version = stage(inv, store, name, request, command=request.command, fixed=True)
-                staged.append((manifest, version))
-                check_clashes(inv, store, manifest, force)
-        except BaseException:
-            for _, version in staged:
-                store.discard(version)
-            raise
-        for i, (manifest, version) in enumerate(staged):  # all fetched and verified: now in place, one by one
+        for name, request in entries:  # fetched and verified, all of them, without the writers' lock
+            staged.append(stage(inv, store, name, request, command=request.command, fixed=True))
+        _one_provider(path, [s.manifest for s in staged])
+        store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
+        for s in staged:
+            check_clashes(inv, store, s.manifest, force)
+    except BaseException:
+        for s in staged:
+            store.discard(s.version)
+        store.unlock()
+        raise
+    try:
+        for i, s in enumerate(staged):  # now in place, one by one
             try:
-                store.commit(manifest, version)
+                store.commit(s.manifest, s.version)
             except BaseException:
-                for _, later in staged[i + 1 :]:
-                    store.discard(later)
+                for later in staged[i + 1 :]:
+                    store.discard(later.version)
                 raise
     finally:
         store.unlock()
     if as_json:
-        write_json({"installed": [describe(m, inv.prog) for m, _ in staged]})
-    else:
-        for manifest, _ in staged:
-            sys.stdout.write(f"installed {manifest.name} {manifest.version} ({manifest.source['kind']}, as locked)\n")
-    return 0
+        return written(inv, path, lambda: write_json({"installed": [describe(s.manifest, inv.prog) for s in staged]}))
+    text = "".join(f"installed {s.manifest.name} {visible(s.manifest.version)} ({s.manifest.source['kind']}, as locked)\n"
+                   for s in staged)
+    return written(inv, path, lambda: sys.stdout.write(text))
+
+
+def _one_provider(path: str, manifests: list[Manifest]) -> None:
+    """Each command from one entry of a lock file: two would share its link in bin/ (removing
+    one would break the other), which no install allows, even with --force."""
+    seen: dict[str, str] = {}
+    for manifest in manifests:
+        for command in sorted(manifest.commands):
+            if command in seen:
+                raise ToolError(ExitCode.FAILURE, f"{path}: the plugins {seen[command]} and {manifest.name} both provide "
+                                f"the command {command!r}; keep one of them in the lock file; nothing was installed")
+            seen[command] = manifest.name
 
 
 # -- list, remove, lock ----------------------------------------------------------------------
@@ -342,7 +386,7 @@ def list_installed(inv: Invocation, as_json: bool) -> int:
     rows = [("NAME", "KIND", "VERSION", "COMMANDS", "SOURCE")]
     for m in manifests:
         rows.append((m.name, str(m.source.get("kind")), visible(m.version), " ".join(sorted(m.commands)),
-                     visible(str(m.source.get("location")))))
+                     visible(sources.without_secret(str(m.source.get("location"))))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     sys.stdout.write("".join("  ".join(f"{c:<{widths[j]}}" for j, c in enumerate(r[:4])) + "  " + r[4] + "\n" for r in rows))
     return 0
@@ -362,11 +406,9 @@ def remove(inv: Invocation, names: list[str], as_json: bool) -> int:
     finally:
         store.unlock()
     if as_json:
-        write_json({"removed": [describe(m, inv.prog) for m in removed]})
-    else:
-        for m in removed:
-            sys.stdout.write(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n")
-    return 0
+        return written(inv, ", ".join(names), lambda: write_json({"removed": [describe(m, inv.prog) for m in removed]}))
+    text = "".join(f"removed {m.name} " + ", ".join(f"({inv.prog} {c})" for c in sorted(m.commands)) + "\n" for m in removed)
+    return written(inv, ", ".join(names), lambda: sys.stdout.write(text))
 
 
 def lock(inv: Invocation, as_json: bool) -> int:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 MANIFEST_CAP = 16 << 20
-SKIPPED_NAMES = frozenset({"__pycache__"})  # written by Python when the plugin runs: not ours to check
 
 
 class Manifest:
@@ -100,9 +99,11 @@ def _inside(path: str) -> bool:
     return bool(path) and not os.path.isabs(path) and ".." not in parts and "" not in parts and "\0" not in path
 
 
-def sha256_file(path: str) -> str:
+def sha256_file(path: str, *, follow: bool = False) -> str:
+    """The sha256 of a regular file; a link is followed only with `follow` (a source the user
+    named), never inside the data directory."""
     digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    fd = _open_regular(path, follow=follow)
     try:
         while True:
             chunk = os.read(fd, 1 << 20)
@@ -113,16 +114,52 @@ def sha256_file(path: str) -> str:
         os.close(fd)
 
 
+def copy_hashed(source: str, dest: str, mode: int) -> str:
+    """Copy the regular file `source` (a link followed: the user named it) into the new file
+    `dest`, reading it once: the sha256 of exactly the bytes written, so that what is checked is
+    what is installed, whatever happens to `source` meanwhile."""
+    digest = hashlib.sha256()
+    fd = _open_regular(source, follow=True)
+    try:
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), mode)
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view) :]
+            os.fchmod(out, mode)  # the umask never widens it, nor narrows what must be executable
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def _open_regular(path: str, *, follow: bool) -> int:
+    """A descriptor of the regular file at `path`: opened without blocking (a FIFO swapped in
+    never hangs), refused when it is anything else."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ToolError(ExitCode.FAILURE, f"{path} is not a regular file; nothing was installed")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def hash_tree(top: str) -> dict[str, str]:
-    """relative path -> sha256 of every regular file under `top`; a link as `link:TARGET`."""
+    """relative path -> sha256 of every regular file under `top`; a link as `link:TARGET`.
+    Compiled Python (`__pycache__`) is hashed too: Python runs a .pyc instead of its source."""
     files: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(top):
         links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_NAMES and d not in links)
+        dirnames[:] = sorted(d for d in dirnames if d not in links)
         rel_dir = os.path.relpath(dirpath, top)
         for name in sorted([*filenames, *links]):
-            if name.endswith(".pyc"):
-                continue
             path = os.path.join(dirpath, name)
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             st = os.lstat(path)
@@ -171,6 +208,6 @@ def write_manifest(version: str, manifest: Manifest) -> None:
         data = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
         if not cache.write_file(fd, MANIFEST, data):
             raise ToolError(ExitCode.FAILURE, f"cannot write {os.path.join(version, MANIFEST)}")
-        os.chmod(MANIFEST, 0o644, dir_fd=fd)
+        os.chmod(MANIFEST, 0o600, dir_fd=fd)
     finally:
         os.close(fd)

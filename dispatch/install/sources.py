@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import stat
-import subprocess
 import sys
 
 from dispatch import resolve
@@ -23,7 +22,8 @@ from dispatch.catalog import sidecar
 from dispatch.catalog.sidecar import file_name
 from dispatch.errors import ToolError
 from dispatch.exitcodes import ExitCode
-from dispatch.install.manifest import sha256_file
+from dispatch.install import run
+from dispatch.install.manifest import copy_hashed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,12 +61,13 @@ class Fetched:
     """What a source put into a version directory: its record for the manifest, and its
     commands (command name -> path inside the version directory)."""
 
-    __slots__ = ("source", "commands", "completers")
+    __slots__ = ("source", "commands", "completers", "notes")
 
     def __init__(self, source: dict[str, Any], commands: dict[str, str]) -> None:
         self.source = source
         self.commands = commands
         self.completers: dict[str, str] = {}  # command -> its `<prog>_complete-NAME` sidecar
+        self.notes: list[str] = []  # what the user should know about what was (not) installed
 
 
 class Fetcher:
@@ -121,28 +122,26 @@ class Fetcher:
     # -- file, link ---------------------------------------------------------------------
 
     def _file(self, request: Request, version: str) -> Fetched:
+        """The file, copied into the version and hashed as it is copied (a link to it followed):
+        what --sha256 or the lock checked is what runs. Its completion sidecar beside it comes
+        along, unless --sha256 was given: that hash is of the file alone."""
         source = request.location
-        try:
-            st = os.stat(source)
-        except OSError as e:
-            raise ToolError(ExitCode.FAILURE, f"cannot read {source}: {e.strerror}") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise ToolError(ExitCode.FAILURE, f"{source} is not a regular file")
-        digest = sha256_file(source)
+        base = os.path.basename(source)
+        files = os.path.join(version, "files")
+        os.mkdir(files, 0o700)
+        digest = _copy(source, os.path.join(files, base))
         if request.sha256 is not None and digest != request.sha256:
             raise mismatch(source, request.sha256, digest)
-        base = os.path.basename(source)
-        os.mkdir(os.path.join(version, "files"), 0o755)
-        shutil.copyfile(source, os.path.join(version, "files", base), follow_symlinks=True)
-        os.chmod(os.path.join(version, "files", base), 0o755)
-
         command = base[len(self.prog) + 1 :] if base.startswith(self.prog + "-") else ""
-        sidecar = os.path.join(os.path.dirname(source), file_name(self.prog, base) or "")
-        if command and os.path.isfile(sidecar) and os.access(sidecar, os.X_OK):
-            # Its completion sidecar beside it comes along (it is hashed and locked with it).
-            shutil.copyfile(sidecar, os.path.join(version, "files", os.path.basename(sidecar)))
-            os.chmod(os.path.join(version, "files", os.path.basename(sidecar)), 0o755)
-        return Fetched({"kind": "file", "location": source, "sha256": digest}, {command: f"files/{base}"})
+        fetched = Fetched({"kind": "file", "location": source, "sha256": digest}, {command: f"files/{base}"})
+        name = file_name(self.prog, base)
+        beside = os.path.join(os.path.dirname(source), name or "")
+        if command and name and os.path.isfile(beside) and os.access(beside, os.X_OK):
+            if request.sha256 is not None:
+                fetched.notes.append(f"its completion sidecar {name} was left out: --sha256 checks {base} alone")
+            else:
+                _copy(beside, os.path.join(files, name))  # hashed with the rest, and locked with it
+        return fetched
 
     def _link(self, request: Request, version: str) -> Fetched:
         os.symlink(request.location, os.path.join(version, "src"))
@@ -170,21 +169,22 @@ class Fetcher:
     # -- python -------------------------------------------------------------------------
 
     def _python(self, request: Request, version: str) -> Fetched:
-        import venv
-
         requirement = request.location
+        local = os.path.isabs(requirement) and os.path.isfile(requirement)
+        target = os.path.join(version, "venv")
+        install: str | None = requirement
         local_digest = None
-        if os.path.isabs(requirement) and os.path.isfile(requirement):
-            local_digest = sha256_file(requirement)
+        if local:
+            # Copied first, checked, and installed from the copy: pip never reads the user's file.
+            os.mkdir(os.path.join(version, "dist"), 0o700)
+            install = os.path.join(version, "dist", os.path.basename(requirement))
+            local_digest = _copy(requirement, install)
             if request.sha256 is not None and local_digest != request.sha256:
                 raise mismatch(requirement, request.sha256, local_digest)
-        target = os.path.join(version, "venv")
         self._say("making a private environment (venv)")
-        try:
-            venv.EnvBuilder(with_pip=True, symlinks=os.name != "nt").create(target)
-        except (OSError, subprocess.CalledProcessError) as e:
-            raise ToolError(ExitCode.FAILURE, f"cannot make a virtual environment with {sys.executable}: {e}") from None
         python = os.path.join(target, "bin", "python")
+        self._run([sys.executable, "-I", "-m", "venv", *(["--symlinks"] if os.name != "nt" else []), target],
+                  f"{sys.executable} -m venv", run.VENV_DEADLINE, clean_env(self.env))
         report = os.path.join(version, "pip-report.json")
         args = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
                 "--report", report]
@@ -192,51 +192,43 @@ class Fetcher:
             req_file = os.path.join(version, "requirements.txt")
             with open(req_file, "w") as f:
                 f.write("".join(r + "\n" for r in request.requirements))
-            args += ["--require-hashes", "--no-deps", "-r", req_file]
+            # Locked: exactly these files, by their hashes; no build (it would fetch unpinned build
+            # dependencies from an index), no configuration that could add a requirement.
+            args += ["--require-hashes", "--no-deps", "--only-binary", ":all:", "-r", req_file]
         else:
-            args.append(requirement)
+            args.append(install or requirement)
         self._say(f"installing {requirement} with pip")
-        self._pip(args, requirement)
+        self._pip(args, requirement, locked=request.requirements is not None)
         with open(report) as f:
             installs = json.load(f).get("install", [])
         os.unlink(report)
-        # The plugin's own package: the one asked for (from a lock file: the first listed).
-        project = project_name(request.requirements[0]) if request.requirements else None
-        locked: list[str] | None = []
-        resolved = None
-        for item in installs:
-            meta = item.get("metadata", {})
-            info = item.get("download_info", {})
-            hashes = info.get("archive_info", {}).get("hashes", {})
-            digest = hashes.get("sha256") or info.get("archive_info", {}).get("hash", "").removeprefix("sha256=")
-            own = project_name(str(meta.get("name"))) == project if project else bool(item.get("requested"))
-            if own or resolved is None:
-                resolved = f"{meta.get('name')}=={meta.get('version')}"
-            if locked is not None and digest and info.get("url"):
-                line = f"{meta.get('name')} @ {info['url']} --hash=sha256:{digest}"
-                locked.insert(0 if own else len(locked), line)  # the plugin's own package first
-            else:
-                locked = None  # a directory or a VCS checkout: nothing to pin it by
+        resolved, locked = _pinned(installs, request, (install, requirement) if local and install else None)
         commands = self._console_scripts(version, target, python, requirement)
         if not commands:
             raise ToolError(ExitCode.FAILURE, f"{requirement} provides no console script named {self.prog}-NAME; nothing to install")
         source: dict[str, Any] = {"kind": "python", "location": requirement, "resolved": resolved,
                                   "requirements": request.requirements if request.requirements is not None else locked}
-        if os.path.isabs(requirement) and os.path.isfile(requirement):
+        if local:
             source["sha256"] = local_digest
         return Fetched(source, commands)
 
-    def _pip(self, args: list[str], requirement: str) -> None:
-        env = {k: v for k, v in self.env.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_USER", "PIP_TARGET", "PIP_PREFIX")}
+    def _run(self, argv: list[str], what: str, deadline: float, env: Mapping[str, str]) -> None:
+        loud = self.report is not None or self.verbose
+        code, out, err = run.run(argv, env, deadline=deadline, what=what, capture=not loud)
+        if code != 0:
+            said = [line.strip() for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
+            raise ToolError(ExitCode.FAILURE, f"{what} failed" + (f": {said[-1]}" if said else f" (exit status {code})"))
+
+    def _pip(self, args: list[str], requirement: str, *, locked: bool) -> None:
+        env = clean_env(self.env, locked=locked)
         loud = self.report is not None or self.verbose
         if not loud:
             args = [*args, "--quiet"]
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=2 if loud else subprocess.PIPE,
-                              stderr=None if loud else subprocess.STDOUT, env=env)
-        if proc.returncode != 0:
-            out = (proc.stdout or b"").decode(errors="replace")
-            lines = [line.strip() for line in out.splitlines() if line.strip()]
-            if "DO NOT MATCH THE HASHES" in out:
+        code, out, err = run.run(args, env, deadline=run.PIP_DEADLINE, what=f"pip install {requirement}", capture=not loud)
+        if code != 0:
+            text = (out + err).decode(errors="replace")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if "DO NOT MATCH THE HASHES" in text:
                 raise ToolError(ExitCode.FAILURE, f"hash mismatch installing {requirement}: a package differs from the lock file; nothing was installed")
             detail = next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "")
             raise ToolError(ExitCode.FAILURE, f"pip could not install {requirement}" + (f": {detail}" if detail else " (see its output above)"))
@@ -271,7 +263,7 @@ class Fetcher:
                         continue
                     declares = self._module_declares(site, module)
                     rel = f"launchers/{script}"
-                    os.makedirs(os.path.join(version, "launchers"), 0o755, exist_ok=True)
+                    os.makedirs(os.path.join(version, "launchers"), 0o700, exist_ok=True)
                     _write_launcher(os.path.join(version, rel), python, module, attr, requirement,
                                     self.needle.decode() if declares else None)
                     commands[command] = rel
@@ -297,15 +289,14 @@ class Fetcher:
         download = os.path.join(version, ".download")
         self._say(f"downloading {request.location}")
         if os.path.isabs(request.location):
-            shutil.copyfile(request.location, download)
-            digest = sha256_file(download)
+            digest = _copy(request.location, download)  # checked as the copy, unpacked from it
         else:
             digest = archive.download(request.location, download, allow_http=request.allow_http, progress=self._progress)
             self._say(f"downloaded {_size(os.path.getsize(download))}")
         if digest != request.sha256:
             raise mismatch(request.location, request.sha256, digest)
         files = os.path.join(version, "files")
-        os.mkdir(files, 0o755)
+        os.mkdir(files, 0o700)
         archive.unpack(download, files)
         os.unlink(download)
         return Fetched({"kind": "archive", "location": request.location, "sha256": digest}, self.commands_in(version, "files"))
@@ -349,6 +340,83 @@ class Fetcher:
             self.report("\r" + _size(done) + (f" of {_size(total)} ({100 * done // total}%)" if total else ""))
 
 
+def _pinned(installs: list[Any], request: Request, copy: tuple[str, str] | None) -> tuple[str | None, list[str] | None]:
+    """From pip's report: what the plugin's own package resolved to, and every package as a
+    locked requirement line (None when one has nothing to pin it by: a directory, a VCS checkout).
+    `copy`: (the copy pip installed, the user's file it came from): the lock names the user's."""
+    from urllib.parse import unquote
+    from urllib.request import pathname2url
+
+    # The plugin's own package: the one asked for (from a lock file: the first listed).
+    project = project_name(request.requirements[0]) if request.requirements else None
+    locked: list[str] | None = []
+    resolved = None
+    for item in installs:
+        meta = item.get("metadata", {})
+        info = item.get("download_info", {})
+        hashes = info.get("archive_info", {}).get("hashes", {})
+        digest = hashes.get("sha256") or info.get("archive_info", {}).get("hash", "").removeprefix("sha256=")
+        own = project_name(str(meta.get("name"))) == project if project else bool(item.get("requested"))
+        if own or resolved is None:
+            resolved = f"{meta.get('name')}=={meta.get('version')}"
+        url = str(info.get("url") or "")
+        if copy is not None and url.startswith("file://") and unquote(url[7:]) == copy[0]:
+            url = "file://" + pathname2url(copy[1])
+        if locked is not None and digest and url:
+            line = f"{meta.get('name')} @ {without_secret(url)} --hash=sha256:{digest}"
+            locked.insert(0 if own else len(locked), line)  # the plugin's own package first
+        else:
+            locked = None
+    return resolved, locked
+
+
+# What pip may read of the user's environment in a locked install: how to reach the files
+# (proxy, certificates, timeouts), never what to install or from where.
+_PIP_SAFE = frozenset({"PIP_CERT", "PIP_CLIENT_CERT", "PIP_PROXY", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES",
+                       "PIP_TRUSTED_HOST", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"})
+
+
+def clean_env(env: Mapping[str, str], *, locked: bool = False) -> dict[str, str]:
+    """The environment for the plugin's venv Python and pip: nothing that would make Python run
+    other code (PYTHONPATH, PYTHONHOME, PYTHONSTARTUP) or pip install elsewhere; locked, no pip
+    configuration at all beyond how to reach the files (`_PIP_SAFE`)."""
+    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT")
+    clean = {k: v for k, v in env.items() if k not in drop}
+    if locked:
+        clean = {k: v for k, v in clean.items() if not k.startswith("PIP_") or k in _PIP_SAFE}
+        clean["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
+    return clean
+
+
+def host_pip() -> list[str] | None:
+    """How to run a pip that belongs to the host's Python, not to a plugin's venv: the wheel
+    bundled with it (ensurepip; a wheel runs as `python WHEEL/pip`), else its own installed pip;
+    isolated (-I: no PYTHONPATH, no user site). None when it has neither."""
+    import glob
+    import importlib.util
+
+    spec = importlib.util.find_spec("ensurepip")
+    places = [os.path.join(os.path.dirname(spec.origin), "_bundled")] if spec is not None and spec.origin else []
+    places.append("/usr/share/python-wheels")  # Debian's ensurepip keeps them there
+    for place in places:
+        wheels = sorted(glob.glob(os.path.join(place, "pip-*.whl")))
+        if wheels:
+            return [sys.executable, "-I", os.path.join(wheels[-1], "pip")]
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-I", "-m", "pip"]
+    return None
+
+
+def _copy(source: str, dest: str) -> str:
+    """`source` copied into the version directory (executable: 0700), and its sha256."""
+    try:
+        return copy_hashed(source, dest, 0o700)
+    except OSError as e:
+        if e.filename == source:
+            raise ToolError(ExitCode.FAILURE, f"cannot read {source}: {e.strerror}") from None
+        raise  # writing the copy: the data directory's problem (stage says so)
+
+
 def _size(n: int) -> str:
     return f"{n / 1048576:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
 
@@ -375,27 +443,67 @@ def _write_launcher(path: str, python: str, module: str, attr: str, requirement:
         f"# Installed from {requirement!r} (a console script of it)."
         + (f" The module it runs speaks {declares}." if declares else ""),
         "import sys",
+        "sys.dont_write_bytecode = True  # what runs is what pip installed and the manifest hashed",
         f"from {module} import {head}",
         f"sys.exit({call}())",
     ]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o700)
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
-def git(args: list[str], env: Mapping[str, str], *, what: str | None = None) -> str:
-    """Run the git program (never asking for credentials on the terminal); its stdout."""
-    git_env = {**env, "GIT_TERMINAL_PROMPT": "0"}
+# The transports git may use: never `ext::` (runs a command) or `fd::` (reads a descriptor of ours).
+GIT_PROTOCOLS = ("file", "git", "http", "https", "ssh")
+
+
+def git_env(env: Mapping[str, str]) -> dict[str, str]:
+    """git's environment: no prompt for credentials, real transports only (of those the user's
+    GIT_ALLOW_PROTOCOL allows), and a transfer slower than 1 KB/s for 60 s given up."""
+    allowed = [p for p in GIT_PROTOCOLS if p in env.get("GIT_ALLOW_PROTOCOL", ":".join(GIT_PROTOCOLS)).split(":")]
+    return {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ":".join(allowed),
+            "GIT_HTTP_LOW_SPEED_LIMIT": env.get("GIT_HTTP_LOW_SPEED_LIMIT", "1000"),
+            "GIT_HTTP_LOW_SPEED_TIME": env.get("GIT_HTTP_LOW_SPEED_TIME", "60")}
+
+
+def git(args: list[str], env: Mapping[str, str], *, what: str | None = None, deadline: float = run.GIT_DEADLINE) -> str:
+    """Run the git program within `deadline` seconds (never asking for credentials on the
+    terminal, over real transports only); its stdout."""
+    command = args[0] if args[0] != "-C" else args[2]
     try:
-        proc = subprocess.run(["git", *args], stdin=subprocess.DEVNULL, capture_output=True, env=git_env)
+        code, out, err = run.run(["git", *args], git_env(env), deadline=deadline, what=f"git {command}")
     except FileNotFoundError:
         raise ToolError(ExitCode.FAILURE, "git is not installed; install it to install plugins from git repositories") from None
-    if proc.returncode != 0:
-        said = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
+    if code != 0:
+        said = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
         fatal = [line for line in said if line.startswith(("fatal:", "error:"))]
-        quoted = "; ".join(fatal[:2] or said[-2:]) or f"exit status {proc.returncode}"
-        raise ToolError(ExitCode.FAILURE, f"{what}: git said: {quoted}" if what else f"git {args[0] if args[0] != '-C' else args[2]} failed: {quoted}")
-    return proc.stdout.decode(errors="replace")
+        quoted = "; ".join(fatal[:2] or said[-2:]) or f"exit status {code}"
+        raise ToolError(ExitCode.FAILURE, f"{what}: git said: {quoted}" if what else f"git {command} failed: {quoted}")
+    return out.decode(errors="replace")
+
+
+def without_secret(url: str) -> str:
+    """`url` with any password (and, for http(s), any user name: often a token) taken out."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    if scheme.lower() in ("http", "https") or ":" in user:
+        keep = "" if scheme.lower() in ("http", "https") else user.split(":", 1)[0] + "@"
+        return f"{scheme}://{keep}{host}{slash}{path}"
+    return url
+
+
+def refuse_secret(source: str) -> None:
+    """A credential in a source URL would be stored in the manifest and lock files: refused."""
+    url = source.split(" @ ", 1)[1] if " @ " in source else source
+    url = url.removeprefix("git+")
+    if without_secret(url) != url:
+        raise ToolError(ExitCode.USAGE, f"refusing {without_secret(url)} with a user name or password in it: it would be "
+                        "stored in the manifest and in lock files; give the URL without it and let git's credential "
+                        "helper (git config credential.helper), ssh keys, or ~/.netrc (pip, downloads) provide it")
 
 
 def mismatch(what: str, expected: str, got: str) -> ToolError:
@@ -405,7 +513,10 @@ def mismatch(what: str, expected: str, got: str) -> ToolError:
 def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, str]:
     """The kind of a source as the user gave it, and its location (local paths made absolute)."""
     lowered = source.lower()
+    if "://" in source or lowered.startswith("git+"):
+        refuse_secret(source)
     if " @ " in source and not os.path.exists(source):
+        refuse_secret(source)
         return "python", source  # a direct reference: `name @ URL`
     url = lowered.startswith(("http://", "https://", "file://"))
     if url and sha256:
@@ -417,6 +528,9 @@ def classify(source: str, *, pin: str | None, sha256: str | None) -> tuple[str, 
     if os.path.isdir(source):
         path = os.path.abspath(source)
         bare = os.path.isfile(os.path.join(path, "HEAD")) and os.path.isdir(os.path.join(path, "objects"))
+        if pin and not bare and not os.path.exists(os.path.join(path, ".git")):
+            raise ToolError(ExitCode.USAGE, f"{source} is a directory but not a git repository, and --pin needs one: "
+                            "make it one (git init), or leave out --pin to link the directory as it is")
         return ("git" if pin or bare else "link"), path
     if os.path.isfile(source):
         path = os.path.abspath(source)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 class Store:
     """The installed plugins of one program. Readers use it as is; writers hold `lock()`."""
-    __slots__ = ("root", "prog", "plugins", "bin", "_lock_fd")
+    __slots__ = ("root", "prog", "plugins", "bin", "_lock_fd", "_held")
 
     def __init__(self, root: str, prog: str) -> None:
         self.root = root
@@ -41,6 +41,7 @@ class Store:
         self.plugins = os.path.join(root, "plugins")
         self.bin = os.path.join(root, "bin")
         self._lock_fd: int | None = None
+        self._held: dict[str, int] = {}  # version directories being made by this process -> their flock
 
     @classmethod
     def of(cls, env: Mapping[str, str], prog: str) -> Store:
@@ -92,19 +93,27 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------
 
-    def lock(self, waiting: Any = None) -> None:
-        """Take the writers' lock (blocking; `waiting()` is called once if another holds it),
-        and make the directories. Released by `unlock` or when the process ends."""
-
-        for path, mode in ((os.path.dirname(self.root), 0o755), (self.root, 0o755), (self.plugins, 0o755), (self.bin, 0o755)):
+    def prepare(self) -> None:
+        """Make the directories (0700, whatever the umask) and check each one written into with
+        the one trust rule (dispatch/dirs.py): refused, with the fix, when it fails."""
+        parent = os.path.dirname(self.root)
+        for path in (parent, self.root, self.plugins, self.bin):
             try:
-                os.makedirs(path, mode, exist_ok=True)
+                os.makedirs(path, 0o700, exist_ok=True)
             except OSError as e:
                 raise ToolError(ExitCode.FAILURE, f"cannot create {path}: {e.strerror}") from None
-        for path in (os.path.dirname(self.root), self.root, self.plugins, self.bin):
-            why = _distrust(path)
-            if why is not None:
-                raise ToolError(ExitCode.FAILURE, f"{path} is not safe to install into: {why}; fix it, or set XDG_DATA_HOME")
+        for path in (parent, self.root, self.plugins, self.bin):
+            refuse_untrusted(path)
+            if path != parent:
+                _private(path)
+
+    def lock(self, waiting: Any = None) -> None:
+        """Take the writers' lock (blocking; `waiting()` is called once if another holds it),
+        making the directories first, and clear what interrupted writers left. Released by
+        `unlock` or when the process ends. Held only while the installed state changes: never
+        while a source is fetched (a version is made beside the one in use, unlocked)."""
+
+        self.prepare()
         try:
             fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as e:
@@ -124,13 +133,32 @@ class Store:
             self._lock_fd = None
 
     def new_version(self, name: str) -> str:
-        """A fresh, empty version directory for `name`, next to the one in use."""
-        assert self._lock_fd is not None
+        """A fresh, empty version directory for `name`, next to the one in use, held (flock on
+        it) until it is committed or discarded: a writer clearing leftovers meanwhile leaves it
+        alone, so it may be filled without the writers' lock (a clone, a download, pip)."""
+        self.prepare()
         directory = os.path.join(self.plugins, name)
-        os.makedirs(directory, 0o755, exist_ok=True)
-        path = os.path.join(directory, f"v-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}")
-        os.mkdir(path, 0o755)
-        return path
+        for _ in range(16):
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass
+            refuse_untrusted(directory)
+            path = os.path.join(directory, f"v-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{os.urandom(3).hex()}")
+            try:
+                os.mkdir(path, 0o700)
+            except FileNotFoundError:
+                continue  # a writer removed the (empty) plugin directory meanwhile
+            held = _hold(path)
+            if held is not None:
+                self._held[path] = held
+                return path
+        raise ToolError(ExitCode.FAILURE, f"cannot make a new version directory in {directory}; try again")
+
+    def _release(self, version: str) -> None:
+        fd = self._held.pop(version, None)
+        if fd is not None:
+            os.close(fd)
 
     def commit(self, manifest: Manifest, version: str) -> None:
         """Make `version` (with this manifest) the one in use, and its commands found in bin/.
@@ -165,6 +193,7 @@ class Store:
             if old is not None:
                 for file_name in set(old.links(self.prog)) - set(links):
                     self._unlink(file_name, name)
+            self._release(version)  # current now: no longer a version being made
             if old_version is not None and old_version != version:
                 self.discard(old_version)  # only now: until the switch, it was the one that ran
 
@@ -190,10 +219,34 @@ class Store:
         nothing is left in it."""
 
         shutil.rmtree(version, ignore_errors=True)
+        self._release(version)
         try:
             os.rmdir(os.path.dirname(version))
         except OSError:
             pass
+
+    def move(self, version: str, name: str) -> str:
+        """A version being made, moved to the plugin `name` (whose one command it turned out
+        to provide); still held."""
+        directory = os.path.join(self.plugins, name)
+        for _ in range(16):
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass
+            refuse_untrusted(directory)
+            target = os.path.join(directory, os.path.basename(version))
+            try:
+                os.rename(version, target)
+            except FileNotFoundError:
+                continue  # a writer removed the (empty) plugin directory meanwhile
+            self._held[target] = self._held.pop(version)
+            try:
+                os.rmdir(os.path.dirname(version))  # the guessed name's directory, when it holds nothing else
+            except OSError:
+                pass
+            return target
+        raise ToolError(ExitCode.FAILURE, f"cannot move {version} to {directory}; try again")
 
     def _unlink(self, file_name: str, name: str) -> None:
         link = os.path.join(self.bin, file_name)
@@ -204,27 +257,56 @@ class Store:
             pass
 
     def clean(self) -> None:
-        """Remove what interrupted writers left: versions not in use, plugin directories with none."""
-        for name, path in self.leftovers():
-            if os.path.dirname(path) == self.bin and not os.path.islink(path):
-                continue  # a file or directory someone put in bin/: reported by doctor, never deleted
-            if _real_dir(path):
-                shutil.rmtree(path, ignore_errors=True)
-                if name and os.path.dirname(path) != self.plugins:
-                    try:
-                        os.rmdir(os.path.dirname(path))  # a first install that never finished: nothing else there
-                    except OSError:
-                        pass
+        """Remove what interrupted writers left: versions not in use (and not being made by a
+        writer now), plugin directories with none, links in bin/ to nothing of ours. Only names
+        this module writes are removed: what someone else put there is kept (`kept`)."""
+        for _name, path in self.leftovers():
+            if self.kept(path):
+                continue  # reported by doctor, never deleted
+            if _real_dir(path) and os.path.dirname(path) == self.plugins:
+                try:
+                    os.rmdir(path)  # nothing in it: a first install that never finished
+                except OSError:
+                    pass
+            elif _real_dir(path):
+                held = _hold(path)
+                if held is None:
+                    continue  # a writer is making it now, or it is already gone
+                try:
+                    shutil.rmtree(path, ignore_errors=True)
+                finally:
+                    os.close(held)
+                try:
+                    os.rmdir(os.path.dirname(path))  # its plugin's directory, when nothing else is there
+                except OSError:
+                    pass
             else:
-                _unlink_quietly(path)
+                _unlink_quietly(path)  # a link (never followed) or one of our temporary links
+
+    def kept(self, path: str) -> bool:
+        """Whether a leftover is something this module did not write, which no writer removes:
+        a file or directory put in bin/ or plugins/ by hand."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            return False  # a link: removed, never followed
+        parent = os.path.dirname(path)
+        if parent == self.bin:
+            return True
+        if parent == self.plugins:
+            return not stat.S_ISDIR(st.st_mode) or bool(_listed(path))
+        return not os.path.basename(path).startswith(("v-", TEMP_PREFIX))
 
     def leftovers(self) -> list[tuple[str, str]]:
-        """(plugin name, path) of every version not in use and every link in bin/ to nothing of ours."""
+        """(plugin name, path) of every version not in use (nor being made now), every link in
+        bin/ to nothing of ours, and what someone else put in bin/ or plugins/ (`kept`)."""
         found: list[tuple[str, str]] = []
         for name in _listed(self.plugins):
             directory = os.path.join(self.plugins, name)
             if not _real_dir(directory):
-                found.append(("", directory))  # not made by us (a link, a file): removed, never followed
+                found.append(("", directory))  # not made by us (a link, a file): a link is removed, never followed
                 continue
             current = self.current(name)
             try:
@@ -233,12 +315,12 @@ class Store:
                 continue  # unreadable: not known to be a leftover
             for entry in entries:
                 path = os.path.join(directory, entry)
-                if (entry.startswith("v-") and path != current) or entry.startswith(TEMP_PREFIX):
+                if entry.startswith(TEMP_PREFIX) or (entry.startswith("v-") and path != current and not _in_use(path)):
                     found.append((name, path))
             if current is None and not any(e.startswith("v-") for e in entries):
-                found.append((name, directory))
+                found.append((name, directory))  # empty: removed; else not ours: kept
         # bin/ holds only links this module made into an installed plugin's `current`: anything
-        # else there (a half-made link, a file or a link put there by hand) is removed, never run.
+        # else there (a half-made link, a file or a link put there by hand) is never run.
         for entry in _listed(self.bin):
             path = os.path.join(self.bin, entry)
             try:
@@ -283,6 +365,7 @@ class Store:
                 elif actual[path] != digest:
                     problems.append(f"{path} was changed")
             problems += [f"{path} was added" for path in sorted(set(actual) - set(manifest.files))]
+        problems += _loose(version)
         for file_name, path in manifest.links(self.prog).items():
             link = os.path.join(self.bin, file_name)
             try:
@@ -341,6 +424,69 @@ class _signals_held:
         signal.pthread_sigmask(signal.SIG_SETMASK, self.held)
 
 
-def _distrust(path: str) -> str | None:
+def _loose(version: str, limit: int = 3) -> list[str]:
+    """What in a version someone else could change: entries owned by another user (not root)
+    or writable by group or others (made under a loose umask by an older version)."""
+    found: list[str] = []
+    uid = os.getuid()
+    for dirpath, dirnames, filenames in os.walk(version):
+        for name in ["", *dirnames, *filenames]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue  # a link's own mode means nothing; where it leads is checked by its own entry
+            if st.st_uid not in (uid, 0) or st.st_mode & 0o022:
+                rel = os.path.relpath(path, version)
+                who = f"uid {st.st_uid}" if st.st_uid not in (uid, 0) else "others"
+                found.append(f"{'its directory' if rel == '.' else rel} can be changed by {who} (mode {st.st_mode & 0o777:o})")
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def refuse_untrusted(path: str) -> None:
+    """ToolError unless the directory `path` passes the one trust rule (dispatch/dirs.py)."""
     why = dirs.why_untrusted(path)
-    return None if why == "missing" else why
+    if why is not None and why != "missing":
+        fix = (f"chmod go-w {path}" if "write" in why else f"remove it (it is not {os.path.basename(path)!r} as tool makes it)"
+               if "link" in why or "not a directory" in why else "use a data directory of your own")
+        raise ToolError(ExitCode.FAILURE, f"{path} is not safe to install into: {why}; {fix}, or set XDG_DATA_HOME")
+
+
+def _private(path: str) -> None:
+    """A directory of ours made before everything was private (an older version, a loose umask): 0700 now."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        pass
+
+
+def _hold(path: str) -> int | None:
+    """The directory `path` opened and flocked by us (a descriptor to close to let go), or None
+    when another process holds it or it is gone (removed, even while we were opening it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_nlink > 0:
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _in_use(path: str) -> bool:
+    """A version directory another process holds: being made right now."""
+    fd = _hold(path)
+    if fd is None:
+        return os.path.isdir(path)
+    os.close(fd)
+    return False

@@ -128,7 +128,7 @@ def reap_guards() -> None:
             _LEFT.remove(pid)
 
 
-def _start_guard() -> tuple[int, int] | None:
+def start_guard() -> tuple[int, int] | None:
     """(the guard's pid, the host's end of its pipe), or None when no guard can be had."""
     r, w = os.pipe()
     actions = [
@@ -177,7 +177,7 @@ def spawn(
     plan = _Plan(stdin_pipe=stdin_pipe and not stdin_null, stdout_pipe=stdout_pipe, stdin_null=stdin_null,
                  stderr="null" if quiet else stderr, user_stdin_at=user_stdin_at)
     reap_guards()
-    guarded = _start_guard() if guard else None
+    guarded = start_guard() if guard else None
     handover = hand_over(guarded[0]) if guarded and foreground else None
     kwargs: dict[str, object] = {
         "file_actions": plan.actions,

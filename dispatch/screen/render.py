@@ -187,7 +187,7 @@ class Renderer:
             import json  # only here: people reading a result
 
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        self._out.append(to_utf8(text))
+        self._out.append(to_utf8(visible(text, multiline=True)))  # text from the plugin: escapes made visible
 
     def error(self, msg: Mapping[str, object], line: bytes) -> None:
         if self.json_mode:

@@ -5,14 +5,15 @@ import os
 
 
 def write_json(document: object) -> None:
-    """A JSON document on stdout (a builtin's `--json`): UTF-8, with text that cannot be (a
-    non-UTF-8 file name) kept as escapes."""
+    """A JSON document on stdout (a builtin's `--json`): ASCII, every other character as a
+    `\\u` escape, so that text from disk or a plugin (escape sequences, bidi controls, a
+    non-UTF-8 file name) never reaches a terminal raw, even when someone reads the JSON there."""
     import sys
 
-    from protocol.framing import encode  # _json directly: `json` imports `re`
+    from protocol.framing import dumps  # _json directly: `json` imports `re`
 
     sys.stdout.flush()
-    sys.stdout.buffer.write(encode(document))
+    sys.stdout.buffer.write(dumps(document, ascii=True).encode("ascii") + b"\n")
 
 
 def write_all(fd: int, data: bytes) -> None:
