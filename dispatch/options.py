@@ -64,6 +64,13 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
     return seconds
 
 
+def _policy(value: str, option: str) -> str:
+    """A sandbox policy's name, checked (the sandbox package is loaded only when one is given)."""
+    from dispatch.sandbox.policy import parse
+
+    return parse(value, option).name
+
+
 # The library's host options, in the order `help` shows them.
 LIBRARY: Final = (
     Option("-h", "--help", help="show this help"),
@@ -77,6 +84,8 @@ LIBRARY: Final = (
     Option("--max-cpu", metavar="SECONDS", convert=parse_seconds, help="limit the command's CPU time"),
     Option("--max-memory", metavar="SIZE", convert=parse_size, help="limit the command's memory (e.g. 512M)"),
     Option("-C", metavar="DIR", dest="chdir", repeat=True, help="run as if started in DIR (each -C relative to the one before)"),
+    Option("--sandbox", metavar="POLICY", optional=True, const="read-only", convert=_policy,
+           help="confine the plugin: read-only (the default), workdir, either with ,net (docs/sandbox.md)"),
 )
 LIBRARY_TABLE: Final = {flag: option for option in LIBRARY for flag in option.flags}
 # The settings a config file's [defaults] may give: options of the library, by dest.
@@ -97,7 +106,7 @@ def table(own: Sequence[Option]) -> dict[str, Option]:
 def takes_value(table: Mapping[str, Option], flag: str) -> bool:
     """Whether `flag` (spelled alone) takes the next word as its value."""
     option = table.get(flag)
-    return option is not None and option.metavar is not None
+    return option is not None and option.metavar is not None and not option.optional
 
 
 class Parsed:
@@ -163,6 +172,9 @@ def _long(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, 
             raise _usage(f"option {flag!r} takes no value")
         parsed.set(option, flag, None)
         return i
+    if option.optional and not eq:
+        parsed.set(option, flag, None)  # alone: its const; the next word is a command word
+        return i
     if not eq:
         if i >= len(argv):
             raise _needs_value(flag, option)
@@ -185,6 +197,8 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
             continue
         if j < len(arg):
             parsed.set(option, flag, arg[j:])
+        elif option.optional:
+            parsed.set(option, flag, None)
         elif i < len(argv):
             parsed.set(option, flag, argv[i])
             i += 1
@@ -194,15 +208,29 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
     return i
 
 
+def _narrowest(sandboxes: tuple[object, object, object], var: str) -> str:
+    """The narrowest of the policies named on the command line, in `var` and in the config."""
+    from dispatch.sandbox.policy import narrowest, parse
+
+    places = ("--sandbox", var, "the config's sandbox.default")
+    found = narrowest(parse(str(p), where) for p, where in zip(sandboxes, places) if p)
+    assert found is not None  # one at least: the caller's test
+    return found.name
+
+
 def merge(
     given: Mapping[str, object], env: Mapping[str, str], env_prefix: str, defaults: Mapping[str, object] | None = None
 ) -> Options:
-    """The command line beats the environment, which beats the config file's defaults."""
+    """The command line beats the environment, which beats the config file's defaults; but the
+    sandbox policy is the narrowest of the three (none of them widens another)."""
     values = dict(defaults or {})
     timeout = env.get(env_prefix + "TIMEOUT")
     if timeout:
         values["timeout"] = parse_seconds(timeout, env_prefix + "TIMEOUT")
     values.update(given)
+    sandboxes = (given.get("sandbox"), env.get(env_prefix + "SANDBOX"), (defaults or {}).get("sandbox"))
+    if any(sandboxes):
+        values["sandbox"] = _narrowest(sandboxes, env_prefix + "SANDBOX")
     if isinstance(values.get("chdir"), list):
         values["chdir"] = tuple(values["chdir"])  # type: ignore[arg-type]
     return Options(values)

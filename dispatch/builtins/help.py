@@ -63,7 +63,9 @@ def _options(program: Program) -> str:
     """The host options, from the one table (the library's, then the program's own)."""
     lines = []
     for option in dict.fromkeys(program.option_table.values()):
-        spelled = ", ".join(option.flags) + (f" {option.metavar}" if option.metavar else "")
+        spelled = ", ".join(option.flags) + (
+            f"[={option.metavar}]" if option.optional else f" {option.metavar}" if option.metavar else ""
+        )
         lines.append(f"  {spelled:<19}  {option.help}\n" if len(spelled) <= 19 else f"  {spelled}\n  {'':<19}  {option.help}\n")
     return "".join(lines)
 

@@ -1,0 +1,153 @@
+"""What a confined run may touch, decided from its policy before it starts: the paths it may
+read (and run), write, and use as devices, and whether it has the network. The mechanisms
+(Landlock, Seatbelt) are told exactly this list; `-v` shows it.
+
+Read: the system (`/usr`, `/etc`, `/lib`..., `/proc`, `/sys`), the plugin's own directory,
+the interpreter its `#!` line names (and the installation it belongs to, below), the host
+itself (its program, its package, its Python), the working directory, the config's extra
+paths. Write: the private TMPDIR; the working directory tree under `workdir`; the config's
+extra paths. Devices: /dev/null, zero, full, random, urandom, tty and the terminal the host
+was started on.
+
+Nothing that contains the user's home is ever granted on the plugin's account (the working
+directory when it is `~` or `/`, the directory of a plugin that sits in `~` itself), and
+inside home an interpreter's installation is granted only when it is a Python virtual
+environment: the `#!` line is the plugin's own word, which must not widen what it reads.
+What the user names in the config is granted as named.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from dispatch import shebang
+from dispatch.context import Frozen
+from dispatch.sandbox.policy import grant
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
+
+    from dispatch.context import Invocation
+    from dispatch.sandbox.policy import Policy
+
+    Kind = Literal["read", "write", "device"]
+
+SYSTEM_LINUX = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix/store", "/proc", "/sys")
+SYSTEM_DARWIN = ("/usr", "/bin", "/sbin", "/System", "/Library", "/etc", "/private/etc", "/opt", "/Applications", "/dev")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the dispatch package
+
+
+class Rules(Frozen):
+    """A confined run: its policy, each path it is given (path, kind, why), its private
+    TMPDIR, and what was not granted and why (`notes`)."""
+
+    __slots__ = ("policy", "paths", "tmpdir", "notes")
+    policy: Policy
+    paths: tuple[tuple[str, Kind, str], ...]
+    tmpdir: str
+    notes: tuple[str, ...]
+
+    def __init__(self, policy: Policy, paths: tuple[tuple[str, Kind, str], ...], tmpdir: str, notes: tuple[str, ...]) -> None:
+        self._freeze(policy=policy, paths=paths, tmpdir=tmpdir, notes=notes)
+
+    def of_kind(self, kind: Kind) -> list[str]:
+        return [p for p, k, _ in self.paths if k == kind]
+
+    def describe(self) -> list[str]:
+        """What -v says: the rules, one line a kind."""
+        lines = [f"sandbox {self.policy.name}: network {'allowed' if self.policy.net else 'denied (every socket but a socketpair)'}"]
+        for kind in ("read", "write", "device"):
+            paths = self.of_kind(kind)  # type: ignore[arg-type]
+            if paths:
+                lines.append(f"sandbox {kind}: " + ", ".join(paths))
+        return lines + [f"sandbox: {note}" for note in self.notes]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class _Builder:
+    def __init__(self, home: str | None) -> None:
+        self.home = home
+        self.paths: dict[str, tuple[Kind, str]] = {}
+        self.notes: list[str] = []
+
+    def add(self, path: str, kind: Kind, why: str, *, guarded: bool = True) -> None:
+        """Grant `path` (the wider kind wins); a guarded grant that contains home is left out."""
+        if guarded and self.home is not None and _inside(self.home, path):
+            self.notes.append(f"{why} {path} is not granted: it contains your home directory")
+            return
+        old = self.paths.get(path)
+        if old is None or (old[0] == "read" and kind == "write"):
+            self.paths[path] = (kind, why)
+
+    def interpreter(self, named: str) -> None:
+        """The interpreter a `#!` line names: the file, and its installation (`P` for `P/bin/x`)."""
+        real = os.path.realpath(named)
+        self.add(real, "read", "the interpreter")
+        for candidate in dict.fromkeys((os.path.abspath(named), real)):
+            bin_dir = os.path.dirname(candidate)
+            prefix = os.path.dirname(bin_dir)
+            if os.path.basename(bin_dir) != "bin" or prefix == "/":
+                continue
+            venv = os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
+            if self.home is not None and _inside(prefix, self.home) and not venv:
+                self.notes.append(f"the interpreter's installation {prefix} is not granted: it is in your home "
+                                  "(grant it in the config's [sandbox] read)")
+                continue
+            self.add(prefix, "read", "the interpreter's installation")
+
+
+def _home(environ: Mapping[str, str]) -> str | None:
+    home = environ.get("HOME", "")
+    return os.path.realpath(home) if os.path.isabs(home) else None
+
+
+def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tmpdir: str, *, platform: str = sys.platform) -> Rules:
+    """The rules for running the plugin file at `path` in the environment `env` under `policy`."""
+    b = _Builder(_home(inv.environ))
+    for system in SYSTEM_DARWIN if platform == "darwin" else SYSTEM_LINUX:
+        b.add(system, "read", "the system directory")
+    for device in DEVICES:
+        b.add(device, "device", "a device", guarded=False)
+    for fd in (0, 1, 2):
+        if os.isatty(fd):
+            b.add(os.ttyname(fd), "device", "the terminal", guarded=False)
+    real = os.path.realpath(path)
+    own = os.path.dirname(real)
+    if b.home is not None and _inside(b.home, own):
+        b.add(real, "read", "the plugin's file", guarded=False)
+    else:
+        b.add(own, "read", "the plugin's directory")
+    words = shebang.read(real)
+    if words:
+        b.interpreter(words[0])
+        program = shebang.env_program(words)
+        found = shebang.find_on_path(program, env.get("PATH")) if program else None
+        if found is not None:
+            b.interpreter(found)
+    _host(b, inv)
+    cwd = os.getcwd()
+    b.add(cwd, "write" if policy.workdir else "read", "the working directory")
+    if policy.net and os.path.exists("/etc/resolv.conf"):
+        b.add(os.path.realpath("/etc/resolv.conf"), "read", "the resolver's configuration", guarded=False)
+    given = grant(inv, path)
+    for extra in given.read:
+        b.add(extra, "read", "the config's", guarded=False)
+    for extra in given.write:
+        b.add(extra, "write", "the config's", guarded=False)
+    b.add(tmpdir, "write", "the private TMPDIR", guarded=False)
+    return Rules(policy, tuple((p, k, why) for p, (k, why) in b.paths.items()), tmpdir, tuple(b.notes))
+
+
+def _host(b: _Builder, inv: Invocation) -> None:
+    """The host itself, for a plugin calling it back ($TOOL_BIN) or using its SDK."""
+    b.add(os.path.realpath(inv.bin), "read", "the host's program", guarded=False)
+    for package in (_HERE, os.path.join(os.path.dirname(_HERE), "protocol")):
+        b.add(package, "read", "the host's package")
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        b.add(prefix, "read", "the host's Python")
