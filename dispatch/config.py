@@ -174,9 +174,9 @@ def _grant(path: str, where: int | None, key: str, entry: dict[str, Any], policy
     from dispatch.sandbox.policy import parse
 
     known = (policy_key, "read", "write")
-    for name in entry:
-        if name not in known:
-            raise _error(path, where, f"unknown key {key}.{name}; known: {', '.join(known)}")
+    for unknown in entry:
+        if unknown not in known:
+            raise _error(path, where, f"unknown key {key}.{unknown}; known: {', '.join(known)}")
     policy = entry.get(policy_key)
     if policy is not None and not isinstance(policy, str):
         raise _error(path, where, f"{key}.{policy_key} must be a policy name")

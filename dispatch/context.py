@@ -304,6 +304,11 @@ class Invocation(Frozen):
     def prog(self) -> str:
         return self.program.prog
 
+    @property
+    def may_sandbox(self) -> bool:
+        """A sandbox policy may apply to a plugin of this run (dispatch/sandbox/ says which)."""
+        return self.options.sandbox is not None or (self.config is not None and bool(self.config.sandbox))
+
     def error(self, message: str) -> None:
         """One `prog:` line on stderr (escaped: paths and names may come from disk)."""
         say(self.program.prog, message)

@@ -29,7 +29,7 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     args = list(rest[found.nwords :])
     child_env = inv.plugin_env(" ".join(words[: found.nwords]))
     sandbox: Confinement | None = None
-    if inv.options.sandbox is not None or (inv.config is not None and inv.config.sandbox):
+    if inv.may_sandbox:
         from dispatch.sandbox import confine  # only when a policy may apply
 
         sandbox = confine.of_plugin(inv, found.path)

@@ -176,7 +176,8 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tupl
     child_env = inv.plugin_env(" ".join(command[: plugin.nwords]))
     words = list(command[plugin.nwords :])
     answer = probe.ask(
-        program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions"
+        program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions",
+        sandbox=probe.sandbox_of(inv, plugin.path),
     )
     if answer.answer is not None and answer.answer.get("type") == "completions":
         for item in answer.answer.get("candidates", []):

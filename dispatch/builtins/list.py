@@ -40,7 +40,8 @@ def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
     for p in found:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
-        answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description")
+        answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description",
+                           sandbox=probe.sandbox_of(inv, p.path))
         if answer.hello is not None and answer.mismatch is None:
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":

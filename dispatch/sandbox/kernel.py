@@ -3,13 +3,12 @@
 every sandboxed command. Errors come back as OSError with the errno."""
 from __future__ import annotations
 
-import os
-
 import _ctypes
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 # The generic system call table (every architecture): Landlock's calls.
 LANDLOCK_CREATE_RULESET: Final = 444
@@ -20,11 +19,11 @@ PR_SET_SECCOMP: Final = 22
 SECCOMP_MODE_FILTER: Final = 2
 
 
-class _Long(_ctypes._SimpleCData):
+class _Long(_ctypes._SimpleCData):  # type: ignore[type-arg]  # the typeshed generic, unparameterised at run time
     _type_ = "l"
 
 
-class _Char(_ctypes._SimpleCData):
+class _Char(_ctypes._SimpleCData):  # type: ignore[type-arg]
     _type_ = "c"
 
 
@@ -39,7 +38,8 @@ _functions: dict[str, _Function] = {}
 def _function(name: str, nargs: int) -> _Function:
     found = _functions.get(name)
     if found is None:
-        found = _Function(_ctypes.dlsym(_ctypes.dlopen(None, 0), name))
+        libc = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: the program itself, libc with it
+        found = _Function(_ctypes.dlsym(libc, name))
         found.argtypes = (_Long,) * nargs
         _functions[name] = found
     return found
@@ -52,14 +52,14 @@ class Buffer:
 
     def __init__(self, data: bytes) -> None:
         size = max(1, len(data))
-        array_type = _arrays.get(size)
+        array_type: Any = _arrays.get(size)
         if array_type is None:
             array_type = _arrays[size] = type("Bytes", (_ctypes.Array,), {"_type_": _Char, "_length_": size})
         self.array = array_type.from_buffer_copy(data.ljust(1, b"\0"))
         self.address: int = _ctypes.addressof(self.array)
 
 
-_arrays: dict[int, type] = {}
+_arrays: dict[int, Any] = {}
 
 
 def _checked(result: int) -> int:

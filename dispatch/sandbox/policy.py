@@ -68,9 +68,12 @@ def narrowest(policies: Iterable[Policy]) -> Policy | None:
 
 def plugin_name(prog: str, path: str) -> str:
     """The name a plugin file is known by in the config's [sandbox.plugins] (`tool-foo_bar` is
-    `foo-bar`: the words the user types)."""
+    `foo-bar`: the words the user types; its completion sidecar `tool_complete-foo_bar` too)."""
     base = path.rpartition("/")[2]
-    return base[len(prog) + 1 :].replace("_", "-") if base.startswith(prog + "-") else base
+    for prefix in (prog + "-", prog + "_complete-"):
+        if base.startswith(prefix):
+            return base[len(prefix) :].replace("_", "-")
+    return base
 
 
 def of_plugin(inv: Invocation, path: str, installed: str | None = None) -> Policy | None:

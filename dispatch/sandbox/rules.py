@@ -59,8 +59,9 @@ class Rules(Frozen):
     def describe(self) -> list[str]:
         """What -v says: the rules, one line a kind."""
         lines = [f"sandbox {self.policy.name}: network {'allowed' if self.policy.net else 'denied (every socket but a socketpair)'}"]
-        for kind in ("read", "write", "device"):
-            paths = self.of_kind(kind)  # type: ignore[arg-type]
+        kinds: tuple[Kind, ...] = ("read", "write", "device")
+        for kind in kinds:
+            paths = self.of_kind(kind)
             if paths:
                 lines.append(f"sandbox {kind}: " + ", ".join(paths))
         return lines + [f"sandbox: {note}" for note in self.notes]

@@ -105,7 +105,7 @@ def _remove(fd: int, name: str) -> None:
     except OSError:
         return
     try:
-        for root, subdirs, files, root_fd in os.fwalk(top=".", dir_fd=top, topdown=False, follow_symlinks=False):
+        for _root, subdirs, files, root_fd in os.fwalk(top=".", dir_fd=top, topdown=False, follow_symlinks=False):
             for file_name in files:
                 os.unlink(file_name, dir_fd=root_fd)
             for subdir in subdirs:
