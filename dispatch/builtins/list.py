@@ -20,6 +20,8 @@ from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dispatch.catalog.scan import PluginFile
     from dispatch.context import Invocation
     from dispatch.resolve import SearchPath
@@ -68,8 +70,9 @@ def run(inv: Invocation, args: list[str]) -> int:
         return 0
     given, _ = parsed
     found, sp = plugins(inv, refresh="--refresh" in given)
+    sandboxes = policies(inv, found)
     if "--json" in given:
-        write_json(document(found, sp))
+        write_json(document(found, sp, sandboxes))
         return 0
     if not found:
         inv.error(
@@ -77,7 +80,7 @@ def run(inv: Invocation, args: list[str]) -> int:
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    text, warnings = table(found, Style.for_stdout(inv.environ))
+    text, warnings = table(found, Style.for_stdout(inv.environ), sandboxes)
     sys.stdout.write(text)
     sys.stdout.flush()
     if warnings:
@@ -85,7 +88,16 @@ def run(inv: Invocation, args: list[str]) -> int:
     return 0
 
 
-def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
+def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
+    """The sandbox policy each plugin runs under, by path (only those confined)."""
+    if not inv.may_sandbox:
+        return {}
+    from dispatch.sandbox.policy import of_plugin
+
+    return {p.path: policy.name for p in found if (policy := of_plugin(inv, p.path)) is not None}
+
+
+def document(found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, str] | None = None) -> dict[str, object]:
     """What `list --json` prints."""
     return {
         "search_path": sp.dirs,
@@ -102,18 +114,22 @@ def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
                 "summary": p.summary,
                 "summary_from": p.summary_from,
                 "problems": [{"code": q.code, "message": q.message} for q in p.problems],
+                "sandbox": (sandboxes or {}).get(p.path),
             }
             for p in found
         ],
     }
 
 
-def table(found: list[PluginFile], style: Style) -> tuple[str, int]:
-    """The plugins as a table fitted to the terminal, with a warning line under each problem;
-    and how many warnings there are."""
+def table(found: list[PluginFile], style: Style, sandboxes: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The plugins as a table fitted to the terminal (a confined one's kind says its sandbox
+    policy: `plain [read-only]`), with a warning line under each problem; and how many
+    warnings there are."""
     rows: list[tuple[str, ...]] = [("NAME", "KIND", "VERSION", "SUMMARY", "PATH")]
     for p in found:
-        rows.append((visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)))
+        policy = (sandboxes or {}).get(p.path)
+        kind = f"{p.kind_label} [{policy}]" if policy else p.kind_label
+        rows.append((visible(p.name), kind, _one_line(p.version), _one_line(p.summary), visible(p.path)))
     if style.width is not None:
         rows = _fit(rows, style.width)
     widths = [max(cells(r[i]) for r in rows) for i in range(4)]

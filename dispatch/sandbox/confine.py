@@ -162,3 +162,34 @@ def of_plugin(inv: Invocation, path: str, installed: str | None = None) -> Confi
     """The confinement of a run of the plugin at `path` (None: it runs unconfined)."""
     found = policies.of_plugin(inv, path, installed)
     return None if found is None else Confinement(inv, path, found)
+
+
+def mechanism(platform: str = sys.platform) -> str:
+    """What enforces a policy on this machine, in words (for doctor)."""
+    if platform.startswith("linux"):
+        from dispatch.sandbox import landlock
+
+        return f"Landlock ABI {landlock.abi()}, no_new_privs and a seccomp filter ({os.uname().machine})"
+    return "Seatbelt (sandbox-exec)" if platform == "darwin" else "none"
+
+
+def trial(policy: Policy) -> str | None:
+    """Confine a throwaway thread with `policy` (the system readable, nothing else): None when
+    this machine enforces it, else what is missing. The host's own threads stay free."""
+    missing = unenforceable()
+    if missing is not None:
+        return f"this machine lacks {missing}"
+    if sys.platform == "darwin":
+        return None  # a profile is applied by sandbox-exec as the plugin starts; nothing to try here
+    rules = ruling.Rules(policy, (("/usr", "read", "the system directory"),), "", ())
+    try:
+        in_thread(lambda: len(confine(rules, ["trial"])))
+    except ToolError as e:
+        return e.message
+    return None
+
+
+def in_use(inv: Invocation) -> list[Policy]:
+    """Every policy the run and the config name (for doctor)."""
+    names = [inv.options.sandbox] + [g.policy for g in (inv.config.sandbox.values() if inv.config else ())]
+    return list(dict.fromkeys(policies.parse(n) for n in names if n))
