@@ -148,7 +148,8 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
 def _host(b: _Builder, inv: Invocation) -> None:
     """The host itself, for a plugin calling it back ($TOOL_BIN) or using its SDK."""
     b.add(os.path.realpath(inv.bin), "read", "the host's program", guarded=False)
-    for package in (_HERE, os.path.join(os.path.dirname(_HERE), "protocol")):
-        b.add(package, "read", "the host's package")
+    # Where the dispatch and protocol packages are imported from (site-packages, or the source
+    # tree of an editable install): Python lists the directory to import from it.
+    b.add(os.path.dirname(_HERE), "read", "the host's packages")
     for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
         b.add(prefix, "read", "the host's Python")
