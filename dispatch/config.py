@@ -109,10 +109,7 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
         if not os.path.isabs(home):
             home = ""  # a relative HOME would make "~/x" depend on where the user stands
         plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
-    grants = _sandbox(path, lines, data.get("sandbox", {}), env)
-    if grants.get("") is not None and grants[""].policy is not None:
-        defaults["sandbox"] = grants[""].policy  # merged with --sandbox and PROG_SANDBOX: the narrowest
-    return Config(path, aliases, defaults, plugin_dirs, grants)
+    return Config(path, aliases, defaults, plugin_dirs, _sandbox(path, lines, data.get("sandbox", {}), env))
 
 
 def _alias(path: str, where: int | None, name: str, value: object) -> list[str]:

@@ -135,7 +135,8 @@ _OPTION_DEFAULTS: dict[str, object] = {
 class Options(Frozen):
     """The library's host options of one invocation, merged (command line > environment >
     config) by dispatch/options.py. `sandbox` is the name of the run's sandbox policy, the
-    narrowest of --sandbox, PROG_SANDBOX and the config's default (None: none of them)."""
+    narrowest of --sandbox and PROG_SANDBOX (None: neither); a plugin's own adds to it
+    (dispatch/sandbox/policy.py)."""
 
     __slots__ = (
         "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",

@@ -208,11 +208,11 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
     return i
 
 
-def _narrowest(sandboxes: tuple[object, object, object], var: str) -> str:
-    """The narrowest of the policies named on the command line, in `var` and in the config."""
+def _narrowest(sandboxes: tuple[object, object], var: str) -> str:
+    """The narrowest of the policies named on the command line and in `var`."""
     from dispatch.sandbox.policy import narrowest, parse
 
-    places = ("--sandbox", var, "the config's sandbox.default")
+    places = ("--sandbox", var)
     found = narrowest(parse(str(p), where) for p, where in zip(sandboxes, places) if p)
     assert found is not None  # one at least: the caller's test
     return found.name
@@ -222,13 +222,14 @@ def merge(
     given: Mapping[str, object], env: Mapping[str, str], env_prefix: str, defaults: Mapping[str, object] | None = None
 ) -> Options:
     """The command line beats the environment, which beats the config file's defaults; but the
-    sandbox policy is the narrowest of the three (none of them widens another)."""
+    sandbox policy is the narrowest of the command line's and the environment's (neither widens
+    the other; the config's is the plugin's own: dispatch/sandbox/policy.py)."""
     values = dict(defaults or {})
     timeout = env.get(env_prefix + "TIMEOUT")
     if timeout:
         values["timeout"] = parse_seconds(timeout, env_prefix + "TIMEOUT")
     values.update(given)
-    sandboxes = (given.get("sandbox"), env.get(env_prefix + "SANDBOX"), (defaults or {}).get("sandbox"))
+    sandboxes = (given.get("sandbox"), env.get(env_prefix + "SANDBOX"))
     if any(sandboxes):
         values["sandbox"] = _narrowest(sandboxes, env_prefix + "SANDBOX")
     if isinstance(values.get("chdir"), list):

@@ -349,6 +349,11 @@ def test_a_narrower_policy_on_the_command_line_beats_a_wider_one_from_config(box
     assert _said(box.run("--sandbox=workdir", "esc"))["workdir"] == "no"
     box.tenv.sh("tool-other", "echo x > ./other-was-here\n")
     assert box.run("other").returncode == 0 and (box.work / "other-was-here").exists(), "unconfined: no policy for it"
+    # In the config, a plugin's own entry takes the place of the default.
+    box.config('[sandbox]\ndefault = "read-only"\n[sandbox.plugins]\nesc = "workdir"\n')
+    assert _said(box.run("esc"))["workdir"] == "yes"
+    (box.work / "other-was-here").unlink()
+    assert box.run("other").returncode != 0 and not (box.work / "other-was-here").exists(), "confined by the default"
 
 
 @needs_landlock
@@ -531,3 +536,41 @@ def test_the_seatbelt_profile_says_exactly_the_rules() -> None:
 def test_other_platforms_are_refused() -> None:
     assert confine.unenforceable("win32") is not None
     assert "Seatbelt" in (confine.unenforceable("darwin") or "Seatbelt") or os.path.exists(seatbelt.SANDBOX_EXEC)
+
+
+@needs_landlock
+def test_what_a_plugin_says_of_itself_grants_nothing_in_home(box: Box) -> None:
+    home_bin = box.home / "bin"
+    home_bin.mkdir()
+    (home_bin / "backup.sh").write_text(f"#!/bin/sh\n# token {SECRET}\n")
+    (home_bin / "backup.sh").chmod(0o755)
+    # A plugin in ~/bin gets its own file, not its neighbours.
+    box.tenv.sh("tool-neighbour", 'cat "$0" >/dev/null && echo self-ok; cat "$(dirname "$0")/backup.sh"\n', directory=home_bin)
+    proc = box.run("--sandbox", "neighbour", env={"PATH": f"{home_bin}:{box.tenv.vars['PATH']}"})
+    assert proc.stdout == b"self-ok\n" and SECRET.encode() not in proc.stdout, proc
+    # A #! line naming a program in home (here through env) does not make it readable.
+    box.tenv.plugin("tool-shebang", "#!/usr/bin/env backup.sh\n")
+    proc = box.run("-v", "--sandbox", "shebang", env={"PATH": f"{home_bin}:{box.tenv.vars['PATH']}"})
+    assert f"the interpreter {home_bin}/backup.sh is not granted" in proc.stderr.decode(), proc
+    assert "sandbox read: " in proc.stderr.decode() and f"{home_bin}/backup.sh," not in proc.stderr.decode()
+
+
+@needs_landlock
+def test_workdir_never_writes_the_host_s_own_config(box: Box) -> None:
+    box.tenv.sh("tool-rewrite", 'echo "[sandbox]" > config.toml && echo rewrote\n')
+    config = box.work / "config.toml"
+    config.write_text('[sandbox]\ndefault = "workdir"\n')
+    proc = box.run("-v", "rewrite", env={"TOOL_CONFIG": str(config)})
+    assert b"rewrote" not in proc.stdout and config.read_text() == '[sandbox]\ndefault = "workdir"\n', proc
+    assert "is not writable" in proc.stderr.decode()
+
+
+def test_the_docs_config_example_and_messages_are_what_tool_does(box: Box) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "sandbox.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    box.config(example)
+    box.tenv.sh("tool-fmt", "true\n")
+    plugins = {p["name"]: p["sandbox"] for p in json.loads(box.run("list", "--json").stdout)["plugins"]}
+    assert plugins == {"fmt": "workdir"}
+    proc = box.run("--sandbox=read-write", "fmt")
+    assert err_line(proc) in doc, err_line(proc)

@@ -2,10 +2,10 @@
 plugin's own files and the working directory; write only a private TMPDIR; no network) and
 `workdir` (the same, and write inside the working directory); `,net` allows the network.
 
-Where a plugin's policy comes from (`of_plugin`): the run's (`--sandbox`, `TOOL_SANDBOX`, the
-config's default: `Options.sandbox`), the config's entry for the plugin, and what it was
-installed with. The narrowest wins: the result allows only what every source allows, so no
-source, and nothing the plugin says about itself, can widen another.
+Where a plugin's policy comes from (`of_plugin`): the run's (`--sandbox`, `TOOL_SANDBOX`:
+`Options.sandbox`), the config's (the plugin's entry in [sandbox.plugins], else the table's
+`default`), and what it was installed with. The narrowest wins: the result allows only what
+every source allows, so no source, and nothing the plugin says about itself, can widen another.
 """
 from __future__ import annotations
 
@@ -85,15 +85,15 @@ def of_plugin(inv: Invocation, path: str, installed: str | None = None) -> Polic
 
 
 def grant(inv: Invocation, path: str) -> Grant:
-    """What the config gives the plugin at `path`: its policy and its extra paths, with the
-    paths the config gives every sandboxed plugin."""
+    """What the config gives the plugin at `path`: its policy (its own entry's, else the
+    default) and its extra paths, with the paths the config gives every sandboxed plugin."""
     from dispatch.context import Grant
 
     table = inv.config.sandbox if inv.config is not None else {}
     every, own = table.get(""), table.get(plugin_name(inv.prog, path))
     found = [g for g in (every, own) if g is not None]
     return Grant(
-        own.policy if own is not None else None,
+        own.policy if own is not None and own.policy is not None else every.policy if every is not None else None,
         tuple(p for g in found for p in g.read),
         tuple(p for g in found for p in g.write),
     )

@@ -2,25 +2,26 @@
 read (and run), write, and use as devices, and whether it has the network. The mechanisms
 (Landlock, Seatbelt) are told exactly this list; `-v` shows it.
 
-Read: the system (`/usr`, `/etc`, `/lib`..., `/proc`, `/sys`), the plugin's own directory,
+Read: the system (`/usr`, `/etc`, `/lib`..., `/proc`, `/sys`), the plugin's own files (its
+installed version's directory; else the directory it is in, or inside home its file alone),
 the interpreter its `#!` line names (and the installation it belongs to, below), the host
-itself (its program, its package, its Python), the working directory, the config's extra
-paths. Write: the private TMPDIR; the working directory tree under `workdir`; the config's
-extra paths. Devices: /dev/null, zero, full, random, urandom, tty and the terminal the host
-was started on.
+itself (its program, its packages, its Python), the working directory, the config's extra
+paths. Write: the private TMPDIR; the working directory tree under `workdir` (unless it holds
+the host's config or installed plugins, which would let the plugin widen its next run); the
+config's extra paths. Devices: /dev/null, zero, full, random, urandom, tty and the terminal
+the host was started on.
 
 Nothing that contains the user's home is ever granted on the plugin's account (the working
-directory when it is `~` or `/`, the directory of a plugin that sits in `~` itself), and
-inside home an interpreter's installation is granted only when it is a Python virtual
-environment: the `#!` line is the plugin's own word, which must not widen what it reads.
-What the user names in the config is granted as named.
+directory when it is `~` or `/`), and inside home an interpreter is granted only within a
+Python virtual environment: the `#!` line is the plugin's own word (`#!/home/me/.ssh/id_rsa`),
+which must not widen what it reads. What the user names in the config is granted as named.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from dispatch import shebang
+from dispatch import dirs, shebang
 from dispatch.context import Frozen
 from dispatch.sandbox.policy import grant
 
@@ -86,21 +87,42 @@ class _Builder:
         if old is None or (old[0] == "read" and kind == "write"):
             self.paths[path] = (kind, why)
 
+    def in_home(self, path: str) -> bool:
+        return self.home is not None and _inside(path, self.home)
+
     def interpreter(self, named: str) -> None:
         """The interpreter a `#!` line names: the file, and its installation (`P` for `P/bin/x`)."""
         real = os.path.realpath(named)
-        self.add(real, "read", "the interpreter")
+        granted = []
         for candidate in dict.fromkeys((os.path.abspath(named), real)):
             bin_dir = os.path.dirname(candidate)
             prefix = os.path.dirname(bin_dir)
-            if os.path.basename(bin_dir) != "bin" or prefix == "/":
+            venv = os.path.basename(bin_dir) == "bin" and os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
+            if self.in_home(candidate) and not venv:
                 continue
-            venv = os.path.isfile(os.path.join(prefix, "pyvenv.cfg"))
-            if self.home is not None and _inside(prefix, self.home) and not venv:
-                self.notes.append(f"the interpreter's installation {prefix} is not granted: it is in your home "
-                                  "(grant it in the config's [sandbox] read)")
-                continue
-            self.add(prefix, "read", "the interpreter's installation")
+            granted.append(candidate)
+            if os.path.basename(bin_dir) == "bin" and prefix != "/":
+                self.add(prefix, "read", "the interpreter's installation")
+        if real in granted or (granted and not self.in_home(real)):
+            self.add(real, "read", "the interpreter", guarded=False)
+        else:
+            self.notes.append(f"the interpreter {named} is not granted: it is in your home and not in a Python "
+                              "virtual environment (grant it in the config's [sandbox] read)")
+
+    def own(self, real: str, store: str | None) -> None:
+        """The plugin's own files: its installed version's directory, else its directory (its file
+        alone when that is in home: ~/bin holds other programs, and their secrets)."""
+        plugins = os.path.join(os.path.realpath(store), "plugins") if store else None
+        if plugins is not None and _inside(real, plugins):
+            parts = real[len(plugins) + 1 :].split("/")
+            if len(parts) >= 3:
+                self.add(os.path.join(plugins, parts[0], parts[1]), "read", "the plugin's installed version")
+                return
+        own = os.path.dirname(real)
+        if self.in_home(own):
+            self.add(real, "read", "the plugin's file", guarded=False)
+        else:
+            self.add(own, "read", "the plugin's directory")
 
 
 def _home(environ: Mapping[str, str]) -> str | None:
@@ -119,11 +141,7 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
         if os.isatty(fd):
             b.add(os.ttyname(fd), "device", "the terminal", guarded=False)
     real = os.path.realpath(path)
-    own = os.path.dirname(real)
-    if b.home is not None and _inside(b.home, own):
-        b.add(real, "read", "the plugin's file", guarded=False)
-    else:
-        b.add(own, "read", "the plugin's directory")
+    b.own(real, dirs.data_dir(inv.environ, inv.prog))
     words = shebang.read(real)
     if words:
         b.interpreter(words[0])
@@ -133,7 +151,7 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
             b.interpreter(found)
     _host(b, inv)
     cwd = os.getcwd()
-    b.add(cwd, "write" if policy.workdir else "read", "the working directory")
+    b.add(cwd, "write" if policy.workdir and _writable(b, inv, cwd) else "read", "the working directory")
     if policy.net and os.path.exists("/etc/resolv.conf"):
         b.add(os.path.realpath("/etc/resolv.conf"), "read", "the resolver's configuration", guarded=False)
     given = grant(inv, path)
@@ -143,6 +161,17 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
         b.add(extra, "write", "the config's", guarded=False)
     b.add(tmpdir, "write", "the private TMPDIR", guarded=False)
     return Rules(policy, tuple((p, k, why) for p, (k, why) in b.paths.items()), tmpdir, tuple(b.notes))
+
+
+def _writable(b: _Builder, inv: Invocation, cwd: str) -> bool:
+    """Whether the working directory may be written: not when the host's config or installed
+    plugins are beneath it (the plugin would widen its next run)."""
+    config = inv.config.path if inv.config is not None else None
+    for own in (config, dirs.data_dir(inv.environ, inv.prog)):
+        if own and _inside(os.path.realpath(own), cwd):
+            b.notes.append(f"the working directory {cwd} is not writable: {own} is in it")
+            return False
+    return True
 
 
 def _host(b: _Builder, inv: Invocation) -> None:
