@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from dispatch.sandbox import confine, seatbelt
-from dispatch.sandbox.policy import Policy, narrowest, parse
-from dispatch.sandbox.rules import Rules
+from dispatch.sandbox.policy import Policy, Rules, narrowest, parse
 from tests.conftest import HANG_BOUND, TOOL, Env, err_line, in_pty, python_plugin, raw_plugin, sdk_plugin, started
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dispatch.sandbox.rules import Rules
+    from dispatch.sandbox.policy import Rules
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
