@@ -573,3 +573,22 @@ def test_the_docs_config_example_and_messages_are_what_tool_does(box: Box) -> No
     assert plugins == {"fmt": "workdir"}
     proc = box.run("--sandbox=read-write", "fmt")
     assert err_line(proc) in doc, err_line(proc)
+
+
+@needs_landlock
+def test_workdir_never_writes_where_plugins_are_found(box: Box) -> None:
+    plugins = box.work / "bin"
+    box.tenv.sh("tool-other", "echo the-other\n", directory=plugins)
+    box.tenv.sh("tool-replace", 'echo "#!/bin/sh" > bin/tool-other && echo replaced\n')
+    proc = box.run("--sandbox=workdir", "replace", env={"TOOL_PLUGIN_PATH": str(plugins)})
+    assert b"replaced" not in proc.stdout and (plugins / "tool-other").read_text().endswith("echo the-other\n"), proc
+
+
+def test_completing_a_sandboxed_line_never_starts_the_plugin(box: Box) -> None:
+    marker = box.outside / "started"
+    box.tenv.sh("tool_complete-comp", f"touch {marker}\necho candidate\n")
+    box.tenv.sh("tool-comp", "true\n")
+    assert box.run("__complete", "--", "comp", "").stdout == b"candidate\n" and marker.exists()
+    marker.unlink()
+    for flag in ("--sandbox", "--sandbox=workdir"):
+        assert box.run("__complete", "--", flag, "comp", "").stdout == b"" and not marker.exists()

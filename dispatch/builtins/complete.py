@@ -79,7 +79,10 @@ def candidates(inv: Invocation, words: Sequence[str], current: str) -> list[tupl
         return []  # the program's own builtin: the shell's file names
     if command[0] in commands.BUILTINS:
         return _builtin_args(inv, command, current)
-    return _plugin_args(inv, command, current)
+    # A line that runs its plugin sandboxed (`tool --sandbox=workdir fmt <TAB>`) never starts it
+    # for a keystroke: its completion would run outside the sandbox the line asks for.
+    sandboxed = any(w == "--sandbox" or w.startswith("--sandbox=") for w in words[:i])
+    return _plugin_args(inv, command, current, run_plugin=not sandboxed)
 
 
 def _skips_next(inv: Invocation, word: str) -> bool:
@@ -145,7 +148,7 @@ def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tup
     return [(f, "") for f in flags]
 
 
-def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tuple[str, str]]:
+def _plugin_args(inv: Invocation, command: list[str], current: str, *, run_plugin: bool = True) -> list[tuple[str, str]]:
     from dispatch.catalog import metadata
 
     found: list[tuple[str, str]] = []
@@ -157,7 +160,7 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> list[tupl
             if name.startswith(stem + current):
                 found.append((_next_word(name, stem + current)[len(stem) :], ""))
     plugin = lookup.find(inv, command)
-    if plugin is None:
+    if plugin is None or not run_plugin:
         return found  # nothing runs: nothing to complete
     program = inv.program
     env = inv.environ

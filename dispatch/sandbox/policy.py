@@ -259,12 +259,16 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
 
 
 def _writable(b: _Builder, inv: Invocation, cwd: str) -> bool:
-    """Whether the working directory may be written: not when the host's config or installed
-    plugins are beneath it (the plugin would widen its next run)."""
+    """Whether the working directory may be written: not when the host's config, installed
+    plugins or cache, or a directory plugins are found in, is beneath it (the plugin could widen
+    its next run, or replace a plugin that runs unconfined)."""
+    from dispatch import lookup
+
     config = inv.config.path if inv.config is not None else None
-    for own in (config, dirs.data_dir(inv.environ, inv.prog)):
-        if own and _inside(os.path.realpath(own), cwd):
-            b.notes.append(f"the working directory {cwd} is not writable: {own} is in it")
+    own = [config, dirs.data_dir(inv.environ, inv.prog), dirs.cache_dir(inv.environ, inv.prog)]
+    for found in (*own, *lookup.search_path(inv).dirs):
+        if found and _inside(os.path.realpath(found), cwd):
+            b.notes.append(f"the working directory {cwd} is not writable: {found} is in it")
             return False
     return True
 
