@@ -406,17 +406,31 @@ def test_doctor_says_whether_the_machine_enforces_the_policies_in_use(box: Box) 
 
 # A seccomp filter for the test's child: Landlock's three calls fail with ENOSYS, as on a
 # kernel without it; `tool` started under it must refuse to run the plugin.
+def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    import struct
+
+    return struct.pack("HBBI", code, jt, jf, k)
+
+
 def _without_landlock() -> None:
+    prog = _op(0x20, 0)  # load the call's number
+    for number in (444, 445, 446):
+        prog += _op(0x15, number, 0, 1) + _op(0x06, 0x00050000 | 38)  # ENOSYS
+    _install(prog + _op(0x06, 0x7FFF0000))
+
+
+def _without_seccomp() -> None:
+    # x86_64: prctl (157) with PR_SET_SECCOMP (22) fails with EINVAL, as on a kernel without
+    # seccomp filters; seccomp(2) itself (317) with ENOSYS.
+    prog = _op(0x20, 0) + _op(0x15, 317, 0, 1) + _op(0x06, 0x00050000 | 38)
+    prog += _op(0x15, 157, 0, 3) + _op(0x20, 16) + _op(0x15, 22, 0, 1) + _op(0x06, 0x00050000 | 22)
+    _install(prog + _op(0x06, 0x7FFF0000))
+
+
+def _install(prog: bytes) -> None:
     import ctypes
     import struct
 
-    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
-        return struct.pack("HBBI", code, jt, jf, k)
-
-    prog = op(0x20, 0)  # load the call's number
-    for number in (444, 445, 446):
-        prog += op(0x15, number, 0, 1) + op(0x06, 0x00050000 | 38)  # ENOSYS
-    prog += op(0x06, 0x7FFF0000)
     libc = ctypes.CDLL(None, use_errno=True)
     code = ctypes.create_string_buffer(prog)
     fprog = struct.pack("HxxxxxxP", len(prog) // 8, ctypes.addressof(code))
@@ -443,6 +457,11 @@ def test_fail_closed_when_the_kernel_cannot_confine(box: Box, how: str) -> None:
     line = err_line(proc)
     assert "cannot be enforced here" in line and "Landlock" in line and str(box.tenv.bin / "tool-run") in line
     assert not marker.exists(), "the plugin must not run unconfined"
+    if how == "exec" and os.uname().machine == "x86_64" and _landlock_missing() is None:
+        # With Landlock but no seccomp filter: the network would be open. Refused too.
+        proc = subprocess.run(args, capture_output=True, env=box.tenv.vars, cwd=box.work, timeout=HANG_BOUND,
+                              preexec_fn=_without_seccomp)
+        assert proc.returncode == 126 and "the seccomp filter" in err_line(proc) and not marker.exists(), proc
     # Without a policy the same tool runs it.
     unconfined = subprocess.run(args[:1] + args[2:], capture_output=True, env=box.tenv.vars, cwd=box.work,
                                 timeout=HANG_BOUND, preexec_fn=_without_landlock)
@@ -592,3 +611,15 @@ def test_completing_a_sandboxed_line_never_starts_the_plugin(box: Box) -> None:
     marker.unlink()
     for flag in ("--sandbox", "--sandbox=workdir"):
         assert box.run("__complete", "--", flag, "comp", "").stdout == b"" and not marker.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's calls")
+def test_the_kernel_calls_report_their_errors() -> None:
+    from dispatch.sandbox import linux
+
+    # prctl(2) returns an int: read as a long, its -1 was once taken for success.
+    for call in (lambda: linux.prctl(0x7FFF), lambda: linux.syscall(linux.LANDLOCK_CREATE_RULESET, 0, 0, 1 << 30)):
+        with pytest.raises(OSError) as caught:
+            call()
+        assert caught.value.errno == 22  # EINVAL
+    assert linux.prctl(39) in (0, 1)  # PR_GET_NO_NEW_PRIVS

@@ -47,23 +47,33 @@ class _Long(_ctypes._SimpleCData):  # type: ignore[type-arg]  # the typeshed gen
     _type_ = "l"
 
 
+class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
+    _type_ = "i"
+
+
 class _Char(_ctypes._SimpleCData):  # type: ignore[type-arg]
     _type_ = "c"
 
 
-class _Function(_ctypes.CFuncPtr):
+class _ReturnsLong(_ctypes.CFuncPtr):
     _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
     _restype_ = _Long
 
 
-_functions: dict[str, _Function] = {}
+class _ReturnsInt(_ctypes.CFuncPtr):
+    # prctl(2) returns an int: read as a long, its -1 would be 4294967295, and every error missed.
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Int
 
 
-def _function(name: str, nargs: int) -> _Function:
+_functions: dict[str, Any] = {}
+
+
+def _function(name: str, nargs: int, kind: type = _ReturnsLong) -> Any:
     found = _functions.get(name)
     if found is None:
         libc = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: the program itself, libc with it
-        found = _Function(_ctypes.dlsym(libc, name))
+        found = kind(_ctypes.dlsym(libc, name))
         found.argtypes = (_Long,) * nargs
         _functions[name] = found
     return found
@@ -102,7 +112,7 @@ def syscall(number: int, *args: int) -> int:
 def prctl(option: int, *args: int) -> int:
     """prctl(2); its result, or OSError."""
     _ctypes.set_errno(0)
-    return _checked(_function("prctl", 5)(option, *args, *(0,) * (4 - len(args))))
+    return _checked(_function("prctl", 5, _ReturnsInt)(option, *args, *(0,) * (4 - len(args))))
 
 
 # -- Landlock ----------------------------------------------------------------------------------
