@@ -233,8 +233,11 @@ def build(inv: Invocation, policy: Policy, path: str, env: Mapping[str, str], tm
     for device in DEVICES:
         b.add(device, "device", "a device", guarded=False)
     for fd in (0, 1, 2):
-        if os.isatty(fd):
-            b.add(os.ttyname(fd), "device", "the terminal", guarded=False)
+        try:
+            if os.isatty(fd):
+                b.add(os.ttyname(fd), "device", "the terminal", guarded=False)
+        except OSError:
+            pass  # a terminal with no name here (another mount namespace's): reached through the fd only
     real = os.path.realpath(path)
     b.own(real, dirs.data_dir(inv.environ, inv.prog))
     words = shebang.read(real)
