@@ -199,6 +199,8 @@ def main() -> int:
     )
     variants = {
         "tool noop": [tool, "noop"],
+        # Confined by the kernel (docs/sandbox.md): Landlock, no_new_privs and a seccomp filter, then exec.
+        "tool --sandbox noop": [tool, "--sandbox", "noop"],
         "embedded noop": [str(mycli), "noop"],
         "plugin alone": [str(noop)],
         "python -c pass": [python, "-c", "pass"],
@@ -217,8 +219,10 @@ def main() -> int:
         "ratio_tool_vs_python": ratio(times, "tool noop", base),
         "ratio_cold_vs_python": ratio(times, "tool noop (cold cache)", base),
         "ratio_embedded_vs_python": ratio(times, "embedded noop", base),
+        "ratio_sandbox_vs_python": ratio(times, "tool --sandbox noop", base),
         "target": 1.1,
         "target_cold": 1.15,
+        "target_sandbox": 1.2,
     }
     if previous is not None:
         name = f"tool noop ({args.against})"

@@ -17,13 +17,21 @@ is an error naming the file, the line and the key, not a silent no-op.
 
     [plugins]
     dirs = ["~/tools/bin"]           # searched after TOOL_PLUGIN_PATH, before PATH
+
+    [sandbox]                        # docs/sandbox.md
+    default = "read-only"            # every plugin runs confined
+    read = ["~/data"]                # and may read these too
+    write = ["~/out"]                # and write these
+    [sandbox.plugins]
+    fmt = "workdir"                  # a plugin's own policy (the narrowest applies)
+    deploy = { policy = "read-only,net", read = ["~/.kube/config"] }
 """
 from __future__ import annotations
 
 import os
 
 from dispatch import dirs
-from dispatch.context import Config
+from dispatch.context import Config, Grant
 from dispatch.errors import ToolError, usage_error
 
 TYPE_CHECKING = False
@@ -83,8 +91,9 @@ def load(path: str, env: Mapping[str, str], *, named_by: str | None = None) -> C
 def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -> Config:
     lines = _key_lines(text)
     for section, value in data.items():
-        if section not in ("alias", "defaults", "plugins"):
-            raise _error(path, lines.get((None, section)), f"unknown section [{section}]; known: [alias], [defaults], [plugins]")
+        if section not in ("alias", "defaults", "plugins", "sandbox"):
+            raise _error(path, lines.get((None, section)),
+                         f"unknown section [{section}]; known: [alias], [defaults], [plugins], [sandbox]")
         if not isinstance(value, dict):
             raise _error(path, lines.get((None, section)), f"{section} must be a table ([{section}])")
     aliases = {name: _alias(path, lines.get(("alias", name)), name, value) for name, value in data.get("alias", {}).items()}
@@ -100,7 +109,7 @@ def _check(path: str, text: str, data: dict[str, Any], env: Mapping[str, str]) -
         if not os.path.isabs(home):
             home = ""  # a relative HOME would make "~/x" depend on where the user stands
         plugin_dirs = [os.path.join(home, v[2:]) if v.startswith("~/") and home else v for v in value]
-    return Config(path, aliases, defaults, plugin_dirs)
+    return Config(path, aliases, defaults, plugin_dirs, _sandbox(path, lines, data.get("sandbox", {}), env))
 
 
 def _alias(path: str, where: int | None, name: str, value: object) -> list[str]:
@@ -137,6 +146,58 @@ def _default(path: str, where: int | None, key: str, value: object) -> object:
     if option.convert is None and not option.repeat and isinstance(value, bool):
         return value
     raise _error(path, where, f"defaults.{key} has a wrong value: {value!r}")
+
+
+def _sandbox(path: str, lines: Mapping[tuple[str | None, str], int], table: dict[str, Any], env: Mapping[str, str]) -> dict[str, Grant]:
+    """The [sandbox] table: "" -> its default and extra paths, and each [sandbox.plugins] entry."""
+    grants: dict[str, Grant] = {}
+    if not table:
+        return grants
+    plugins = table.get("plugins", {})
+    if not isinstance(plugins, dict):
+        raise _error(path, lines.get(("sandbox", "plugins")), "sandbox.plugins must be a table ([sandbox.plugins])")
+    rest = {k: v for k, v in table.items() if k != "plugins"}
+    grants[""] = _grant(path, lines.get(("sandbox", next(iter(rest), ""))), "sandbox", rest, "default", env)
+    for name, value in plugins.items():
+        where = lines.get(("sandbox.plugins", name))
+        entry = {"policy": value} if isinstance(value, str) else value
+        if not isinstance(entry, dict):
+            raise _error(path, where, f"sandbox.plugins.{name} must be a policy name or a table (policy, read, write)")
+        grants[name] = _grant(path, where, f"sandbox.plugins.{name}", entry, "policy", env)
+    return grants
+
+
+def _grant(path: str, where: int | None, key: str, entry: dict[str, Any], policy_key: str, env: Mapping[str, str]) -> Grant:
+    from dispatch.sandbox.policy import parse
+
+    known = (policy_key, "read", "write")
+    for unknown in entry:
+        if unknown not in known:
+            raise _error(path, where, f"unknown key {key}.{unknown}; known: {', '.join(known)}")
+    policy = entry.get(policy_key)
+    if policy is not None and not isinstance(policy, str):
+        raise _error(path, where, f"{key}.{policy_key} must be a policy name")
+    try:
+        name = parse(policy, f"{key}.{policy_key}").name if policy is not None else None
+    except ToolError as e:
+        raise _error(path, where, e.message) from None
+    paths = {}
+    for kind in ("read", "write"):
+        value = entry.get(kind, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _error(path, where, f"{key}.{kind} must be a list of paths")
+        paths[kind] = [_absolute(path, where, f"{key}.{kind}", v, env) for v in value]
+    return Grant(name, paths["read"], paths["write"])
+
+
+def _absolute(path: str, where: int | None, key: str, value: str, env: Mapping[str, str]) -> str:
+    """A path of the config: absolute, or `~/...` in HOME (a relative one would depend on where the user stands)."""
+    home = env.get("HOME", "")
+    if value.startswith("~/") and os.path.isabs(home):
+        return os.path.normpath(os.path.join(home, value[2:]))
+    if not os.path.isabs(value):
+        raise _error(path, where, f"{key}: {value!r} is not an absolute path (or ~/...)")
+    return os.path.normpath(value)
 
 
 def _key_lines(text: str) -> dict[tuple[str | None, str], int]:

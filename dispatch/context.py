@@ -48,10 +48,13 @@ class Option(Frozen):
     it as `inv.settings[dest]`. `env` names a variable set for plugins when the option is
     given, to `to_env(value)` (default: the value; "1" for a flag; repeated values joined by
     spaces). With `run`, the option is a command of its own, like `--version`: `run(inv)`
-    runs instead of any command and returns the exit status.
+    runs instead of any command and returns the exit status. With `optional` (and a
+    `metavar`) its value may be left out: `--opt` alone sets `const`, `--opt=VALUE` (or
+    `-oVALUE`) sets VALUE (converted), and the next word is never taken as its value (it is
+    a command word: `--sandbox workdir` runs the command `workdir`).
     """
 
-    __slots__ = ("flags", "help", "metavar", "repeat", "env", "to_env", "run", "dest", "convert", "const")
+    __slots__ = ("flags", "help", "metavar", "repeat", "env", "to_env", "run", "dest", "convert", "const", "optional")
     flags: tuple[str, ...]
     help: str
     metavar: str | None
@@ -62,6 +65,7 @@ class Option(Frozen):
     dest: str
     convert: Callable[[str, str], object] | None
     const: object
+    optional: bool
 
     def __init__(
         self,
@@ -75,9 +79,12 @@ class Option(Frozen):
         dest: str | None = None,
         convert: Callable[[str, str], object] | None = None,
         const: object = True,
+        optional: bool = False,
     ) -> None:
         if not flags:
             raise ValueError("an option needs at least one flag")
+        if optional and (metavar is None or repeat):
+            raise ValueError("an option whose value is optional needs a metavar, and cannot repeat")
         if env is not None and (not env or "=" in env or "\0" in env):
             raise ValueError(f"an option's env must be a variable name, got {env!r}")
         for flag in flags:
@@ -89,7 +96,7 @@ class Option(Frozen):
             longs = [f for f in flags if f.startswith("--")]
             dest = (longs[0][2:] if longs else flags[0][1:]).replace("-", "_")
         self._freeze(flags=tuple(flags), help=help, metavar=metavar, repeat=repeat, env=env, to_env=to_env, run=run,
-                     dest=dest, convert=convert, const=const)
+                     dest=dest, convert=convert, const=const, optional=optional)
 
     def exported(self, value: Value) -> str:
         """The value of its variable for plugins."""
@@ -123,17 +130,19 @@ LIMITS = ("timeout", "max_output", "max_cpu", "max_memory")  # what the host mus
 _OPTION_DEFAULTS: dict[str, object] = {
     "verbosity": 0, "json": False, "timeout": None, "chdir": (), "no_input": False,
     "help": False, "version": False, "max_output": None, "max_cpu": None, "max_memory": None, "no_pager": False,
-    "config_limits": frozenset(),
+    "config_limits": frozenset(), "sandbox": None,
 }
 
 
 class Options(Frozen):
     """The library's host options of one invocation, merged (command line > environment >
-    config) by dispatch/options.py."""
+    config) by dispatch/options.py. `sandbox` is the name of the run's sandbox policy, the
+    narrowest of --sandbox and PROG_SANDBOX (None: neither); a plugin's own adds to it
+    (dispatch/sandbox/policy.py)."""
 
     __slots__ = (
         "verbosity", "json", "timeout", "chdir", "no_input", "help", "version",
-        "max_output", "max_cpu", "max_memory", "no_pager", "config_limits",
+        "max_output", "max_cpu", "max_memory", "no_pager", "config_limits", "sandbox",
     )
     verbosity: int
     json: bool
@@ -147,6 +156,7 @@ class Options(Frozen):
     max_memory: int | None
     no_pager: bool
     config_limits: frozenset[str]  # the limits set by the config file alone (not given, nor in the environment)
+    sandbox: str | None
 
     def __init__(self, values: Mapping[str, object]) -> None:
         self._freeze(**{name: values.get(name, default) for name, default in _OPTION_DEFAULTS.items()})
@@ -219,18 +229,37 @@ class Program(Frozen):
         return self.env_prefix + name
 
 
+class Grant(Frozen):
+    """What the config's [sandbox] table gives sandboxed plugins (every one, or one by name): a
+    policy (None: none of its own) and extra paths they may read, and write."""
+
+    __slots__ = ("policy", "read", "write")
+    policy: str | None
+    read: tuple[str, ...]
+    write: tuple[str, ...]
+
+    def __init__(self, policy: str | None, read: Sequence[str] = (), write: Sequence[str] = ()) -> None:
+        self._freeze(policy=policy, read=tuple(read), write=tuple(write))
+
+
 class Config(Frozen):
     """What the user's config file says (dispatch/config.py reads and checks it): its aliases,
-    the defaults of host options, and extra plugin directories."""
+    the defaults of host options, extra plugin directories, and what its [sandbox] table grants
+    (`sandbox`: "" for every plugin, else by plugin name)."""
 
-    __slots__ = ("path", "aliases", "defaults", "plugin_dirs")
+    __slots__ = ("path", "aliases", "defaults", "plugin_dirs", "sandbox")
     path: str
     aliases: Mapping[str, list[str]]
     defaults: Mapping[str, object]
     plugin_dirs: tuple[str, ...]
+    sandbox: Mapping[str, Grant]
 
-    def __init__(self, path: str, aliases: Mapping[str, list[str]], defaults: Mapping[str, object], plugin_dirs: Sequence[str]) -> None:
-        self._freeze(path=path, aliases=dict(aliases), defaults=dict(defaults), plugin_dirs=tuple(plugin_dirs))
+    def __init__(
+        self, path: str, aliases: Mapping[str, list[str]], defaults: Mapping[str, object], plugin_dirs: Sequence[str],
+        sandbox: Mapping[str, Grant] | None = None,
+    ) -> None:
+        self._freeze(path=path, aliases=dict(aliases), defaults=dict(defaults), plugin_dirs=tuple(plugin_dirs),
+                     sandbox=dict(sandbox or {}))
 
 
 class Invocation(Frozen):
@@ -281,6 +310,11 @@ class Invocation(Frozen):
     @property
     def prog(self) -> str:
         return self.program.prog
+
+    @property
+    def may_sandbox(self) -> bool:
+        """A sandbox policy may apply to a plugin of this run (dispatch/sandbox/ says which)."""
+        return self.options.sandbox is not None or (self.config is not None and bool(self.config.sandbox))
 
     def error(self, message: str) -> None:
         """One `prog:` line on stderr (escaped: paths and names may come from disk)."""

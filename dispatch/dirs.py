@@ -9,7 +9,9 @@ depend on where the user stands.
 Trust (design section 6): a directory the host reads code or data from on its own account is
 used only when it is a real directory (not a link) owned by the user or root and writable by
 nobody else; otherwise it is treated as absent for reading and refused for writing, and
-`-v` and `doctor` say why (`distrust`). On the start-up path: imports nothing beyond `os`.
+`-v` and `doctor` say why (`distrust`). A directory the host writes in is opened by
+descriptor, made 0700 when missing, and used only when it is trusted (`open_dir`,
+`open_cache`). On the start-up path: imports nothing beyond `os`.
 """
 from __future__ import annotations
 
@@ -105,3 +107,60 @@ def trusted_installed_bin(env: Mapping[str, str], prog: str) -> tuple[str | None
         if why is not None:
             return None, (path, why)
     return bin_dir, None
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_dir(path: str | None, name: str | None = None, *, dir_fd: int | None = None, create: bool = False) -> int | None:
+    """A descriptor of a trusted directory (`name` inside `dir_fd`, or `path`), or None.
+
+    With `create`, a missing directory is made (0700, whatever the umask;
+    only its last component: the base directories must exist or be made by
+    `open_root`).
+    """
+    target = name if name is not None else path
+    if target is None:
+        return None
+    try:
+        fd = os.open(target, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if not create:
+            return None
+        try:
+            os.mkdir(target, 0o700, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        try:
+            fd = os.open(target, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError:
+            return None
+    except OSError:
+        return None  # a link (ELOOP), not a directory, no permission
+    try:
+        st = os.fstat(fd)
+        if distrust(st) is not None:
+            os.close(fd)
+            return None
+        if create and st.st_mode & 0o077:
+            os.fchmod(fd, 0o700)  # made by us under a loose umask
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def open_cache(env: Mapping[str, str], prog: str, *, create: bool = False) -> int | None:
+    """A descriptor of the host's own cache directory, or None when there is none it can trust."""
+    root = cache_dir(env, prog)
+    if root is None:
+        return None
+    if create:
+        parent = os.path.dirname(root)
+        try:
+            os.makedirs(parent, 0o700, exist_ok=True)
+        except OSError:
+            return None
+    return open_dir(root, create=create)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from dispatch.context import Invocation
     from dispatch.resolve import Found
+    from dispatch.sandbox.confine import Confinement
 
 
 def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequence[str]) -> int:
@@ -27,9 +28,18 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     program = inv.program
     args = list(rest[found.nwords :])
     child_env = inv.plugin_env(" ".join(words[: found.nwords]))
+    sandbox: Confinement | None = None
+    if inv.may_sandbox:
+        from dispatch.sandbox import confine  # only when a policy may apply
+
+        sandbox = confine.of_plugin(inv, found.path)
+        if sandbox is not None:
+            child_env = sandbox.environ(child_env)
     if program.windows:
         from dispatch.supervised import start
 
+        if sandbox is not None:
+            sandbox.exec_argv([found.path])  # refused: Windows has no sandbox
         return start.waited(found.path, args, child_env)
     declared = declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, program.prog)
     inv.trace(
@@ -39,10 +49,14 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     options = inv.options
     if not declared and not options.json and program.use_exec and _exec_anyway(inv):
         # Plain: it replaces the host on the user's terminal, as under git, every run.
-        exec_plugin(found.path, args, child_env)
+        exec_plugin(found.path, args, child_env, sandbox)
     from dispatch.supervised import start
 
-    return start.supervised(inv, found, args, child_env, declared=declared)
+    try:
+        return start.supervised(inv, found, args, child_env, declared=declared, sandbox=sandbox)
+    finally:
+        if sandbox is not None:
+            sandbox.close()
 
 
 def _exec_anyway(inv: Invocation) -> bool:
@@ -58,8 +72,9 @@ def _exec_anyway(inv: Invocation) -> bool:
     return False
 
 
-def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
-    """Replace the host with the plugin (POSIX), as kubectl and cargo do."""
+def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str], sandbox: Confinement | None = None) -> NoReturn:
+    """Replace the host with the plugin (POSIX), as kubectl and cargo do; confined first, when
+    it runs in a sandbox (the plugin inherits it: same pid, terminal and job control)."""
     from dispatch.shebang import SH, preflight
 
     preflight(path, env)
@@ -67,10 +82,12 @@ def exec_plugin(path: str, args: Sequence[str], env: Mapping[str, str]) -> NoRet
 
     sys.stdout.flush()
     sys.stderr.flush()
-    signals.reset_for_exec()
     argv = [path, *args]
+    if sandbox is not None:
+        argv = sandbox.exec_argv(argv)
+    signals.reset_for_exec()
     try:
-        os.execve(path, argv, env)
+        os.execve(argv[0], argv, env)
     except OSError as e:
         err = e
     import errno

@@ -64,6 +64,13 @@ def parse_seconds(value: str, option: str = "--timeout") -> float:
     return seconds
 
 
+def _policy(value: str, option: str) -> str:
+    """A sandbox policy's name, checked (the sandbox package is loaded only when one is given)."""
+    from dispatch.sandbox.policy import parse
+
+    return parse(value, option).name
+
+
 # The library's host options, in the order `help` shows them.
 LIBRARY: Final = (
     Option("-h", "--help", help="show this help"),
@@ -78,6 +85,8 @@ LIBRARY: Final = (
     Option("--max-memory", metavar="SIZE", convert=parse_size, help="limit the command's memory (e.g. 512M)"),
     Option("-C", metavar="DIR", dest="chdir", repeat=True, help="run as if started in DIR (each -C relative to the one before)"),
     Option("--no-pager", help="never page the host's own long output (help, list)"),
+    Option("--sandbox", metavar="POLICY", optional=True, const="read-only", convert=_policy,
+           help="confine the plugin: read-only (the default), workdir, either with ,net (docs/sandbox.md)"),
 )
 LIBRARY_TABLE: Final = {flag: option for option in LIBRARY for flag in option.flags}
 # The settings a config file's [defaults] may give: options of the library, by dest.
@@ -108,7 +117,7 @@ def table(own: Sequence[Option]) -> dict[str, Option]:
 def takes_value(table: Mapping[str, Option], flag: str) -> bool:
     """Whether `flag` (spelled alone) takes the next word as its value."""
     option = table.get(flag)
-    return option is not None and option.metavar is not None
+    return option is not None and option.metavar is not None and not option.optional
 
 
 class Parsed:
@@ -174,6 +183,9 @@ def _long(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str, 
             raise _usage(f"option {flag!r} takes no value")
         parsed.set(option, flag, None)
         return i
+    if option.optional and not eq:
+        parsed.set(option, flag, None)  # alone: its const; the next word is a command word
+        return i
     if not eq:
         if i >= len(argv):
             raise _needs_value(flag, option)
@@ -196,6 +208,8 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
             continue
         if j < len(arg):
             parsed.set(option, flag, arg[j:])
+        elif option.optional:
+            parsed.set(option, flag, None)
         elif i < len(argv):
             parsed.set(option, flag, argv[i])
             i += 1
@@ -205,10 +219,22 @@ def _shorts(prog: str, arg: str, argv: Sequence[str], i: int, table: Mapping[str
     return i
 
 
+def _narrowest(sandboxes: tuple[object, object], var: str) -> str:
+    """The narrowest of the policies named on the command line and in `var`."""
+    from dispatch.sandbox.policy import narrowest, parse
+
+    places = ("--sandbox", var)
+    found = narrowest(parse(str(p), where) for p, where in zip(sandboxes, places) if p)
+    assert found is not None  # one at least: the caller's test
+    return found.name
+
+
 def merge(
     given: Mapping[str, object], env: Mapping[str, str], env_prefix: str, defaults: Mapping[str, object] | None = None
 ) -> Options:
-    """The command line beats the environment, which beats the config file's defaults."""
+    """The command line beats the environment, which beats the config file's defaults; but the
+    sandbox policy is the narrowest of the command line's and the environment's (neither widens
+    the other; the config's is the plugin's own: dispatch/sandbox/policy.py)."""
     values = dict(defaults or {})
     timeout = env.get(env_prefix + "TIMEOUT")
     if timeout:
@@ -216,6 +242,9 @@ def merge(
     values.update(given)
     config_only = {name for name in LIMITS if name in (defaults or {}) and name not in given and not (name == "timeout" and timeout)}
     values["config_limits"] = frozenset(config_only)
+    sandboxes = (given.get("sandbox"), env.get(env_prefix + "SANDBOX"))
+    if any(sandboxes):
+        values["sandbox"] = _narrowest(sandboxes, env_prefix + "SANDBOX")
     if isinstance(values.get("chdir"), list):
         values["chdir"] = tuple(values["chdir"])  # type: ignore[arg-type]
     return Options(values)

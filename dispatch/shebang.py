@@ -86,13 +86,18 @@ def env_program(words: Sequence[str]) -> str | None:
 
 def on_path(program: str, path_value: str | None) -> bool:
     """Whether `env` would find `program` on this PATH value."""
+    return find_on_path(program, path_value) is not None
+
+
+def find_on_path(program: str, path_value: str | None) -> str | None:
+    """What `env` would run for `program` on this PATH value (None: nothing)."""
     if "/" in program:
-        return os.access(program, os.X_OK)
+        return program if os.access(program, os.X_OK) else None
     for d in (path_value or "").split(os.pathsep):
         candidate = os.path.join(d or ".", program)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return True
-    return False
+            return candidate
+    return None
 
 
 def missing_interpreter(path: str, path_value: str | None) -> str | None:

@@ -251,6 +251,14 @@ def test_the_readme_maps_every_module_and_nothing_else() -> None:
     assert (sorted(modules - listed), sorted(listed - modules)) == ([], [])
 
 
+def test_every_package_is_installed() -> None:
+    import tomllib
+
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = {n for n, p in MODULES.items() if p.name == "__init__.py"}
+    assert sorted(packages - set(listed)) == [], "a package missing from pyproject.toml is not installed"
+
+
 @pytest.mark.parametrize("package", sorted(n for n, p in MODULES.items() if p.name == "__init__.py"))
 def test_the_readme_maps_every_package(package: str) -> None:
     listed = readme_tree((ROOT / "README.md").read_text())

@@ -58,7 +58,7 @@ def test_list_json_shape(tenv: Env) -> None:
     ]
     by_path = {p["path"]: p for p in doc["plugins"]}
     assert set(by_path[f"{first}/tool-deploy"]) == {
-        "name", "path", "executable", "runs", "problems", "kind", "protocol", "version", "summary", "summary_from",
+        "name", "path", "executable", "runs", "problems", "kind", "protocol", "version", "summary", "summary_from", "sandbox",
     }
     assert by_path[f"{first}/tool-deploy"]["kind"] == "plain", "known from the file, without running it"
     assert by_path[f"{first}/tool-nox"]["kind"] is None, "cannot run: no kind"

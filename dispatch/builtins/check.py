@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from dispatch.catalog.probe import Answer
     from dispatch.context import Invocation, Program
+    from dispatch.sandbox.confine import Confinement
 
 
 def run(inv: Invocation, args: list[str]) -> int:
@@ -43,7 +44,7 @@ def run(inv: Invocation, args: list[str]) -> int:
         raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {commands.plugin_usage(inv.prog, 'check')}")
     found, words = lookup.lookup(inv, rest)
     env = inv.plugin_env(" ".join(words[: found.nwords]))
-    results = Checker(inv.program, found.path, env, run_args).check()
+    results = Checker(inv.program, found.path, env, run_args, sandbox=probe.sandbox_of(inv, found.path)).check()
     failed = [r for r in results if not r["ok"]]
     if as_json:
         write_json({"plugin": found.path, "ok": not failed, "checks": results})
@@ -92,8 +93,9 @@ class Checker:
     """The protocol's scenarios, run against one plugin file."""
 
     def __init__(self, program: Program, path: str, env: Mapping[str, str], run_args: list[str],
-                 bounds: Bounds | None = None) -> None:
+                 bounds: Bounds | None = None, sandbox: Confinement | None = None) -> None:
         self.program = program
+        self.sandbox = sandbox  # every run of the plugin confined as its policy says
         self.path = path
         self.env = env
         self.run_args = run_args
@@ -111,7 +113,7 @@ class Checker:
     def _ask(self, request: Callable[[Any], dict[str, Any]] | None, **kw: Any) -> Answer:
         kw.setdefault("timeout", self.bounds.answer)
         kw.setdefault("exit_wait", self.bounds.exit)
-        return probe.ask(self.program, self.path, request, self.env, **kw)
+        return probe.ask(self.program, self.path, request, self.env, sandbox=self.sandbox, **kw)
 
     @staticmethod
     def _schema_problems(answer: Answer) -> list[str]:
@@ -237,7 +239,10 @@ class Checker:
         client = probe.client(self.program, self.path)
         child_env = dict(self.env)
         child_env[self.program.var("PROTOCOL")] = client.offer
-        child = spawn.spawn(self.path, self.run_args, child_env, quiet=True)
+        if self.sandbox is not None:
+            child_env = self.sandbox.environ(child_env)
+        child = spawn.spawn(self.path, self.run_args, child_env, quiet=True,
+                            confine=self.sandbox.spawn if self.sandbox else None)
         try:
             assert child.stdin is not None
             os.write(child.stdin, framing.encode(client.run(self.run_args, interactive=False, output="json")))
@@ -267,6 +272,8 @@ class Checker:
             return _result("cancel", False, "it closed its stdin while running, so it cannot hear 'cancel': keep reading it")
         finally:
             spawn.stop(child)
+            if self.sandbox is not None:
+                self.sandbox.close()
 
     def eof(self) -> dict[str, Any]:
         answer = self._ask(None, close_stdin_after_hello=True, timeout=self.bounds.eof + 1, exit_wait=self.bounds.eof)

@@ -175,7 +175,10 @@ def candidates(inv: Invocation, words: Sequence[str], current: str) -> Candidate
         return Candidates()  # the program's own builtin: the shell's file names
     if command[0] in commands.BUILTINS:
         return Candidates(_builtin_args(inv, command, current))
-    return _plugin_args(inv, command, current)
+    # A line that runs its plugin sandboxed (`tool --sandbox=workdir fmt <TAB>`) never starts it
+    # for a keystroke: its completion would run outside the sandbox the line asks for.
+    sandboxed = any(w == "--sandbox" or w.startswith("--sandbox=") for w in words[:i])
+    return _plugin_args(inv, command, current, run_plugin=not sandboxed)
 
 
 def _skips_next(inv: Invocation, word: str) -> bool:
@@ -270,7 +273,7 @@ def _builtin_args(inv: Invocation, command: list[str], current: str) -> list[tup
     return [(f, "") for f in flags]
 
 
-def _plugin_args(inv: Invocation, command: list[str], current: str) -> Candidates:
+def _plugin_args(inv: Invocation, command: list[str], current: str, *, run_plugin: bool = True) -> Candidates:
     from dispatch.catalog import metadata, probe, sidecar
 
     found = Candidates()
@@ -279,7 +282,7 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> Candidate
         # Deeper plugin commands first: `tool db <TAB>` offers `migrate` for tool-db-migrate.
         found.items += _command_names(inv, command, current)
     plugin = lookup.find(inv, command)
-    if plugin is None:
+    if plugin is None or not run_plugin:
         return found  # nothing runs: nothing to complete
     program = inv.program
     env = inv.environ
@@ -295,7 +298,8 @@ def _plugin_args(inv: Invocation, command: list[str], current: str) -> Candidate
     child_env = inv.plugin_env(" ".join(command[: plugin.nwords]))
     words = list(command[plugin.nwords :])
     answer = probe.ask(
-        program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions"
+        program, plugin.path, lambda c: c.complete(words, current), child_env, timeout=ASK_TIMEOUT, answer_type="completions",
+        sandbox=probe.sandbox_of(inv, plugin.path),
     )
     if answer.answer is not None and answer.answer.get("type") == "completions":
         for item in answer.answer.get("candidates", []):

@@ -61,7 +61,35 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     for p in found:
         findings += _plugin_findings(inv, p)
     findings += _cache_findings(inv.environ, inv.prog)
+    findings += _sandbox_findings(inv)
     return findings, len(found), sp.dirs
+
+
+def _sandbox_findings(inv: Invocation) -> list[Finding]:
+    """Whether this machine can enforce each sandbox policy in use (tried on a throwaway thread)."""
+    if not inv.may_sandbox:
+        return []
+    from dispatch.sandbox import confine
+
+    found = []
+    for policy in confine.in_use(inv):
+        problem = confine.trial(policy)
+        if problem is not None:
+            found.append(Finding(
+                "error", "sandbox_unenforceable", f"the sandbox policy {policy.name} cannot be enforced: {problem}",
+                "run sandboxed plugins on Linux 6.2+ with Landlock (or macOS); until then they do not run (126)",
+            ))
+    return found
+
+
+def sandbox_summary(inv: Invocation) -> dict[str, object] | None:
+    """The sandbox policies in use and what enforces them (None: none in use)."""
+    if not inv.may_sandbox:
+        return None
+    from dispatch.sandbox import confine
+
+    names = [p.name for p in confine.in_use(inv)]
+    return {"policies": names, "enforced_by": confine.mechanism()} if names else None
 
 
 def _config_findings(inv: Invocation) -> list[Finding]:
@@ -284,10 +312,14 @@ def run(inv: Invocation, args: list[str]) -> int:
     if parsed is None:
         return 0
     findings, count, dirs = check(inv)
+    sandbox = sandbox_summary(inv)
     if "--json" in parsed[0]:
-        write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings]})
+        write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings],
+                    "sandbox": sandbox})
         return 1 if findings else 0
     out = []
+    if sandbox is not None:
+        out.append(f"sandbox policies in use: {', '.join(sandbox['policies'])}; enforced by {sandbox['enforced_by']}\n")  # type: ignore[arg-type]
     for f in findings:
         out.append(f"{f.severity}: {visible(f.message)}\n  fix: {visible(f.fix)}\n")
     summary = f"{count} plugin file(s) in {len(dirs)} director{'y' if len(dirs) == 1 else 'ies'}"

@@ -48,7 +48,8 @@ def describe(inv: Invocation, path: str, st: os.stat_result) -> dict[str, object
     entry = metadata.read(inv.environ, inv.prog, st)
     if isinstance(entry.get("description"), dict):
         return entry["description"]  # type: ignore[no-any-return]
-    answer = probe.ask(inv.program, path, lambda c: c.describe(), inv.environ, answer_type="description")
+    answer = probe.ask(inv.program, path, lambda c: c.describe(), inv.environ, answer_type="description",
+                       sandbox=probe.sandbox_of(inv, path))
     if answer.hello is None or answer.answer is None or answer.answer.get("type") != "description":
         return None
     description = {k: v for k, v in answer.answer.items() if k != "type"}
@@ -63,7 +64,10 @@ def _options(program: Program, width: int | None) -> str:
     """The host options, from the one table (the library's, then the program's own)."""
     rows = []
     for option in dict.fromkeys(program.option_table.values()):
-        rows.append((", ".join(option.flags) + (f" {option.metavar}" if option.metavar else ""), option.help))
+        spelled = ", ".join(option.flags) + (
+            f"[={option.metavar}]" if option.optional else f" {option.metavar}" if option.metavar else ""
+        )
+        rows.append((spelled, option.help))
     return two_columns(rows, width, widest=22)
 
 

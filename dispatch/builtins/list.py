@@ -19,6 +19,8 @@ from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dispatch.catalog.scan import PluginFile
     from dispatch.context import Invocation
     from dispatch.resolve import SearchPath
@@ -39,7 +41,8 @@ def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
     for p in found:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
-        answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description")
+        answer = probe.ask(inv.program, p.path, lambda c: c.describe(), inv.environ, answer_type="description",
+                           sandbox=probe.sandbox_of(inv, p.path))
         if answer.hello is not None and answer.mismatch is None:
             description = None
             if answer.answer is not None and answer.answer.get("type") == "description":
@@ -66,8 +69,9 @@ def run(inv: Invocation, args: list[str]) -> int:
         return 0
     given, _ = parsed
     found, sp = plugins(inv, refresh="--refresh" in given)
+    sandboxes = policies(inv, found)
     if "--json" in given:
-        write_json(document(found, sp))
+        write_json(document(found, sp, sandboxes))
         return 0
     if not found:
         inv.error(
@@ -75,14 +79,23 @@ def run(inv: Invocation, args: list[str]) -> int:
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    text, warnings = table(found, Style.for_stdout(inv.environ))
+    text, warnings = table(found, Style.for_stdout(inv.environ), sandboxes)
     pager.show(inv, text)
     if warnings:
         inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
     return 0
 
 
-def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
+def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
+    """The sandbox policy each plugin runs under, by path (only those confined)."""
+    if not inv.may_sandbox:
+        return {}
+    from dispatch.sandbox.policy import of_plugin
+
+    return {p.path: policy.name for p in found if (policy := of_plugin(inv, p.path)) is not None}
+
+
+def document(found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, str] | None = None) -> dict[str, object]:
     """What `list --json` prints."""
     return {
         "search_path": sp.dirs,
@@ -99,6 +112,7 @@ def document(found: list[PluginFile], sp: SearchPath) -> dict[str, object]:
                 "summary": p.summary,
                 "summary_from": p.summary_from,
                 "problems": [{"code": q.code, "message": q.message} for q in p.problems],
+                "sandbox": (sandboxes or {}).get(p.path),
             }
             for p in found
         ],
@@ -112,13 +126,16 @@ _NAME, _KIND, _VERSION, _SUMMARY, _PATH = range(5)
 _GAP = "  "
 
 
-def table(found: list[PluginFile], style: Style) -> tuple[str, int]:
+def table(found: list[PluginFile], style: Style, sandboxes: Mapping[str, str] | None = None) -> tuple[str, int]:
     """The plugins as a table (fitted to a terminal of any width from 40 columns, using the
-    whole width when it has more), with a warning line under each problem; and how many
+    whole width when it has more; a confined one's kind says its sandbox policy:
+    `plain [read-only]`), with a warning line under each problem; and how many
     warnings there are."""
     rows: list[list[str]] = [[header for header, _ in _COLUMNS]]
     for p in found:
-        rows.append([visible(p.name), p.kind_label, _one_line(p.version), _one_line(p.summary), visible(p.path)])
+        policy = (sandboxes or {}).get(p.path)
+        kind = f"{p.kind_label} [{policy}]" if policy else p.kind_label
+        rows.append([visible(p.name), kind, _one_line(p.version), _one_line(p.summary), visible(p.path)])
     widths = _widths(rows, style.width)
     out = []
     warnings = 0

@@ -1,7 +1,7 @@
-"""The files the host writes: a private directory it trusts, and the declaration cache in it.
+"""The files the host writes in its private cache directory, and the declaration cache there.
 
-`$XDG_CACHE_HOME/<prog>/` (else `~/.cache/<prog>/`: dispatch/dirs.py) is created
-mode 0700 whatever the umask. It is used only when the one trust rule
+`$XDG_CACHE_HOME/<prog>/` (else `~/.cache/<prog>/`) is opened, and created mode 0700
+whatever the umask, by dispatch/dirs.py (`open_cache`, `open_dir`). It is used only when the one trust rule
 (dispatch/dirs.py) says it may be: a directory someone else owns or could
 write to is treated as absent, so commands still work, just without a cache,
 and `doctor` says why. Everything inside is reached
@@ -32,67 +32,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_ENTRIES = 4096
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
 _HEX = frozenset("0123456789abcdef-")
 
 
 def identity(st: os.stat_result) -> str:
     return f"{st.st_dev:x}-{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ctime_ns:x}"
-
-
-def open_dir(path: str | None, name: str | None = None, *, dir_fd: int | None = None, create: bool = False) -> int | None:
-    """A descriptor of a trusted directory (`name` inside `dir_fd`, or `path`), or None.
-
-    With `create`, a missing directory is made (0700, whatever the umask;
-    only its last component: the base directories must exist or be made by
-    `open_root`).
-    """
-    target = name if name is not None else path
-    if target is None:
-        return None
-    try:
-        fd = os.open(target, _DIR_FLAGS, dir_fd=dir_fd)
-    except FileNotFoundError:
-        if not create:
-            return None
-        try:
-            os.mkdir(target, 0o700, dir_fd=dir_fd)
-        except FileExistsError:
-            pass
-        except OSError:
-            return None
-        try:
-            fd = os.open(target, _DIR_FLAGS, dir_fd=dir_fd)
-        except OSError:
-            return None
-    except OSError:
-        return None  # a link (ELOOP), not a directory, no permission
-    try:
-        st = os.fstat(fd)
-        if dirs.distrust(st) is not None:
-            os.close(fd)
-            return None
-        if create and st.st_mode & 0o077:
-            os.fchmod(fd, 0o700)  # made by us under a loose umask
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def open_root(env: Mapping[str, str], prog: str, *, create: bool = False) -> int | None:
-    """A descriptor of the host's own cache directory, or None when there is none it can trust."""
-    root = dirs.cache_dir(env, prog)
-    if root is None:
-        return None
-    if create:
-        parent = os.path.dirname(root)
-        try:
-            os.makedirs(parent, 0o700, exist_ok=True)
-        except OSError:
-            return None
-    return open_dir(root, create=create)
 
 
 def read_file(dir_fd: int, name: str, cap: int) -> bytes | None:
@@ -151,7 +96,7 @@ def write_file(dir_fd: int, name: str, data: bytes) -> bool:
 
 def lookup(env: Mapping[str, str], prog: str, st: os.stat_result, needle: bytes) -> bool | None:
     """Whether this file declares `needle`, as remembered; None when unknown."""
-    root = open_root(env, prog)
+    root = dirs.open_cache(env, prog)
     if root is None:
         return None
     try:
@@ -168,11 +113,11 @@ def lookup(env: Mapping[str, str], prog: str, st: os.stat_result, needle: bytes)
 
 def remember(env: Mapping[str, str], prog: str, st: os.stat_result, needle: bytes, declares: bool) -> None:
     """Record the answer; silently does nothing when the cache cannot be written."""
-    root = open_root(env, prog, create=True)
+    root = dirs.open_cache(env, prog, create=True)
     if root is None:
         return
     try:
-        directory = open_dir(None, "declared", dir_fd=root, create=True)
+        directory = dirs.open_dir(None, "declared", dir_fd=root, create=True)
     finally:
         os.close(root)
     if directory is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from dispatch import dirs
 from dispatch.catalog import cache
 
 TYPE_CHECKING = False
@@ -154,11 +155,11 @@ def _encode(value: object) -> bytes | None:
 
 def read(env: Mapping[str, str], prog: str, st: os.stat_result) -> dict[str, Any]:
     """The entry of the file with stat `st` ({} when none)."""
-    root = cache.open_root(env, prog)
+    root = dirs.open_cache(env, prog)
     if root is None:
         return {}
     try:
-        directory = cache.open_dir(None, "metadata", dir_fd=root)
+        directory = dirs.open_dir(None, "metadata", dir_fd=root)
     finally:
         os.close(root)
     if directory is None:
@@ -172,11 +173,11 @@ def read(env: Mapping[str, str], prog: str, st: os.stat_result) -> dict[str, Any
 def note(env: Mapping[str, str], prog: str, st: os.stat_result, path: str, **fields: object) -> None:
     """Merge `fields` into the entry of this file (a None value removes the field); never fails."""
     key = cache.identity(st)
-    root = cache.open_root(env, prog, create=True)
+    root = dirs.open_cache(env, prog, create=True)
     if root is None:
         return
     try:
-        directory = cache.open_dir(None, "metadata", dir_fd=root, create=True)
+        directory = dirs.open_dir(None, "metadata", dir_fd=root, create=True)
     finally:
         os.close(root)
     if directory is None:
@@ -219,7 +220,7 @@ class Index:
         self._load()
 
     def _load(self) -> None:
-        root = cache.open_root(self.env, self.prog)
+        root = dirs.open_cache(self.env, self.prog)
         if root is None:
             return
         try:
@@ -232,7 +233,7 @@ class Index:
                 self.headers.update(dict.fromkeys(index["headerless"].split(), ""))
             if isinstance(index.get("headers"), dict):
                 self.headers.update((k, v[:200]) for k, v in index["headers"].items() if isinstance(v, str))
-            directory = cache.open_dir(None, "metadata", dir_fd=root)
+            directory = dirs.open_dir(None, "metadata", dir_fd=root)
             if directory is None:
                 return
             try:
@@ -287,7 +288,7 @@ class Index:
         })
         if data is None:
             return
-        root = cache.open_root(self.env, self.prog, create=True)
+        root = dirs.open_cache(self.env, self.prog, create=True)
         if root is None:
             return
         try:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from typing import Any
 
-    from dispatch.context import Program
+    from dispatch.context import Invocation, Program
+    from dispatch.sandbox.confine import Confinement
 
 
 class Answer:
@@ -46,6 +47,15 @@ def client(program: Program, path: str) -> Client:
                   env_prefix=program.env_prefix)
 
 
+def sandbox_of(inv: Invocation, path: str) -> Confinement | None:
+    """The confinement every run of the plugin at `path` gets, a probe's too (None: none)."""
+    if not inv.may_sandbox:
+        return None
+    from dispatch.sandbox import confine
+
+    return confine.of_plugin(inv, path)
+
+
 def ask(
     program: Program,
     path: str,
@@ -59,17 +69,23 @@ def ask(
     args: tuple[str, ...] = (),
     quiet: bool = True,
     exit_wait: float = 1.0,
+    sandbox: Confinement | None = None,
 ) -> Answer:
-    """Start the plugin with the protocol offered, send `request(client)` first (None: nothing),
-    collect until its `answer_type` (or an `error`) and its exit, within `timeout`."""
+    """Start the plugin with the protocol offered (confined by `sandbox`: `sandbox_of`), send
+    `request(client)` first (None: nothing), collect until its `answer_type` (or an `error`)
+    and its exit, within `timeout`."""
     result = Answer()
     conversation = client(program, path)
     child_env = dict(env)
     child_env[program.var("PROTOCOL")] = offer if offer is not None else conversation.offer
+    if sandbox is not None:
+        child_env = sandbox.environ(child_env)
     try:
-        child = spawn.spawn(path, list(args), child_env, quiet=quiet)
+        child = spawn.spawn(path, list(args), child_env, quiet=quiet, confine=sandbox.spawn if sandbox else None)
     except Exception as e:
         result.problem = getattr(e, "message", str(e))
+        if sandbox is not None:
+            sandbox.close()
         return result
     deadline = time.monotonic() + timeout
     try:
@@ -81,6 +97,8 @@ def ask(
     finally:
         # After its answer the plugin has `exit_wait` to exit by itself, within the deadline.
         result.status = spawn.stop(child, wait=max(0.0, min(deadline, time.monotonic() + exit_wait) - time.monotonic()))
+        if sandbox is not None:
+            sandbox.close()
     return result
 
 

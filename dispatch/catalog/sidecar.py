@@ -62,9 +62,16 @@ class Candidates:
 
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> Candidates:
     """The sidecar's candidates for `current` after `words` (nothing when it fails or is slow)."""
+    from dispatch.catalog.probe import sandbox_of
+
+    sandbox = sandbox_of(inv, path)  # the plugin's own code: confined as the plugin is
+    env = inv.plugin_env(command)
     try:
-        child = spawn.spawn(path, [*words, current], inv.plugin_env(command), stdin_null=True, quiet=True)
+        child = spawn.spawn(path, [*words, current], sandbox.environ(env) if sandbox else env, stdin_null=True, quiet=True,
+                            confine=sandbox.spawn if sandbox else None)
     except Exception:
+        if sandbox is not None:
+            sandbox.close()
         return Candidates()
     chunks: list[bytes] = []
     size = 0
@@ -91,6 +98,8 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
     finally:
         poller.close()
         spawn.stop(child, wait=max(0.0, min(0.2, deadline - time.monotonic())))
+        if sandbox is not None:
+            sandbox.close()
     out = b"".join(chunks)
     if size >= MAX_BYTES:
         out = out[: out.rfind(b"\n") + 1]  # the cut line is not a candidate it gave

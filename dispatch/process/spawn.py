@@ -24,12 +24,14 @@ from dispatch.shebang import SH, preflight
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Literal
 
     from dispatch.process.terminal import Handover
 
     StderrMode = Literal["inherit", "null", "pipe", "pty"]
+    # Starts a plugin confined: calls `start` (a spawn, giving the pid) with the command line to run.
+    Confine = Callable[[Callable[[list[str]], int], list[str]], int]
 
 
 # The guard ignores what the host forwards to the plugin's group, and stops
@@ -159,6 +161,7 @@ def spawn(
     user_stdin_at: int | None = None,
     stdin_null: bool = False,
     stderr: StderrMode = "inherit",
+    confine: Confine | None = None,
 ) -> Child:
     """Start the plugin in a process group of its own (its guard's).
 
@@ -172,6 +175,8 @@ def spawn(
     find itself in the background).
     `user_stdin_at`: the user's stdin also as this descriptor (a protocol plugin's raw input).
     `stdin_null`: stdin is /dev/null (a command run on a plugin's behalf, which asks nobody).
+    `confine`: how the plugin is started confined (`confine(start, argv)` calls `start` with the
+    command line to spawn, in a context that confines what it starts: dispatch/sandbox/).
     """
     preflight(path, env)
     plan = _Plan(stdin_pipe=stdin_pipe and not stdin_null, stdout_pipe=stdout_pipe, stdin_null=stdin_null,
@@ -185,7 +190,7 @@ def spawn(
         "setpgroup": guarded[0] if guarded else 0,
     }
     try:
-        pid = _posix_spawn(path, args, env, kwargs)
+        pid = _posix_spawn(path, args, env, kwargs, confine)
     except BaseException:
         plan.close_all()
         if handover is not None:
@@ -277,10 +282,19 @@ def _stderr_pty() -> tuple[int, int]:
     return master, slave
 
 
-def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs: dict[str, object]) -> int:
+def _posix_spawn(
+    path: str, args: Sequence[str], env: Mapping[str, str], kwargs: dict[str, object], confine: Confine | None = None,
+) -> int:
     """posix_spawn, with sh for a text file without #! (as execvp and git do); failures explained."""
+
+    def start(argv: list[str]) -> int:
+        return os.posix_spawn(argv[0], argv, env, **kwargs)  # type: ignore[arg-type]
+
+    def run(argv: list[str]) -> int:
+        return start(argv) if confine is None else confine(start, argv)
+
     try:
-        return os.posix_spawn(path, [path, *args], env, **kwargs)  # type: ignore[arg-type]
+        return run([path, *args])
     except OSError as e:
         import errno
 
@@ -289,7 +303,7 @@ def _posix_spawn(path: str, args: Sequence[str], env: Mapping[str, str], kwargs:
         if e.errno != errno.ENOEXEC or not is_script(path):
             raise explain(path, e, env) from None
     try:
-        return os.posix_spawn(SH, [SH, path, *args], env, **kwargs)  # type: ignore[arg-type]
+        return run([SH, path, *args])
     except OSError as e2:
         raise explain(path, e2, env) from None
 

@@ -7,6 +7,10 @@ lines (turned into the answer by protocol/calls.py, as the SDK does when run dir
 stdin is /dev/null (it asks nobody), its stderr is the user's. It runs alongside the caller,
 inside the session's loop, so signals and deadlines act meanwhile. Calls nest at most
 MAX_DEPTH deep (a plugin calling itself would otherwise never end).
+
+A sandboxed plugin may call other plugins only, and they run at most as widely confined as it
+is (`--sandbox=ITS POLICY`): never a builtin, an alias or host options, which the host would
+run outside any sandbox on its behalf (`plugin install`, `-C ~/.ssh`).
 """
 from __future__ import annotations
 
@@ -65,8 +69,26 @@ class Call:
         return messages.error_response(self.rid, "cancelled", why)
 
 
-def start(inv: Invocation, env: Mapping[str, str], rid: object, argv: list[str], poller: Poller) -> Call | dict[str, Any]:
-    """The running call, or the error response when it cannot start."""
+def _confined(inv: Invocation, caller: str | None, argv: list[str]) -> list[str] | dict[str, str]:
+    """The host options a call from the plugin at `caller` runs with (its sandbox), or why it may not run."""
+    if caller is None or not inv.may_sandbox:
+        return []
+    from dispatch import commands
+    from dispatch.sandbox.policy import of_plugin
+
+    policy = of_plugin(inv, caller)
+    if policy is None:
+        return []
+    word = argv[0]
+    if word.startswith(("-", "_")) or commands.is_builtin(word, inv.program) or word in commands.aliases(inv.config, inv.program):
+        return {"why": f"a sandboxed plugin may call other plugins only, not {word!r} (it would run outside the sandbox)"}
+    return [f"--sandbox={policy.name}"]
+
+
+def start(
+    inv: Invocation, env: Mapping[str, str], rid: object, argv: list[str], poller: Poller, *, caller: str | None = None,
+) -> Call | dict[str, Any]:
+    """The running call (for the plugin at `caller`), or the error response when it cannot start."""
     var = inv.program.var("CALL_DEPTH")
     given = env.get(var, "0")
     depth = int(given) if given.isascii() and given.isdigit() and len(given) < 4 else 0
@@ -74,10 +96,13 @@ def start(inv: Invocation, env: Mapping[str, str], rid: object, argv: list[str],
         return messages.error_response(rid, "call_failed", f"calls nest {MAX_DEPTH} deep at most (a plugin calling itself?)")
     if not argv:
         return messages.error_response(rid, "invalid_params", "argv names no command")
+    sandbox = _confined(inv, caller, argv)
+    if isinstance(sandbox, dict):
+        return messages.error_response(rid, "call_failed", sandbox["why"])
     child_env = {k: v for k, v in env.items() if k not in (inv.program.var("PROTOCOL"), inv.program.var("COMMAND"))}
     child_env[var] = str(depth + 1)
     try:
-        child = spawn.spawn(inv.bin, ["--json", "--no-input", *argv], child_env, stdin_null=True)
+        child = spawn.spawn(inv.bin, ["--json", "--no-input", *sandbox, *argv], child_env, stdin_null=True)
     except Exception as e:
         return messages.error_response(rid, "call_failed", f"cannot run {inv.prog}: {getattr(e, 'message', e)}")
     return Call(rid, child, poller)

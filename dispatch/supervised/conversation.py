@@ -345,7 +345,7 @@ class Conversation:
 
     # -- calls --------------------------------------------------------------------------------------
     def _start_call(self, rid: object, params: Mapping[str, Any]) -> None:
-        started = calls.start(self.plan.inv, self.plan.env, rid, list(params["argv"]), self.poller)
+        started = calls.start(self.plan.inv, self.plan.env, rid, list(params["argv"]), self.poller, caller=self.plan.path)
         if isinstance(started, dict):
             self.send(started)
             return

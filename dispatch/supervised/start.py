@@ -18,14 +18,18 @@ if TYPE_CHECKING:
     from dispatch.context import Invocation
     from dispatch.process.spawn import StderrMode
     from dispatch.resolve import Found
+    from dispatch.sandbox.confine import Confinement
     from dispatch.supervised.plan import Mode
 
 DEFAULT_HANDSHAKE_WINDOW = 2.0
 STDIN_FD = 3  # where a protocol plugin finds the user's stdin (the `stdin_fd` feature)
 
 
-def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, str], *, declared: bool) -> int:
-    """Run the plugin under the host's eye: its status, or -N to die by signal N."""
+def supervised(
+    inv: Invocation, found: Found, args: list[str], env: dict[str, str], *, declared: bool, sandbox: Confinement | None = None,
+) -> int:
+    """Run the plugin under the host's eye (confined by `sandbox` when given: the plugin only,
+    never the host): its status, or -N to die by signal N."""
     options = inv.options
     mode: Mode
     if declared:
@@ -48,7 +52,7 @@ def supervised(inv: Invocation, found: Found, args: list[str], env: dict[str, st
     stderr: StderrMode = ("pty" if isatty(2) else "pipe") if declared and is_open(2) else "inherit"
     child = spawn.spawn(
         found.path, args, env, stdin_pipe=declared, stdout_pipe=mode != "direct", foreground=not declared,
-        user_stdin_at=stdin_fd, stderr=stderr,
+        user_stdin_at=stdin_fd, stderr=stderr, confine=sandbox.spawn if sandbox is not None else None,
     )
     try:
         if options.max_cpu is not None or options.max_memory is not None:
