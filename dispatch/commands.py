@@ -26,7 +26,7 @@ COMPLETE = "__complete"
 # The `plugin` builtin's subcommands: name -> (usage lines, one-line summary).
 PLUGIN_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "install": (
-        ("plugin install SOURCE [--name NAME] [--pin REF] [--sha256 HEX] [--allow-http] [--force] [--json]",
+        ("plugin install SOURCE [--name NAME] [--pin REF] [--sha256 HEX] [--sandbox[=POLICY]|--no-sandbox] [--allow-http] [--force] [--json]",
          "plugin install --locked FILE [--force] [--json]"),
         "install a plugin from a file, directory, git, Python package or archive",
     ),

@@ -313,8 +313,19 @@ class Invocation(Frozen):
 
     @property
     def may_sandbox(self) -> bool:
-        """A sandbox policy may apply to a plugin of this run (dispatch/sandbox/ says which)."""
+        """A sandbox policy of the run or the config may apply to a plugin of this run
+        (dispatch/sandbox/ says which); a plugin's own, from its install, is `installed_policy`."""
         return self.options.sandbox is not None or (self.config is not None and bool(self.config.sandbox))
+
+    def installed_policy(self, path: str) -> str | None:
+        """The sandbox policy the plugin at `path` was installed with (None: none, or not installed)."""
+        from dispatch.dirs import installed_policy
+
+        return installed_policy(self.environ, self.program.prog, path)
+
+    def may_confine(self, path: str) -> bool:
+        """Whether any sandbox policy may apply to the plugin at `path` (without importing dispatch/sandbox/)."""
+        return self.may_sandbox or self.installed_policy(path) is not None
 
     def error(self, message: str) -> None:
         """One `prog:` line on stderr (escaped: paths and names may come from disk)."""

@@ -65,6 +65,49 @@ def installed_bin(env: Mapping[str, str], prog: str) -> str | None:
     return None if root is None else os.path.join(root, "bin")
 
 
+# In an installed version's directory, beside its manifest: the sandbox policy it was installed
+# with (`plugin install --sandbox`). The manifest is the record (install/store.py writes both, in
+# one switch); this copy is what a run reads, a few bytes instead of a manifest of every hash.
+SANDBOX_RECORD = "sandbox"
+
+
+def installed_policy(env: Mapping[str, str], prog: str, path: str) -> str | None:
+    """The sandbox policy the installed plugin at `path` (a link the store made in the installed
+    plugins' bin/) was installed with; None for any other file, or one installed without. A
+    record that is there but cannot be read is an error (126): the plugin must not then run free."""
+    root = data_dir(env, prog)
+    if root is None or os.path.dirname(os.path.normpath(path)) != os.path.normpath(os.path.join(root, "bin")):
+        return None
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    parts = target.split("/")  # ../plugins/NAME/current/..., as the store links it
+    if len(parts) < 5 or parts[:2] != ["..", "plugins"] or parts[3] != "current" or parts[2] in ("", ".", ".."):
+        return None
+    record = os.path.join(root, "plugins", parts[2], "current", SANDBOX_RECORD)
+    try:
+        fd = os.open(record, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        why: str = e.strerror or str(e)
+    else:
+        try:
+            data = os.read(fd, 65)
+        finally:
+            os.close(fd)
+        text = data.decode("ascii", "replace").strip()
+        if len(data) <= 64 and text:
+            return text  # checked as a policy name where it is used (an unknown one is refused)
+        why = "not a policy name"
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+
+    raise ToolError(ExitCode.CANNOT_EXECUTE, f"cannot read the sandbox policy {path} was installed with ({record}: {why}); "
+                    f"it does not run unconfined: run '{prog} doctor', or install it again")
+
+
 def distrust(st: os.stat_result, uid: int | None = None) -> str | None:
     """Why a directory with this lstat must not be used, or None when it can be trusted."""
     mode = st.st_mode & _S_IFMT

@@ -29,7 +29,7 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     args = list(rest[found.nwords :])
     child_env = inv.plugin_env(" ".join(words[: found.nwords]))
     sandbox: Confinement | None = None
-    if inv.may_sandbox:
+    if inv.may_confine(found.path):
         from dispatch.sandbox import confine  # only when a policy may apply
 
         sandbox = confine.of_plugin(inv, found.path)

@@ -197,6 +197,36 @@ def test_the_lock_round_trip_on_a_fresh_data_dir(ienv: Env) -> None:
     assert proc.returncode == 2 and b"is not a lock file of version 1" in proc.stderr
 
 
+@needs_git
+def test_a_locked_install_of_what_is_installed_already_changes_nothing(ienv: Env) -> None:
+    repo = _repo(ienv, "echo deploy v1\n")
+    _ok(ienv.run("plugin", "install", f"file://{repo}"))
+    hi = _source(ienv, "tool-hi", "echo hi\n")
+    _ok(ienv.run("plugin", "install", str(hi)))
+    lock = ienv.root / "plugins.lock"
+    lock.write_text(_ok(ienv.run("plugin", "lock")))
+    before = {name: _versions(ienv, name) for name in ("deploy", "hi")}
+    _commit(repo, "echo deploy v2\n")  # the repository moved on: nothing is fetched to find that out
+    shutil.rmtree(repo)
+    listed = _installed(ienv)
+    out = _ok(ienv.run("plugin", "install", "--locked", str(lock)))
+    assert out.splitlines() == [f"deploy {listed['deploy']['version']}: already as locked",
+                                f"hi {listed['hi']['version']}: already as locked"]
+    assert {name: _versions(ienv, name) for name in ("deploy", "hi")} == before
+    document = json.loads(_ok(ienv.run("plugin", "install", "--locked", str(lock), "--json")))
+    assert (document["installed"], [p["name"] for p in document["unchanged"]]) == ([], ["deploy", "hi"])
+    # A changed installed file is found by hashing again: that one is installed afresh, from its source.
+    (ienv.root / "data" / "tool" / "plugins" / "hi" / before["hi"][0] / "files" / "tool-hi").write_text("#!/bin/sh\necho changed\n")
+    out = _ok(ienv.run("plugin", "install", "--locked", str(lock)))
+    assert out.splitlines() == [f"installed hi {listed['hi']['version']} (file, as locked)",
+                                f"deploy {listed['deploy']['version']}: already as locked"]
+    assert _ok(ienv.run("hi")) == "hi\n" and _versions(ienv, "hi") != before["hi"]
+    # An entry that says otherwise (here, a sandbox) is installed as it says.
+    lock.write_text(lock.read_text().replace('commands = ["hi"]', 'commands = ["hi"]\nsandbox = "workdir"'))
+    assert _ok(ienv.run("plugin", "install", "--locked", str(lock))).startswith("installed hi ")
+    assert _installed(ienv)["hi"]["sandbox"] == "workdir"
+
+
 def _installed_in(env: Env, extra: dict[str, str]) -> dict[str, object]:
     return {p["name"]: p for p in json.loads(env.run("plugin", "list", "--json", env=extra).stdout)["plugins"]}
 
@@ -254,6 +284,9 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
     out = _ok(ienv.run("plugin", "install", "--locked", str(lock), env=fresh))
     assert out.splitlines() == ["installed report 1.0 (python, as locked)", "installed utils 2.1 (python, as locked)"]
     assert _ok(ienv.run("fmt", env=fresh)) == "plain python 2.1\n"
+    # Again on the same machine (a cached CI runner): no pip, no new venv.
+    out = _ok(ienv.run("plugin", "install", "--locked", str(lock), env={**fresh, "PIP_FIND_LINKS": str(ienv.root / "none")}))
+    assert out.splitlines() == ["report 1.0: already as locked", "utils 2.1: already as locked"]
     # A package that differs from the lock: refused by pip's hash check, nothing installed.
     wheel(wheels, "tool-utils", "2.1", {"plainpy.py": "def main():\n    print('tampered')\n"},
           scripts={"tool-fmt": "plainpy:main"})

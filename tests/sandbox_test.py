@@ -623,3 +623,100 @@ def test_the_kernel_calls_report_their_errors() -> None:
             call()
         assert caught.value.errno == 22  # EINVAL
     assert linux.prctl(39) in (0, 1)  # PR_GET_NO_NEW_PRIVS
+
+
+# -- a policy given at install: kept with the version, through upgrades and locks ----------------
+
+
+def _install_env(box: Box) -> Path:
+    box.tenv.vars["XDG_DATA_HOME"] = str(box.tenv.root / "data")
+    return box.tenv.root / "data" / "tool"
+
+
+def _installed_sandbox(box: Box) -> dict[str, object]:
+    proc = box.run("plugin", "list", "--json")
+    assert proc.returncode == 0, proc
+    return {p["name"]: p["sandbox"] for p in json.loads(proc.stdout)["plugins"]}
+
+
+@needs_landlock
+def test_a_policy_given_at_install_confines_every_run_and_survives_upgrades_and_locks(box: Box) -> None:
+    data = _install_env(box)
+    source = box.tenv.sh("tool-esc", ESCAPES, directory=box.tenv.root / "src")
+    proc = box.run("plugin", "install", str(source), "--sandbox")
+    assert proc.returncode == 0 and b", sandboxed read-only: tool esc" in proc.stdout, proc
+    said = _said(box.run("esc"))
+    assert (said["home"], said["workdir"], said["tmpdir"]) == ("no", "no", "yes"), said
+    assert json.loads((data / "plugins" / "esc" / "current" / "manifest.json").read_text())["sandbox"] == "read-only"
+    assert b"plain [read-only]" in box.run("list").stdout and _installed_sandbox(box) == {"esc": "read-only"}
+    # The narrowest wins: neither the command line nor the config widens it.
+    box.config('[sandbox.plugins]\nesc = "workdir"\n')
+    assert _said(box.run("--sandbox=workdir", "esc"))["workdir"] == "no"
+    box.config("")
+    # An upgrade keeps it; so does installing it again without saying otherwise.
+    source.write_text(source.read_text() + "echo upgraded\n")
+    assert box.run("plugin", "upgrade", "esc").stdout.startswith(b"esc: upgraded ")
+    proc = box.run("esc")
+    assert b"upgraded" in proc.stdout and _said(proc)["home"] == "no", proc
+    assert b"sandboxed read-only" in box.run("plugin", "install", str(source)).stdout
+    assert _said(box.run("esc"))["home"] == "no"
+    # The lock keeps it, and a locked install on a fresh machine reproduces it.
+    lock = box.tenv.root / "plugins.lock"
+    lock.write_bytes(box.run("plugin", "lock").stdout)
+    assert 'sandbox = "read-only"' in lock.read_text()
+    fresh = {"XDG_DATA_HOME": str(box.tenv.root / "fresh")}
+    assert box.run("plugin", "install", "--locked", str(lock), env=fresh).returncode == 0
+    assert _said(box.run("esc", env=fresh))["home"] == "no"
+    # A policy changed at install, then removed on purpose.
+    assert b"sandboxed workdir" in box.run("plugin", "install", str(source), "--sandbox=workdir").stdout
+    said = _said(box.run("esc"))
+    assert (said["home"], said["workdir"]) == ("no", "yes"), said
+    assert b"sandboxed" not in box.run("plugin", "install", str(source), "--no-sandbox").stdout
+    assert _said(box.run("esc"))["home"] == "yes" and _installed_sandbox(box) == {"esc": None}
+
+
+def test_a_recorded_policy_that_cannot_be_used_stops_the_plugin(box: Box) -> None:
+    data = _install_env(box)
+    source = box.tenv.sh("tool-hi", "echo hi-ran\n", directory=box.tenv.root / "src")
+    assert box.run("plugin", "install", str(source), "--sandbox=workdir,net").returncode == 0
+    record = data / "plugins" / "hi" / "current" / "sandbox"
+    assert record.read_text() == "workdir,net\n"
+    # (root reads a file of mode 0: that case is for everyone else)
+    for damage in ("unknown", "link", "unreadable")[: 2 if os.geteuid() == 0 else 3]:
+        record.unlink()
+        if damage == "unknown":
+            record.write_text("everything\n")
+        elif damage == "link":
+            (box.outside / "policy").write_text("workdir,net\n")
+            record.symlink_to(box.outside / "policy")
+        else:
+            record.write_text("workdir,net\n")
+            record.chmod(0)
+        proc = box.run("hi")
+        assert proc.returncode == 126 and proc.stdout == b"", (damage, proc)
+        line = err_line(proc)
+        assert "was installed with" in line and "tool-hi" in line, line
+        doctor = json.loads(box.run("doctor", "--json").stdout)
+        assert "installed_changed" in [f["code"] for f in doctor["findings"]], (damage, doctor)
+        listed = box.run("list")  # the others are listed still; this one says it cannot run
+        assert listed.returncode == 0 and b"plain [unusable]" in listed.stdout, listed
+    # A record removed (by someone who could as well change the plugin): doctor says what differs.
+    record.unlink()
+    doctor = json.loads(box.run("doctor", "--json").stdout)
+    changed = [f["message"] for f in doctor["findings"] if f["code"] == "installed_changed"]
+    assert changed and "installed with workdir,net" in changed[0], doctor
+
+
+def test_install_sandbox_options_are_checked_before_anything_is_fetched(box: Box) -> None:
+    data = _install_env(box)
+    source = box.tenv.sh("tool-hi", "echo hi\n", directory=box.tenv.root / "src")
+    for args in (("--sandbox=open",), ("--sandbox", "--no-sandbox")):
+        proc = box.run("plugin", "install", str(source), *args)
+        assert proc.returncode == 2 and proc.stdout == b"", (args, proc)
+        err_line(proc)
+    assert not (data / "plugins").exists() or not any((data / "plugins").iterdir())
+    lock = box.tenv.root / "bad.lock"
+    lock.write_text(f'lock = 1\n[[plugin]]\nname = "hi"\nkind = "file"\nsource = "{source}"\nsha256 = "{"0" * 64}"\n'
+                    'files = {}\nsandbox = "open"\n')
+    proc = box.run("plugin", "install", "--locked", str(lock))
+    assert proc.returncode == 2 and "plugin 1 (hi): sandbox: unknown sandbox policy 'open'" in err_line(proc), proc

@@ -65,14 +65,24 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     return findings, len(found), sp.dirs
 
 
+def _installed_policies(inv: Invocation) -> list[str]:
+    """The sandbox policies installed plugins were installed with."""
+    if dirs.data_dir(inv.environ, inv.prog) is None:
+        return []
+    from dispatch.sandbox.policy import NAMES  # an unknown one is reported with its plugin (installed_changed)
+
+    return [m.sandbox for m in Store.of(inv.environ, inv.prog).manifests() if m.sandbox in NAMES]
+
+
 def _sandbox_findings(inv: Invocation) -> list[Finding]:
     """Whether this machine can enforce each sandbox policy in use (tried on a throwaway thread)."""
-    if not inv.may_sandbox:
+    installed = _installed_policies(inv)
+    if not inv.may_sandbox and not installed:
         return []
     from dispatch.sandbox import confine
 
     found = []
-    for policy in confine.in_use(inv):
+    for policy in confine.in_use(inv, installed):
         problem = confine.trial(policy)
         if problem is not None:
             found.append(Finding(
@@ -84,11 +94,12 @@ def _sandbox_findings(inv: Invocation) -> list[Finding]:
 
 def sandbox_summary(inv: Invocation) -> dict[str, object] | None:
     """The sandbox policies in use and what enforces them (None: none in use)."""
-    if not inv.may_sandbox:
+    installed = _installed_policies(inv)
+    if not inv.may_sandbox and not installed:
         return None
     from dispatch.sandbox import confine
 
-    names = [p.name for p in confine.in_use(inv)]
+    names = [p.name for p in confine.in_use(inv, installed)]
     return {"policies": names, "enforced_by": confine.mechanism()} if names else None
 
 

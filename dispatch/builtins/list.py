@@ -88,11 +88,22 @@ def run(inv: Invocation, args: list[str]) -> int:
 
 def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
     """The sandbox policy each plugin runs under, by path (only those confined)."""
-    if not inv.may_sandbox:
-        return {}
-    from dispatch.sandbox.policy import of_plugin
+    from dispatch.errors import ToolError
 
-    return {p.path: policy.name for p in found if (policy := of_plugin(inv, p.path)) is not None}
+    found_policies = {}
+    for p in found:
+        try:
+            if not inv.may_confine(p.path):
+                continue
+            from dispatch.sandbox.policy import of_plugin
+
+            policy = of_plugin(inv, p.path)
+        except ToolError:
+            found_policies[p.path] = "unusable"  # it does not run (126); a run or doctor says why
+            continue
+        if policy is not None:
+            found_policies[p.path] = policy.name
+    return found_policies
 
 
 def document(found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -121,7 +132,7 @@ def document(found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, st
 
 # The columns, in order: header, and the widest they are padded to (a longer cell is cut on a
 # terminal; in a pipe it is written whole, and only its own row is pushed). 0: no limit.
-_COLUMNS = (("NAME", 24), ("KIND", 11), ("VERSION", 16), ("SUMMARY", 48), ("PATH", 0))
+_COLUMNS = (("NAME", 24), ("KIND", 22), ("VERSION", 16), ("SUMMARY", 48), ("PATH", 0))
 _NAME, _KIND, _VERSION, _SUMMARY, _PATH = range(5)
 _GAP = "  "
 

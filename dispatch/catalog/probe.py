@@ -49,7 +49,7 @@ def client(program: Program, path: str) -> Client:
 
 def sandbox_of(inv: Invocation, path: str) -> Confinement | None:
     """The confinement every run of the plugin at `path` gets, a probe's too (None: none)."""
-    if not inv.may_sandbox:
+    if not inv.may_confine(path):
         return None
     from dispatch.sandbox import confine
 

@@ -86,6 +86,8 @@ def _entry(manifest: Manifest) -> list[str]:
                             f"{name} from that, or from an index that has wheels")
         lines.append("requirements = [" + ", ".join(q(_without_secret(r)) for r in requirements) + "]")
     lines.append("commands = [" + ", ".join(q(c) for c in sorted(manifest.commands)) + "]")
+    if manifest.sandbox is not None:
+        lines.append(f"sandbox = {q(manifest.sandbox)}")
     if kind in ("git", "file"):
         lines.append("files = { " + ", ".join(f"{q(k)} = {q(v)}" for k, v in sorted(manifest.files.items())) + " }")
     return lines
@@ -101,52 +103,81 @@ def load(path: str) -> list[tuple[str, Request]]:
         raise ToolError(ExitCode.USAGE, f"{path}: [[plugin]] must be a list of tables")
     found: list[tuple[str, Request]] = []
     for i, entry in enumerate(entries, 1):
-        where = f"{path}, plugin {i}"
-        if not isinstance(entry, dict):
-            raise ToolError(ExitCode.USAGE, f"{where}: not a table")
-        name, kind, source = entry.get("name"), entry.get("kind"), entry.get("source")
-        if not isinstance(name, str) or resolve.name_problem(name) is not None:
-            raise ToolError(ExitCode.USAGE, f"{where}: name must be a valid plugin name, got {name!r}")
+        name, request = _request(entry, f"{path}, plugin {i}", path)
         if any(name == other for other, _ in found):
-            raise ToolError(ExitCode.USAGE, f"{where}: the plugin {name} is listed twice; keep one entry")
-        if kind not in KINDS or not isinstance(source, str) or not source:
-            raise ToolError(ExitCode.USAGE, f"{where} ({name}): kind must be one of {', '.join(KINDS)} and source a string")
-        try:
-            refuse_secret(source)
-        except ToolError as e:
-            raise ToolError(ExitCode.USAGE, f"{where} ({name}): {e.message}") from None
-        request = Request(kind, _anchored(path, kind, source), locked=True)
-        if kind == "git":
-            request.pin = _hex(entry.get("pin"), 40, where, "pin")
-        if kind in ("file", "archive"):
-            request.sha256 = _hex(entry.get("sha256"), 64, where, "sha256")
-        if kind in ("git", "file"):
-            files = entry.get("files")
-            if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-                raise ToolError(ExitCode.USAGE, f"{where} ({name}): files must be a table of sha256 hashes")
-            request.files = files
-        if kind == "python":
-            requirements = entry.get("requirements")
-            # Exactly what `plugin lock` writes: a line of a requirements file may hold options
-            # (--index-url, -e, -r) that pip would obey.
-            if not isinstance(requirements, list) or not requirements or not all(
-                isinstance(r, str) and _REQUIREMENT.fullmatch(r) for r in requirements
-            ):
-                raise ToolError(ExitCode.USAGE, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
-                                   "as 'plugin lock' writes them")
-            built = [r for r in requirements if not is_wheel(r)]
-            if built:
-                raise ToolError(ExitCode.USAGE, f"{where} ({name}): {built[0].split(' --hash', 1)[0]} is a source distribution: "
-                                f"{_NO_BUILD}; lock a wheel of it instead (pip wheel --no-deps), nothing was installed")
-            request.requirements = requirements
-        commands = entry.get("commands")
-        if commands is not None:
-            if not isinstance(commands, list) or not all(isinstance(c, str) and resolve.name_problem(c) is None for c in commands):
-                raise ToolError(ExitCode.USAGE, f"{where} ({name}): commands must be a list of command names")
-            if len(commands) == 1:
-                request.command = commands[0]
+            raise ToolError(ExitCode.USAGE, f"{path}, plugin {i}: the plugin {name} is listed twice; keep one entry")
         found.append((name, request))
     return found
+
+
+def as_locked(manifest: Manifest, request: Request, path: str) -> bool:
+    """Whether the installed `manifest` is what the lock entry `request` (of the lock file at
+    `path`) installs: the same source, pins, hashes, commands and sandbox. (Its files being
+    as hashed is the store's to check: Store.verify.)"""
+    try:
+        entry = tomlread.loads("\n".join(_entry(manifest)))["plugin"][0]
+        _, mine = _request(entry, "", path)
+    except (ToolError, tomlread.TomlError):
+        return False  # what cannot be locked is not as any lock
+    same = ("kind", "location", "pin", "sha256", "requirements", "files", "sandbox")
+    return all(getattr(mine, key) == getattr(request, key) for key in same) and (
+        request.commands is None or sorted(request.commands) == sorted(mine.commands or ())
+    )
+
+
+def _request(entry: object, where: str, path: str) -> tuple[str, Request]:
+    """One [[plugin]] entry of the lock file at `path`: its name and what to fetch."""
+    if not isinstance(entry, dict):
+        raise ToolError(ExitCode.USAGE, f"{where}: not a table")
+    name, kind, source = entry.get("name"), entry.get("kind"), entry.get("source")
+    if not isinstance(name, str) or resolve.name_problem(name) is not None:
+        raise ToolError(ExitCode.USAGE, f"{where}: name must be a valid plugin name, got {name!r}")
+    if kind not in KINDS or not isinstance(source, str) or not source:
+        raise ToolError(ExitCode.USAGE, f"{where} ({name}): kind must be one of {', '.join(KINDS)} and source a string")
+    try:
+        refuse_secret(source)
+    except ToolError as e:
+        raise ToolError(ExitCode.USAGE, f"{where} ({name}): {e.message}") from None
+    request = Request(kind, _anchored(path, kind, source), locked=True)
+    if kind == "git":
+        request.pin = _hex(entry.get("pin"), 40, where, "pin")
+    if kind in ("file", "archive"):
+        request.sha256 = _hex(entry.get("sha256"), 64, where, "sha256")
+    if kind in ("git", "file"):
+        files = entry.get("files")
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise ToolError(ExitCode.USAGE, f"{where} ({name}): files must be a table of sha256 hashes")
+        request.files = files
+    if kind == "python":
+        request.requirements = _requirements(entry.get("requirements"), where, name)
+    commands = entry.get("commands")
+    if commands is not None:
+        if not isinstance(commands, list) or not all(isinstance(c, str) and resolve.name_problem(c) is None for c in commands):
+            raise ToolError(ExitCode.USAGE, f"{where} ({name}): commands must be a list of command names")
+        request.commands = commands
+        if len(commands) == 1:
+            request.command = commands[0]
+    sandbox = entry.get("sandbox")
+    if sandbox is not None:
+        from dispatch.sandbox.policy import parse as parse_policy
+
+        request.sandbox = parse_policy(str(sandbox) if isinstance(sandbox, str) else repr(sandbox), f"{where} ({name}): sandbox").name
+    return name, request
+
+
+def _requirements(requirements: object, where: str, name: str) -> list[str]:
+    # Exactly what `plugin lock` writes: a line of a requirements file may hold options
+    # (--index-url, -e, -r) that pip would obey.
+    if not isinstance(requirements, list) or not requirements or not all(
+        isinstance(r, str) and _REQUIREMENT.fullmatch(r) for r in requirements
+    ):
+        raise ToolError(ExitCode.USAGE, f"{where} ({name}): requirements must be lines 'NAME @ URL --hash=sha256:HEX', "
+                           "as 'plugin lock' writes them")
+    built = [r for r in requirements if not is_wheel(r)]
+    if built:
+        raise ToolError(ExitCode.USAGE, f"{where} ({name}): {built[0].split(' --hash', 1)[0]} is a source distribution: "
+                        f"{_NO_BUILD}; lock a wheel of it instead (pip wheel --no-deps), nothing was installed")
+    return requirements
 
 
 # Why a locked install takes wheels only (docs/installing.md, "What runs when you install").

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from dispatch.install.store import Store
 
 _VALUED = {"install": ("--name", "--pin", "--sha256", "--locked"), "upgrade": (), "remove": (), "list": (), "lock": ()}
+# An option whose value is given with `=` only (`--sandbox` alone: read-only), as the host's --sandbox.
+_OPTIONAL = {"install": {"--sandbox": "read-only"}}
 _FLAGS = {
-    "install": ("--allow-http", "--force", "--json"), "upgrade": ("--all", "--dry-run", "--json"),
+    "install": ("--allow-http", "--force", "--json", "--no-sandbox"), "upgrade": ("--all", "--dry-run", "--json"),
     "remove": ("--json",), "list": ("--json",), "lock": ("--json",),
 }
 
@@ -49,7 +51,10 @@ def parse(inv: Invocation, command: str, args: Sequence[str]) -> tuple[dict[str,
         arg = args[i]
         i += 1
         key, eq, value = arg.partition("=")
-        if key in _VALUED[command]:
+        optional = _OPTIONAL.get(command, {})
+        if key in optional:
+            values[key] = value if eq else optional[key]
+        elif key in _VALUED[command]:
             if not eq:
                 if i >= len(args):
                     raise usage_error(f"plugin {command}: {key} needs a value")
@@ -115,6 +120,8 @@ def reinstall_command(manifest: Manifest, prog: str) -> str:
     words = [prog, "plugin", "install", sources.without_secret(str(source.get("location"))), "--name", manifest.name]
     if source.get("kind") == "git" and source.get("pin"):
         words += ["--pin", str(source["pin"])]
+    if manifest.sandbox is not None:
+        words.append(f"--sandbox={manifest.sandbox}")
     if source.get("kind") == "archive":
         words += ["--sha256", str(source.get("sha256"))]
         if str(source.get("location")).startswith("http:"):
@@ -128,7 +135,7 @@ def describe(manifest: Manifest, prog: str) -> dict[str, Any]:
     return {
         "name": manifest.name, "kind": source.get("kind"), "source": sources.without_secret(str(source.get("location"))),
         "version": manifest.version, "pin": source.get("pin"), "resolved": source.get("resolved"),
-        "commands": sorted(manifest.commands), "installed": manifest.installed,
+        "commands": sorted(manifest.commands), "installed": manifest.installed, "sandbox": manifest.sandbox,
     }
 
 
@@ -160,8 +167,9 @@ def guess_name(prog: str, kind: str, location: str) -> str:
 def install(inv: Invocation, values: dict[str, str], flags: set[str], names: list[str], as_json: bool) -> int:
     force = "--force" in flags
     if "--locked" in values:
-        if names or set(values) != {"--locked"}:
-            raise usage_error("plugin install --locked FILE takes no source, and no option but --force, --allow-http and --json")
+        if names or set(values) != {"--locked"} or "--no-sandbox" in flags:
+            raise usage_error("plugin install --locked FILE takes no source, and no option but --force, --allow-http and --json "
+                              "(the lock file gives each plugin's sandbox)")
         return install_locked(inv, values["--locked"], force=force, as_json=as_json, allow_http="--allow-http" in flags)
     name, request = _request(inv, values, flags, names)
     store = store_of(inv)
@@ -172,6 +180,8 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
         store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
         check_clashes(inv, store, manifest, force)
         old = store.manifest(manifest.name)
+        if old is not None and request.sandbox is None and "--no-sandbox" not in flags and old.sandbox is not None:
+            manifest.sandbox = old.sandbox  # installed again, it stays confined as it was (--no-sandbox frees it)
         if old is not None and not force and (old.source.get("kind"), old.source.get("location")) != (request.kind, request.location):
             raise ToolError(ExitCode.FAILURE, f"{manifest.name} is installed from {old.source.get('location')} "
                                f"({old.source.get('kind')}); use --force to replace it with {request.location}, or "
@@ -188,6 +198,7 @@ def install(inv: Invocation, values: dict[str, str], flags: set[str], names: lis
         return written(inv, manifest.name, lambda: write_json(
             {"installed": [describe(manifest, inv.prog)], "replaced": describe(old, inv.prog) if old else None}))
     replaced = f" (replacing {visible(old.version)})" if old is not None else ""
+    replaced += f", sandboxed {manifest.sandbox}" if manifest.sandbox is not None else ""
     line = (f"installed {manifest.name} {visible(manifest.version)} from {visible(request.location)} ({request.kind}){replaced}: "
             + ", ".join(f"{inv.prog} {c}" for c in sorted(manifest.commands)))
     line += "".join(f", with its completion sidecar {inv.prog}_complete-{c}" for c in sorted(manifest.completers))
@@ -211,11 +222,18 @@ def _request(inv: Invocation, values: dict[str, str], flags: set[str], names: li
     if pin and kind != "git":
         raise usage_error(f"--pin is for git sources; {names[0]} is a {kind} source"
                           + (" (pin a Python package with ==: name==1.2)" if kind == "python" else ""))
+    sandbox = values.get("--sandbox")
+    if sandbox is not None:
+        if "--no-sandbox" in flags:
+            raise usage_error("plugin install: --sandbox and --no-sandbox contradict each other; give one")
+        from dispatch.sandbox.policy import parse as parse_policy
+
+        sandbox = parse_policy(sandbox).name
     name = values.get("--name") or guess_name(inv.prog, kind, location)
     problem = resolve.name_problem(name) or ("it is longer than 100 characters" if len(name) > 100 else None)
     if problem is not None:
         raise usage_error(f"cannot install {names[0]} as {name!r}: {problem}; choose a name with --name")
-    return name, sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags)
+    return name, sources.Request(kind, location, pin=pin, sha256=sha256, allow_http="--allow-http" in flags, sandbox=sandbox)
 
 
 def written(inv: Invocation, what: str, write: Callable[[], object]) -> int:
@@ -268,6 +286,7 @@ def stage(
         manifest = manifest_mod.Manifest(name, fetched.source, commands, files,
                                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), f"{inv.prog} {inv.program.version}")
         manifest.completers = completers
+        manifest.sandbox = request.sandbox
     except OSError as e:
         store.discard(version)
         where = f" ({e.filename})" if isinstance(e.filename, str) else ""
@@ -329,11 +348,18 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, al
     for _, request in entries:
         request.allow_http = allow_http
     store = store_of(inv)
+    # Already as locked (a cached CI runner): nothing fetched, nothing written; decided from the
+    # manifest and the files hashed again, so a changed file is installed afresh.
+    unchanged = [m for name, request in entries if (m := _as_locked(store, name, request, path)) is not None]
+    kept = {m.name for m in unchanged}
+    entries = [(name, request) for name, request in entries if name not in kept]
     staged: list[Staged] = []
     try:
         for name, request in entries:  # fetched and verified, all of them, without the writers' lock
             staged.append(stage(inv, store, name, request, command=request.command, fixed=True))
-        _one_provider(path, [s.manifest for s in staged])
+        _one_provider(path, [*unchanged, *(s.manifest for s in staged)])
+        if not staged:
+            return _report_locked(inv, path, staged, unchanged, as_json)
         store.lock(waiting=lambda: inv.error(f"waiting for another '{inv.prog} plugin' command to finish"))
         for s in staged:
             check_clashes(inv, store, s.manifest, force)
@@ -352,10 +378,24 @@ def install_locked(inv: Invocation, path: str, *, force: bool, as_json: bool, al
                 raise
     finally:
         store.unlock()
+    return _report_locked(inv, path, staged, unchanged, as_json)
+
+
+def _as_locked(store: Store, name: str, request: Request, path: str) -> Manifest | None:
+    """The installed plugin `name` when it is exactly as the lock entry says, files included."""
+    manifest = store.manifest(name)
+    if manifest is None or not lockfile.as_locked(manifest, request, path) or store.verify(manifest):
+        return None
+    return manifest
+
+
+def _report_locked(inv: Invocation, path: str, staged: list[Staged], unchanged: list[Manifest], as_json: bool) -> int:
     if as_json:
-        return written(inv, path, lambda: write_json({"installed": [describe(s.manifest, inv.prog) for s in staged]}))
+        return written(inv, path, lambda: write_json({"installed": [describe(s.manifest, inv.prog) for s in staged],
+                                                      "unchanged": [describe(m, inv.prog) for m in unchanged]}))
     text = "".join(f"installed {s.manifest.name} {visible(s.manifest.version)} ({s.manifest.source['kind']}, as locked)\n"
                    for s in staged)
+    text += "".join(f"{m.name} {visible(m.version)}: already as locked\n" for m in unchanged)
     return written(inv, path, lambda: sys.stdout.write(text))
 
 
@@ -385,7 +425,8 @@ def list_installed(inv: Invocation, as_json: bool) -> int:
         return 0
     rows = [("NAME", "KIND", "VERSION", "COMMANDS", "SOURCE")]
     for m in manifests:
-        rows.append((m.name, str(m.source.get("kind")), visible(m.version), " ".join(sorted(m.commands)),
+        kind = str(m.source.get("kind")) + (f" [{visible(m.sandbox)}]" if m.sandbox is not None else "")
+        rows.append((m.name, kind, visible(m.version), " ".join(sorted(m.commands)),
                      visible(sources.without_secret(str(m.source.get("location"))))))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     sys.stdout.write("".join("  ".join(f"{c:<{widths[j]}}" for j, c in enumerate(r[:4])) + "  " + r[4] + "\n" for r in rows))

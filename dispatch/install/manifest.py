@@ -9,6 +9,7 @@ import stat
 
 from dispatch import resolve
 from dispatch.catalog import cache
+from dispatch.dirs import SANDBOX_RECORD
 from dispatch.errors import ToolError
 from dispatch.exitcodes import ExitCode
 
@@ -24,7 +25,7 @@ class Manifest:
     """What one installed version is: its source, the commands it provides (command name ->
     path inside the version directory), and the sha256 of every file installed."""
 
-    __slots__ = ("name", "source", "commands", "files", "installed", "by", "completers")
+    __slots__ = ("name", "source", "commands", "files", "installed", "by", "completers", "sandbox")
     name: str
     source: dict[str, Any]  # kind, location, pin, resolved, sha256, requirements
     commands: dict[str, str]
@@ -32,6 +33,7 @@ class Manifest:
     files: dict[str, str]
     installed: str
     by: str
+    sandbox: str | None  # the policy every run of it is confined by (`plugin install --sandbox`), or None
 
     def __init__(
         self, name: str, source: dict[str, Any], commands: dict[str, str], files: dict[str, str], installed: str, by: str
@@ -40,12 +42,16 @@ class Manifest:
             name, source, commands, files, installed, by
         )
         self.completers: dict[str, str] = {}
+        self.sandbox: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "manifest": 1, "name": self.name, "source": self.source, "commands": self.commands, "files": self.files,
             "installed": self.installed, "by": self.by, "completers": self.completers,
         }
+        if self.sandbox is not None:
+            found["sandbox"] = self.sandbox
+        return found
 
     def links(self, prog: str) -> dict[str, str]:
         """The links in bin/ (file name -> path inside the version directory)."""
@@ -76,6 +82,11 @@ class Manifest:
             isinstance(k, str) and k in commands and isinstance(v, str) and _inside(v) for k, v in completers.items()
         ):
             manifest.completers = completers
+        sandbox = data.get("sandbox")
+        if sandbox is not None:
+            # Kept as written, even a name this version does not know: a run then refuses it
+            # rather than running the plugin free (dirs.installed_policy, sandbox/policy.py).
+            manifest.sandbox = sandbox if isinstance(sandbox, str) else repr(sandbox)
         return manifest
 
     @property
@@ -203,8 +214,14 @@ def read_manifest(version: str) -> Manifest | None:
 
 
 def write_manifest(version: str, manifest: Manifest) -> None:
+    """The manifest into `version`, and the run path's copy of its sandbox policy (written first:
+    a version is complete once its manifest is there)."""
     fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
     try:
+        if manifest.sandbox is not None:
+            if not cache.write_file(fd, SANDBOX_RECORD, manifest.sandbox.encode("ascii", "replace") + b"\n"):
+                raise ToolError(ExitCode.FAILURE, f"cannot write {os.path.join(version, SANDBOX_RECORD)}")
+            os.chmod(SANDBOX_RECORD, 0o600, dir_fd=fd)
         data = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
         if not cache.write_file(fd, MANIFEST, data):
             raise ToolError(ExitCode.FAILURE, f"cannot write {os.path.join(version, MANIFEST)}")

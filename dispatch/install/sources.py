@@ -40,11 +40,12 @@ class Request:
     """What to fetch: the source as the user gave it (or a lock entry's), its kind, and how.
     `locked`: the lock entry being reproduced (its hashes must match), else None."""
 
-    __slots__ = ("kind", "location", "pin", "sha256", "allow_http", "requirements", "files", "locked", "command")
+    __slots__ = ("kind", "location", "pin", "sha256", "allow_http", "requirements", "files", "locked", "command", "commands", "sandbox")
 
     def __init__(
         self, kind: str, location: str, *, pin: str | None = None, sha256: str | None = None, allow_http: bool = False,
         requirements: Sequence[str] | None = None, files: Mapping[str, str] | None = None, locked: bool = False,
+        sandbox: str | None = None,
     ) -> None:
         self.kind = kind
         self.location = location
@@ -54,7 +55,9 @@ class Request:
         self.requirements = list(requirements) if requirements is not None else None
         self.files = dict(files) if files is not None else None
         self.locked = locked
+        self.commands: list[str] | None = None  # from a lock file: the commands the source provides
         self.command: str | None = None  # from a lock file: the name of the source's one command
+        self.sandbox = sandbox  # the policy it is installed with (a name dispatch/sandbox/policy.py knows)
 
 
 class Fetched:

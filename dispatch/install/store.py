@@ -348,7 +348,7 @@ class Store:
         version = self.current(manifest.name)
         if version is None:
             return ["its version in use is missing"]
-        problems = []
+        problems = _sandbox_problems(version, manifest)
         if manifest.source.get("kind") == "link":
             # Live files: not hashed; what it provides must still be there.
             target = os.path.join(version, "src")
@@ -359,6 +359,7 @@ class Store:
         else:
             actual = hash_tree(version)
             actual.pop(MANIFEST, None)
+            actual.pop(dirs.SANDBOX_RECORD, None)
             for path, digest in manifest.files.items():
                 if path not in actual:
                     problems.append(f"{path} is missing")
@@ -374,6 +375,29 @@ class Store:
             except OSError:
                 problems.append(f"{link} is missing")
         return problems
+
+
+def _sandbox_problems(version: str, manifest: Manifest) -> list[str]:
+    """Whether the policy a run reads (dirs.installed_policy) is the manifest's, and one this version knows."""
+    from dispatch.sandbox.policy import NAMES
+
+    try:
+        fd = os.open(os.path.join(version, dirs.SANDBOX_RECORD), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        recorded = None
+    except OSError as e:
+        return [f"its sandbox policy cannot be read: {e.strerror}"]
+    else:
+        try:
+            recorded = os.read(fd, 65).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+    if recorded != manifest.sandbox:
+        return [f"its runs are confined by {recorded or 'no sandbox'}, but it was installed with "
+                f"{manifest.sandbox or 'no sandbox'}"]
+    if manifest.sandbox is not None and manifest.sandbox not in NAMES:
+        return [f"its sandbox policy {manifest.sandbox!r} is not one this version knows, so it does not run"]
+    return []
 
 
 TEMP_PREFIX = ".tmp-"  # a link being made: never a plugin's name; removed by `clean` when a writer was killed

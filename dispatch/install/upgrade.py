@@ -85,7 +85,8 @@ def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: boo
         # The branch has not moved (git ls-remote), or pip would install the same version: no clone, no new venv.
         return {**result, "status": "up_to_date"}
     single = next(iter(manifest.commands)) if len(manifest.commands) == 1 else None
-    staged = stage(inv, store, manifest.name, sources.Request(kind, location), command=single, fixed=True)
+    staged = stage(inv, store, manifest.name, sources.Request(kind, location, sandbox=manifest.sandbox),
+                   command=single, fixed=True)
     if kind != "link" and _current_id(staged.manifest) == _current_id(manifest):
         store.discard(staged.version)
         return {**result, "status": "up_to_date"}

@@ -29,7 +29,7 @@ from dispatch.sandbox import policy as policies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from dispatch.context import Invocation
     from dispatch.errors import ToolError
@@ -172,9 +172,9 @@ class Confinement:
             remove_tmpdir(self.rules.tmpdir)
 
 
-def of_plugin(inv: Invocation, path: str, installed: str | None = None) -> Confinement | None:
+def of_plugin(inv: Invocation, path: str) -> Confinement | None:
     """The confinement of a run of the plugin at `path` (None: it runs unconfined)."""
-    found = policies.of_plugin(inv, path, installed)
+    found = policies.of_plugin(inv, path)
     return None if found is None else Confinement(inv, path, found)
 
 
@@ -203,10 +203,10 @@ def trial(policy: Policy) -> str | None:
     return None
 
 
-def in_use(inv: Invocation) -> list[Policy]:
-    """Every policy the run and the config name (for doctor)."""
-    names = [inv.options.sandbox] + [g.policy for g in (inv.config.sandbox.values() if inv.config else ())]
-    return list(dict.fromkeys(policies.parse(n) for n in names if n))
+def in_use(inv: Invocation, installed: Sequence[str] = ()) -> list[Policy]:
+    """Every policy the run, the config and the installed plugins (`installed`) name (for doctor)."""
+    names = [inv.options.sandbox] + [g.policy for g in (inv.config.sandbox.values() if inv.config else ())] + list(installed)
+    return list(dict.fromkeys(policies.parse(n, "the sandbox policy") for n in names if n))
 
 
 # -- the private TMPDIR ------------------------------------------------------------------------

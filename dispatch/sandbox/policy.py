@@ -101,12 +101,23 @@ def plugin_name(prog: str, path: str) -> str:
     return base
 
 
-def of_plugin(inv: Invocation, path: str, installed: str | None = None) -> Policy | None:
+def of_plugin(inv: Invocation, path: str) -> Policy | None:
     """The policy the plugin file at `path` runs under, from all its sources: the run's
-    (`Options.sandbox`), the config's entry for it, and `installed`, the policy recorded
-    when it was installed (None: none recorded). None: it runs unconfined."""
-    names = [inv.options.sandbox, grant(inv, path).policy, installed]
-    return narrowest(parse(n, "the sandbox policy") for n in names if n)
+    (`Options.sandbox`), the config's entry for it, and the policy it was installed with
+    (`plugin install --sandbox`). None: it runs unconfined."""
+    found = [parse(name, where) for name, where in ((inv.options.sandbox, "the sandbox policy"),
+                                                    (grant(inv, path).policy, "the config's sandbox policy")) if name]
+    installed = inv.installed_policy(path)
+    if installed is not None:
+        if installed not in NAMES:  # not the user's mistake: this version cannot honour it, so it does not run
+            from dispatch.errors import ToolError
+            from dispatch.exitcodes import ExitCode
+
+            raise ToolError(ExitCode.CANNOT_EXECUTE, f"{path} was installed with the sandbox policy {installed!r}, which this "
+                            f"version of {inv.prog} does not know; it does not run unconfined: install it again "
+                            f"with one of {', '.join(NAMES)}")
+        found.append(parse(installed))
+    return narrowest(found)
 
 
 def grant(inv: Invocation, path: str) -> Grant:

@@ -71,7 +71,7 @@ class Call:
 
 def _confined(inv: Invocation, caller: str | None, argv: list[str]) -> list[str] | dict[str, str]:
     """The host options a call from the plugin at `caller` runs with (its sandbox), or why it may not run."""
-    if caller is None or not inv.may_sandbox:
+    if caller is None or not inv.may_confine(caller):
         return []
     from dispatch import commands
     from dispatch.sandbox.policy import of_plugin
