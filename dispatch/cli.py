@@ -141,10 +141,11 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
         _sanitize_std_fds()
     merged: Options | None = None
+    parsed = options.Parsed()
     try:
         try:
             signals.interrupts_raise()
-            parsed = options.parse(program.prog, argv, program.option_table)
+            options.parse(program.prog, argv, program.option_table, into=parsed)
             merged = options.merge(parsed.given, {}, program.env_prefix)  # until the config is read: for error reports
             inv = _invocation(program, parsed, environ)
             merged = inv.options
@@ -152,6 +153,8 @@ def invoke(program: Program, argv: Sequence[str], environ: Mapping[str, str]) ->
         except Exception as e:
             from dispatch import error_handler
 
+            if merged is None:  # a mistake among the host options: those before it still count (--json)
+                merged = options.merge(parsed.given, {}, program.env_prefix)
             return error_handler.handle(program.prog, merged, e)
     except KeyboardInterrupt:
         # Ctrl-C before a plugin ran (or while a builtin worked): no traceback, the

@@ -78,6 +78,11 @@ def aliases(config: Config | None, program: Program) -> dict[str, list[str]]:
     return {name: words for name, words in config.aliases.items() if not is_builtin(name, program)}
 
 
+def alias_summary(words: list[str]) -> str:
+    """An alias as help and list show it."""
+    return "alias for " + " ".join(words)
+
+
 class AliasLoop(Exception):
     """An alias that expands to itself, through `chain`."""
 

@@ -42,10 +42,9 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
             sandbox.exec_argv([found.path])  # refused: Windows has no sandbox
         return start.waited(found.path, args, child_env)
     declared = declaration.declares(found.path, found.stat, program.var("PROTOCOL").encode(), inv.environ, program.prog)
-    inv.trace(
-        f"running {found.path} ({'declares the protocol' if declared else 'plain'})"
-        + (f" with {len(args)} argument(s)" if args else "")
-    )
+    if inv.options.verbosity > 0:
+        inv.trace(f"running ({'declares the protocol' if declared else 'plain'}): "
+                  + command_line(inv.environ, child_env, found.path, args))
     options = inv.options
     if not declared and not options.json and program.use_exec and _exec_anyway(inv):
         # Plain: it replaces the host on the user's terminal, as under git, every run.
@@ -57,6 +56,17 @@ def run_plugin(inv: Invocation, found: Found, words: Sequence[str], rest: Sequen
     finally:
         if sandbox is not None:
             sandbox.close()
+
+
+def command_line(environ: Mapping[str, str], env: Mapping[str, str], path: str, args: Sequence[str]) -> str:
+    """The plugin's command line as sh would take it, quoted to be pasted, as git's GIT_TRACE
+    shows it: the variables the host set or changed (`env -u` for those it removed), the file,
+    the arguments. (Control characters are escaped as every trace line is: dispatch/context.py.)"""
+    import shlex
+
+    removed = [f"-u {shlex.quote(k)}" for k in sorted(environ) if k not in env]
+    changed = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if environ.get(k) != v]
+    return " ".join([*(["env", *removed] if removed else []), *changed, shlex.quote(path), *map(shlex.quote, args)])
 
 
 def _exec_anyway(inv: Invocation) -> bool:

@@ -148,9 +148,11 @@ class Parsed:
             into[dest] = converted
 
 
-def parse(prog: str, argv: Sequence[str], table: Mapping[str, Option] = LIBRARY_TABLE) -> Parsed:
-    """The host options at the front of `argv` (only those given), and the rest."""
-    parsed = Parsed()
+def parse(prog: str, argv: Sequence[str], table: Mapping[str, Option] = LIBRARY_TABLE, into: Parsed | None = None) -> Parsed:
+    """The host options at the front of `argv` (only those given), and the rest; into `into`
+    when given, which keeps those read before a mistake (so `--json --timeout soon` still gets
+    the envelope with its error)."""
+    parsed = Parsed() if into is None else into
     i, n = 0, len(argv)
     while i < n:
         arg = argv[i]

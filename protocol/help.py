@@ -27,7 +27,7 @@ def render(description: Mapping[str, Any], command: str) -> str:
         for flag in flags:
             names = ", ".join(n for n in (flag.get("short"), flag.get("name")) if n)
             if flag.get("takes_value"):
-                names += " " + ("{" + ",".join(flag["choices"]) + "}" if flag.get("choices") else "VALUE")
+                names += " " + ("{" + ",".join(flag["choices"]) + "}" if flag.get("choices") else str(flag.get("metavar") or "VALUE"))
             shown.append((names, str(flag.get("summary", ""))))
         width = max(len(n) for n, _ in shown)
         for names, summary in shown:

@@ -62,12 +62,14 @@ class Flag:
         short: str | None = None,
         takes_value: bool = False,
         choices: Sequence[str] | None = None,
+        metavar: str | None = None,
     ) -> None:
         self.name = name
         self.summary = summary
         self.short = short
-        self.takes_value = takes_value or bool(choices)
+        self.takes_value = takes_value or bool(choices) or metavar is not None
         self.choices = list(choices) if choices else None
+        self.metavar = metavar  # what help calls its value (`--delay SECONDS`); VALUE when not given
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "summary": self.summary, "takes_value": self.takes_value}
@@ -75,6 +77,8 @@ class Flag:
             out["short"] = self.short
         if self.choices:
             out["choices"] = self.choices
+        if self.metavar:
+            out["metavar"] = self.metavar
         return out
 
 
@@ -149,8 +153,12 @@ class Plugin:
             found = []
             previous = words[-1] if words else None
             flag = next((f for f in self.flags if previous in (f.name, f.short)), None)
+            given, eq, _ = current.partition("=")
+            joined = next((f for f in self.flags if f.name == given and f.takes_value), None) if eq else None
             if flag is not None and flag.takes_value:
                 found = list(flag.choices or [])
+            elif joined is not None:  # `--lang=<TAB>`: the value in the same word
+                found = [f"{given}={choice}" for choice in joined.choices or []]
             elif current.startswith("-"):
                 found = [(f.name, f.summary) for f in self.flags]
             elif not [w for w in words if not w.startswith("-")]:

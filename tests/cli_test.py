@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOOL, Env, err_line
+from tests.conftest import HANG_BOUND, TOOL, Env, err_line
 
 # A plugin that prints each argument on its own line, then its name.
 ECHO_ARGS = """\
@@ -107,14 +107,21 @@ def test_relative_and_empty_path_entries_are_ignored(tenv: Env) -> None:
 
 
 def test_verbose_traces_the_search(tenv: Env) -> None:
-    tenv.sh("tool-hi", "echo hi\n")
-    proc = tenv.call("-v", "hi", env={"PATH": f"rel::{tenv.bin}:/nonexistent:/usr/bin:/bin"})
-    assert proc.returncode == 0
+    tenv.sh("tool-hi", 'printf "%s|" "$TOOL_COMMAND" "$@"; echo\n')
+    path = f"rel::{tenv.bin}:/nonexistent:/usr/bin:/bin"
+    proc = tenv.run("-v", "hi", "a b", "it's", "$HOME", env={"PATH": path, "TOOL_PROTOCOL": "1"})
+    assert proc.returncode == 0 and proc.stdout == b"hi|a b|it's|$HOME|\n", proc
     err = proc.stderr.decode()
     assert "skipped PATH entry 'rel': relative" in err
     assert "skipped PATH entry '': empty" in err
     assert "skipped /nonexistent: not a directory" in err
-    assert f"running {tenv.bin}/tool-hi" in err
+    # The exact command line, as git's GIT_TRACE shows it: pasted into sh, it does the same.
+    line = next(line for line in err.splitlines() if line.startswith("tool: running (plain): "))
+    assert line.endswith(f"{tenv.bin}/tool-hi 'a b' 'it'\"'\"'s' '$HOME'") and "env -u TOOL_PROTOCOL " in line, line
+    assert "TOOL_COMMAND=hi " in line and "TOOL_BIN=" in line, line
+    pasted = subprocess.run(["sh", "-c", line.removeprefix("tool: running (plain): ")], capture_output=True, timeout=HANG_BOUND,
+                            env={**tenv.vars, "PATH": path, "TOOL_PROTOCOL": "1"})
+    assert pasted.stdout == proc.stdout, pasted
 
 
 def test_plugin_path_comes_before_path(tenv: Env) -> None:

@@ -109,6 +109,26 @@ def test_a_plain_program_is_never_run_by_the_check(tenv: Env) -> None:
     tenv.sh("tool-wipe", f'echo "$*" >> "{tenv.root}/runs"\n')
     proc = tenv.run("plugin", "check", "wipe", "--json")
     report = json.loads(proc.stdout)
-    assert proc.returncode == 1 and [c["name"] for c in report["checks"]] == ["declaration"]
-    assert "it was not run" in report["checks"][0]["detail"] and "# speaks TOOL_PROTOCOL" in report["checks"][0]["detail"]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert proc.returncode == 0 and list(checks) == ["kind", "executable", "interpreter", "summary", "completion"], report
+    assert "it was not run" in checks["kind"]["detail"] and checks["interpreter"]["detail"] == "#!/bin/sh"
+    assert checks["summary"]["status"] == checks["completion"]["status"] == "untested"
     assert not (tenv.root / "runs").exists()
+
+
+def test_a_plain_plugin_is_checked_for_what_it_can_offer(tenv: Env) -> None:
+    tenv.sh("tool-ship", "# tool-summary: Ship it\necho shipped\n")
+    tenv.sh("tool_complete-ship", "echo staging\necho prod\n")
+    tenv.plugin("tool-old", "#!/nonexistent/python2\nprint 'hi'\n")
+    tenv.sh("tool_complete-old", "sleep 5\n")
+    proc = tenv.run("plugin", "check", "ship")
+    assert proc.returncode == 0, proc
+    out = proc.stdout.decode()
+    assert "  ok    summary: 'Ship it'\n" in out and "answered 2 candidate(s)" in out and "5 of 5 checks passed" in out
+    proc = tenv.run("plugin", "check", "old", "--json")
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert proc.returncode == 1 and checks["interpreter"]["status"] == "fail" and "/nonexistent/python2" in checks["interpreter"]["detail"]
+    assert checks["completion"]["status"] == "fail" and "did not answer within 1 s" in checks["completion"]["detail"]
+    (tenv.bin / "tool-old").chmod(0o644)
+    proc = tenv.run("plugin", "check", "old", "--json")
+    assert proc.returncode == 126, proc  # not a plugin that runs: lookup says so, as for a run

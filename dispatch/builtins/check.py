@@ -44,13 +44,57 @@ def run(inv: Invocation, args: list[str]) -> int:
         raise usage_error(f"plugin check: name a plugin; usage: {inv.prog} {commands.plugin_usage(inv.prog, 'check')}")
     found, words = lookup.lookup(inv, rest)
     env = inv.plugin_env(" ".join(words[: found.nwords]))
-    results = Checker(inv.program, found.path, env, run_args, sandbox=probe.sandbox_of(inv, found.path)).check()
+    checker = Checker(inv.program, found.path, env, run_args, sandbox=probe.sandbox_of(inv, found.path))
+    results = checker.check()
+    if not checker.declared:
+        results = plain(inv, found.path, " ".join(words[: found.nwords]))
     failed = [r for r in results if not r["ok"]]
     if as_json:
         write_json({"plugin": found.path, "ok": not failed, "checks": results})
     else:
         sys.stdout.write(text_report(found.path, results))
     return 1 if failed else 0
+
+
+def plain(inv: Invocation, path: str, command: str) -> list[dict[str, Any]]:
+    """What a plain plugin can offer, checked without running it (it may do anything when
+    started): its file, its #! line, its summary comment, and its completion sidecar (which
+    is run, as a shell's Tab would run it)."""
+    from dispatch import shebang
+    from dispatch.catalog import scan, sidecar
+
+    prog, name = inv.prog, inv.program.var("PROTOCOL")
+    results = [_result("kind", True, f"a plain program (its file does not contain {name}): {prog} runs it as it is, "
+                       f"and the protocol's checks do not apply; it was not run")]
+    runs = os.path.isfile(path) and os.access(path, os.X_OK)
+    results.append(_result("executable", runs, "a regular file you may run" if runs else f"not executable: chmod +x {path}"))
+    first = shebang.read(path)
+    missing = shebang.missing_interpreter(path, inv.environ.get("PATH")) if first else None
+    results.append(_result(
+        "interpreter", missing is None,
+        f"its #! line names {missing!r}, which is not installed" if missing is not None
+        else f"#!{' '.join(first)}" if first else "no #! line: a binary, or a script run by sh (as execvp does)",
+    ))
+    summary = scan.header_summary(path, prog)
+    results.append(_result(
+        "summary", True if summary else None,
+        f"'{summary}'" if summary else f"no '# {prog}-summary: ...' comment in its first {scan.HEADER_LINES} lines: "
+        f"'{prog} list' and '{prog} help' show no summary for it",
+    ))
+    helper = sidecar.find(inv, path)
+    if helper is None:
+        results.append(_result("completion", None, f"no sidecar {sidecar.file_name(prog, os.path.basename(path))} on the search "
+                               "path: the shell offers file names after it"))
+        return results
+    started = time.monotonic()
+    found = sidecar.complete(inv, helper, command, [], "")
+    took = time.monotonic() - started
+    results.append(_result(
+        "completion", not found.late,
+        f"{helper} did not answer within {sidecar.TIMEOUT:g} s: its candidates are dropped at every Tab" if found.late
+        else f"{helper} answered {len(found.items)} candidate(s) in {took:.2f} s",
+    ))
+    return results
 
 
 _MARKS = {"ok": "ok  ", "fail": "FAIL", "untested": "----"}

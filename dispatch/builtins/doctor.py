@@ -60,6 +60,10 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
     found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
     for p in found:
         findings += _plugin_findings(inv, p)
+    for path, why in scan.invalid_names(inv.program, sp.dirs, inv.environ):
+        findings.append(Finding("warning", "invalid_name", f"{path}: never run: {why}",
+                                f"rename it {inv.prog}-NAME, NAME of letters, digits, '.', '_' and '-' "
+                                "(first a letter or a digit), if it is meant to be a plugin", path))
     findings += _cache_findings(inv.environ, inv.prog)
     findings += _sandbox_findings(inv)
     return findings, len(found), sp.dirs
@@ -119,6 +123,14 @@ def _config_findings(inv: Invocation) -> list[Finding]:
                 Finding("warning", "alias_hides_builtin", f"alias {name!r} has the name of a builtin and is never used",
                         f"rename it in {cfg.path}", cfg.path)
             )
+            continue
+        plugin = lookup.find(inv, [name])
+        if plugin is not None:  # plugins come before aliases, as in git and cargo
+            findings.append(
+                Finding("warning", "alias_hidden_by_plugin",
+                        f"alias {name!r} is never used: '{program.prog} {name}' runs the plugin {plugin.path}",
+                        f"rename the alias in {cfg.path}, or the plugin, if you meant the alias", cfg.path)
+            )
     for loop in commands.alias_loops(commands.aliases(cfg, program)):
         findings.append(Finding("error", "alias_loop", f"alias loop: {' -> '.join(loop)}", f"fix [alias] in {cfg.path}", cfg.path))
     return findings
@@ -172,10 +184,12 @@ def _run_finding(inv: Invocation, p: PluginFile, problem: RunProblem) -> Finding
     return Finding("error", "handshake_failed", f"{p.path}: its last run failed: {problem.message}", fix, p.path)
 
 
-def _others_can_write(st: os.stat_result) -> str | None:
-    """Who besides the owner can change this directory's entries, or None ("anyone", "group N")."""
-    if st.st_mode & stat.S_ISVTX:
-        return None  # sticky (/tmp): others cannot rename or remove what they do not own
+def _others_can_write(st: os.stat_result, *, parent: bool = False) -> str | None:
+    """Who besides the owner can change this directory's entries, or None ("anyone", "group N").
+    A sticky bit (/tmp) protects a `parent`: others cannot rename or remove what they do not
+    own. It does not protect a search directory: anyone may still add a new `tool-ls` to it."""
+    if parent and st.st_mode & stat.S_ISVTX:
+        return None
     if st.st_mode & stat.S_IWOTH:
         return "anyone"
     if st.st_mode & stat.S_IWGRP:
@@ -216,7 +230,7 @@ def _directory_findings(program: Program, dirs: list[str]) -> list[Finding]:
                 pst = os.stat(parent)
             except OSError:
                 break
-            who = _others_can_write(pst)
+            who = _others_can_write(pst, parent=True)
             if who is not None or _foreign(pst):
                 who = who or f"its owner (uid {pst.st_uid})"
                 findings.append(Finding(

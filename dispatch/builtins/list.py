@@ -10,7 +10,7 @@ run.
 """
 from __future__ import annotations
 
-from dispatch import lookup
+from dispatch import commands, lookup
 from dispatch.builtins.common import parse_args
 from dispatch.catalog import metadata, probe, scan
 from dispatch.screen import pager
@@ -19,7 +19,7 @@ from dispatch.screen.text import visible, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from dispatch.catalog.scan import PluginFile
     from dispatch.context import Invocation
@@ -70,20 +70,40 @@ def run(inv: Invocation, args: list[str]) -> int:
     given, _ = parsed
     found, sp = plugins(inv, refresh="--refresh" in given)
     sandboxes = policies(inv, found)
+    aliases = alias_rows(inv, found)
+    invalid = scan.invalid_names(inv.program, sp.dirs, inv.environ)
     if "--json" in given:
-        write_json(document(found, sp, sandboxes))
+        write_json(document(found, sp, sandboxes, aliases, invalid))
         return 0
-    if not found:
+    if not found and not aliases and not invalid:
         inv.error(
             f"no plugins found. Put an executable named {inv.prog}-NAME in a directory "
             f"on PATH or {inv.program.var('PLUGIN_PATH')}, then run '{inv.prog} NAME'"
         )
         return 0
-    text, warnings = table(found, Style.for_stdout(inv.environ), sandboxes)
+    text, warnings = table(found, Style.for_stdout(inv.environ), sandboxes, aliases, invalid)
     pager.show(inv, text)
     if warnings:
-        inv.error(f"{len(found)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
+        inv.error(f"{len(found) + len(invalid)} plugin file(s), {warnings} warning(s); see '{inv.prog} doctor'")
     return 0
+
+
+class Alias:
+    """One alias of the config, as `list` shows it: what it expands to, and the plugin that
+    hides it (plugins come before aliases), if one does."""
+
+    __slots__ = ("name", "words", "config", "hidden_by")
+
+    def __init__(self, name: str, words: list[str], config: str, hidden_by: str | None) -> None:
+        self.name, self.words, self.config, self.hidden_by = name, words, config, hidden_by
+
+
+def alias_rows(inv: Invocation, found: list[PluginFile]) -> list[Alias]:
+    if inv.config is None:
+        return []
+    runs = {p.name: p.path for p in found if p.runs}
+    return [Alias(name, words, inv.config.path, runs.get(name))
+            for name, words in sorted(commands.aliases(inv.config, inv.program).items())]
 
 
 def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
@@ -106,9 +126,14 @@ def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
     return found_policies
 
 
-def document(found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, str] | None = None) -> dict[str, object]:
+def document(
+    found: list[PluginFile], sp: SearchPath, sandboxes: Mapping[str, str] | None = None,
+    aliases: Sequence[Alias] = (), invalid: Sequence[tuple[str, str]] = (),
+) -> dict[str, object]:
     """What `list --json` prints."""
     return {
+        "aliases": [{"name": a.name, "expands_to": a.words, "config": a.config, "hidden_by": a.hidden_by} for a in aliases],
+        "invalid": [{"path": path, "reason": why} for path, why in invalid],
         "search_path": sp.dirs,
         "skipped": [{"source": v, "entry": e, "reason": r} for v, e, r in sp.skipped],
         "plugins": [
@@ -137,33 +162,42 @@ _NAME, _KIND, _VERSION, _SUMMARY, _PATH = range(5)
 _GAP = "  "
 
 
-def table(found: list[PluginFile], style: Style, sandboxes: Mapping[str, str] | None = None) -> tuple[str, int]:
-    """The plugins as a table (fitted to a terminal of any width from 40 columns, using the
-    whole width when it has more; a confined one's kind says its sandbox policy:
-    `plain [read-only]`), with a warning line under each problem; and how many
-    warnings there are."""
+def table(
+    found: list[PluginFile], style: Style, sandboxes: Mapping[str, str] | None = None,
+    aliases: Sequence[Alias] = (), invalid: Sequence[tuple[str, str]] = (),
+) -> tuple[str, int]:
+    """The plugins, then the config's aliases, as a table (fitted to a terminal of any width
+    from 40 columns, using the whole width when it has more; a confined one's kind says its
+    sandbox policy: `plain [read-only]`), with a warning line under each problem, and one for
+    each file whose name cannot be a command; and how many warnings there are."""
     rows: list[list[str]] = [[header for header, _ in _COLUMNS]]
+    problems: list[list[str]] = [[]]
     for p in found:
         policy = (sandboxes or {}).get(p.path)
         kind = f"{p.kind_label} [{policy}]" if policy else p.kind_label
         rows.append([visible(p.name), kind, _one_line(p.version), _one_line(p.summary), visible(p.path)])
+        last = [f"its last run failed: {p.last_problem.text}"] if p.last_problem is not None else []
+        problems.append([q.message for q in p.problems] + last)
+    for a in aliases:
+        rows.append([visible(a.name), "alias", "", _one_line(commands.alias_summary(a.words)), visible(a.config)])
+        problems.append([f"never used: the plugin {a.hidden_by} has its name (plugins come before aliases)"]
+                        if a.hidden_by else [])
     widths = _widths(rows, style.width)
     out = []
     warnings = 0
-    for i, row in enumerate(rows):
-        out.append(_line(row, widths, style, header=not i) + "\n")
-        if not i:
-            continue
-        messages = [q.message for q in found[i - 1].problems]
-        last = found[i - 1].last_problem
-        if last is not None:
-            messages.append(f"its last run failed: {last.text}")
-        for message in messages:
-            warnings += 1
-            lines = paragraph(f"warning: {visible(message)}", style.width - 2 if style.width else None).splitlines()
-            lines[0] = style.warning("warning:") + lines[0][len("warning:"):]
-            out.append("".join(f"  {line}\n" for line in lines))
+    for row, messages in zip(rows, problems):
+        out.append(_line(row, widths, style, header=row is rows[0]) + "\n")
+        warnings += len(messages)
+        out += [_warning(message, style, "  ") for message in messages]
+    warnings += len(invalid)
+    out += [_warning(f"{path}: never run: {why}", style, "") for path, why in invalid]
     return "".join(out), warnings
+
+
+def _warning(message: str, style: Style, indent: str) -> str:
+    lines = paragraph(f"warning: {visible(message)}", style.width - len(indent) if style.width else None).splitlines()
+    lines[0] = style.warning("warning:") + lines[0][len("warning:"):]
+    return "".join(f"{indent}{line}\n" for line in lines)
 
 
 # How a terminal too narrow for every column is met, step by step until the rows fit: a column

@@ -98,7 +98,7 @@ def _clean_description(value: object) -> dict[str, Any] | None:
     flags = []
     if isinstance(value.get("flags"), list):
         for f in value["flags"][:_ITEMS_CAP]:
-            flag = _clean_object(f, ("name", "short", "summary"))
+            flag = _clean_object(f, ("name", "short", "summary", "metavar"))
             if not flag or "name" not in flag:
                 continue
             if isinstance(f.get("takes_value"), bool):

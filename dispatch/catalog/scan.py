@@ -231,11 +231,43 @@ def _takes_over(prog: str, name: str, at: int, first_in: Mapping[str, int], ndir
 
 
 def _files(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> Iterator[PluginFile]:
-    """Each `<prog>-*` file of `dirs` with its own problem (not executable, a broken link...);
-    a directory reached twice (/bin -> /usr/bin) is listed once, where it is first."""
+    """Each `<prog>-*` file of `dirs` with its own problem (not executable, a broken link...)."""
     windows = program.windows
     pathext = resolve.pathext(windows, env)
     prefix = program.prog + "-"
+    for d, entry in _entries(dirs, prefix):
+        name = _command_name(entry.name, prefix, windows, pathext)
+        if name is not None:
+            found = _file(entry, name.replace("_", "-"), d, windows)
+            if found is not None:
+                yield found
+
+
+def invalid_names(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(path, why) of each `<prog>-*` file in `dirs` whose name can never be typed as a command
+    (`tool-a b`, `tool-.x`, `tool-データ`): never run, reported by `list` and `doctor`. Unlike
+    git, which runs `git-データ`, a command word is [A-Za-z0-9][A-Za-z0-9._-]*, so that no word
+    typed can be a path or an option, and every name looks the same in every terminal and shell."""
+    windows = program.windows
+    pathext = resolve.pathext(windows, env)
+    prefix = program.prog + "-"
+    found = []
+    for d, entry in _entries(dirs, prefix):
+        rest = entry.name[len(prefix) :]
+        if windows:
+            root, ext = os.path.splitext(rest)
+            if ext.lower() not in pathext:
+                continue  # not a program here at all
+            rest = root
+        problem = resolve.name_problem(rest)
+        if problem is not None:
+            found.append((os.path.join(d, entry.name), f"{rest!r} cannot be typed as a command: {problem}"))
+    return found
+
+
+def _entries(dirs: Sequence[str], prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(directory, entry) of each name starting with `prefix` in `dirs`, each directory sorted; a
+    directory reached twice (/bin -> /usr/bin) is listed once, where it is first."""
     seen_dirs: set[tuple[int, int]] = set()
     for d in dirs:
         try:
@@ -248,11 +280,7 @@ def _files(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> Ite
         except OSError:
             continue
         for entry in entries:
-            name = _command_name(entry.name, prefix, windows, pathext)
-            if name is not None:
-                found = _file(entry, name.replace("_", "-"), d, windows)
-                if found is not None:
-                    yield found
+            yield d, entry
 
 
 class _Path:

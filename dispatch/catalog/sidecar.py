@@ -51,13 +51,15 @@ def file_name(prog: str, plugin_file: str) -> str | None:
 
 class Candidates:
     """What a shell is offered for the word being typed: (value, description) pairs, and
-    cobra's directive bits (2: no space after the value; 4: no file names instead)."""
+    cobra's directive bits (2: no space after the value; 4: no file names instead); `late`:
+    a sidecar's answer dropped for coming after TIMEOUT (`plugin check` says so)."""
 
-    __slots__ = ("items", "directive")
+    __slots__ = ("items", "directive", "late")
 
-    def __init__(self, items: list[tuple[str, str]] | None = None, directive: int = 0) -> None:
+    def __init__(self, items: list[tuple[str, str]] | None = None, directive: int = 0, *, late: bool = False) -> None:
         self.items = items if items is not None else []
         self.directive = directive
+        self.late = late
 
 
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> Candidates:
@@ -84,7 +86,7 @@ def complete(inv: Invocation, path: str, command: str, words: Sequence[str], cur
         while size < MAX_BYTES:
             left = deadline - time.monotonic()
             if left <= 0:
-                return Candidates()  # too slow: a keystroke must not wait for it
+                return Candidates(late=True)  # too slow: a keystroke must not wait for it
             if not poller.select(min(left, 0.05)):
                 if exited:
                     break  # it ended and nothing more is there (a child of its own may hold the pipe)
