@@ -152,7 +152,7 @@ class Plugin:
         if found is None:  # no completer, or it left this case to the defaults
             found = []
             previous = words[-1] if words else None
-            flag = next((f for f in self.flags if previous in (f.name, f.short)), None)
+            flag = next((f for f in self.flags if previous is not None and previous in (f.name, f.short)), None)
             given, eq, _ = current.partition("=")
             joined = next((f for f in self.flags if f.name == given and f.takes_value), None) if eq else None
             if flag is not None and flag.takes_value:
