@@ -28,6 +28,8 @@ def name_problem(word: str) -> str | None:
     separators, no NUL, no leading dot or dash, so `.`/`..` and `a/b` are
     never looked up on disk.
     """
+    if word.isascii() and word[:1].isalnum() and word.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return None  # the common case, decided in C: completion and list ask this of every file
     if not word:
         return "it is empty"
     if word[0] not in _ALNUM:

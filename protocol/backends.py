@@ -3,17 +3,15 @@ a fallback for every feature the host does not list) or directly on the terminal
 the plugin run as an ordinary command)."""
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
 
 from protocol.errors import InteractionUnavailable, PluginError
-from protocol.messages import LOG_LEVELS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any, BinaryIO
 
     from protocol.channel import Channel
@@ -136,28 +134,10 @@ class Host:
             raise PluginError("this host cannot run other commands for a plugin (`call`): upgrade it", code="unsupported")
         return self.channel.request("call", {"argv": argv})
 
-    @contextlib.contextmanager
-    def terminal(self) -> Iterator[None]:
+    def terminal(self) -> _Terminal:
         if "terminal" not in self.features:
             raise InteractionUnavailable("this host cannot hand over the terminal: upgrade it")
-        self.channel.request("terminal", {})
-        saved = (os.dup(0), os.dup(1))
-        tty = None
-        try:
-            tty = os.open("/dev/tty", os.O_RDWR)
-            os.dup2(tty, 0)
-            os.dup2(tty, 1)
-            yield
-        finally:
-            # The protocol's own descriptors were kept aside at start: fds 0 and 1 get back
-            # what the SDK gave them (/dev/null and stderr).
-            sys.stdout.flush()
-            os.dup2(saved[0], 0)
-            os.dup2(saved[1], 1)
-            for fd in (*saved, tty):
-                if fd is not None:
-                    os.close(fd)
-            self.channel.send({"type": "terminal_end"})
+        return _Terminal(self.channel)
 
     def result(self, value: object) -> None:
         self.channel.send({"type": "result", "data": value})
@@ -202,6 +182,8 @@ class Terminal:
         self.output(_json_line(data))
 
     def log(self, level: str, message: str) -> None:
+        from protocol.messages import LOG_LEVELS  # the first log's cost, not every start's
+
         if self.verbosity >= LOG_LEVELS[level]:
             self.clear_progress()
             prefix = "" if level == "info" else f"{level}: "
@@ -291,9 +273,8 @@ class Terminal:
         except ValueError as e:
             raise PluginError(f"the called command failed: {e}", code="call_failed") from None
 
-    @contextlib.contextmanager
-    def terminal(self) -> Iterator[None]:
-        yield  # run directly, the plugin is on the terminal already
+    def terminal(self) -> _OnTerminal:
+        return _OnTerminal()  # run directly, the plugin is on the terminal already
 
     def result(self, value: object) -> None:
         if self.wrote_output:
@@ -311,3 +292,52 @@ class Terminal:
         sys.stderr.write(f"{name}: error: {e.message}\n")
         if e.hint:
             sys.stderr.write(f"{name}: hint: {e.hint}\n")
+
+
+# The two `terminal()` context managers as small classes: `contextlib` would bring `collections`
+# and `functools` into every plugin's start (about 3 ms).
+class _Terminal:
+    """The user's terminal as fds 0 and 1 while the host has handed it over."""
+
+    __slots__ = ("channel", "saved", "tty")
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.saved: tuple[int, int] | None = None
+        self.tty: int | None = None
+
+    def __enter__(self) -> None:
+        self.channel.request("terminal", {})
+        self.saved = (os.dup(0), os.dup(1))
+        try:
+            self.tty = os.open("/dev/tty", os.O_RDWR)
+            os.dup2(self.tty, 0)
+            os.dup2(self.tty, 1)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        # The protocol's own descriptors were kept aside at start: fds 0 and 1 get back
+        # what the SDK gave them (/dev/null and stderr).
+        assert self.saved is not None
+        sys.stdout.flush()
+        os.dup2(self.saved[0], 0)
+        os.dup2(self.saved[1], 1)
+        for fd in (*self.saved, self.tty):
+            if fd is not None:
+                os.close(fd)
+        self.saved = self.tty = None
+        self.channel.send({"type": "terminal_end"})
+
+
+class _OnTerminal:
+    """Run directly: the plugin is on the user's terminal already."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

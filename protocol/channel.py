@@ -3,6 +3,7 @@ and stdout, a reader thread for responses and `cancel`, and the interruption of 
 code when a cancel arrives (whatever SIGINT's disposition)."""
 from __future__ import annotations
 
+import _thread
 import os
 
 from protocol import framing
@@ -21,14 +22,12 @@ class Channel:
     """The protocol stream: private duplicates of the original stdin/stdout."""
 
     def __init__(self, version: int, inp: int, out: int) -> None:
-        import threading
-
         self.version = version
         self.inp = inp
         self.out = out
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.responses: dict[object, Mapping[str, Any]] = {}
-        self.arrived = threading.Condition(self.lock)
+        self.arrived = _Arrivals(self.lock)
         self.cancel_reason: str | None = None
         # Set while the author's function runs: only then is the main thread
         # interrupted on cancel (before, the SDK checks cancel_reason itself).
@@ -126,9 +125,8 @@ class Channel:
         disposition (a plugin started from a script's `cmd &` inherits SIGINT ignored).
         Returns what to restore afterwards."""
         import _signal  # not `signal`, which imports enum: this is every run's start-up
-        import threading
 
-        self.main_thread = threading.get_ident()
+        self.main_thread = _thread.get_ident()
         saved = None
         try:
             if _signal.getsignal(_signal.SIGINT) in (_signal.SIG_IGN, _signal.SIG_DFL, None):
@@ -155,8 +153,6 @@ class Channel:
         import _signal
 
         if self.main_thread is None or not hasattr(_signal, "pthread_kill"):
-            import _thread
-
             _thread.interrupt_main()
             return
         if _signal.getsignal(_signal.SIGINT) is not _signal.default_int_handler:
@@ -167,3 +163,40 @@ class Channel:
             _signal.pthread_kill(self.main_thread, _signal.SIGINT)
         except (OSError, ValueError):
             pass
+
+
+class _Arrivals:
+    """What the channel needs of `threading.Condition` (wait with a timeout, notify every
+    waiter), on `_thread`'s locks: `threading` would bring `collections`, `functools` and more
+    into the start of every protocol plugin (docs/performance.md)."""
+
+    __slots__ = ("lock", "waiters")
+
+    def __init__(self, lock: _thread.LockType) -> None:
+        self.lock = lock
+        self.waiters: list[_thread.LockType] = []
+
+    def __enter__(self) -> _Arrivals:
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+    def wait(self, timeout: float) -> None:
+        """Release the lock until notified or `timeout` seconds, then hold it again."""
+        waiter = _thread.allocate_lock()
+        waiter.acquire()
+        self.waiters.append(waiter)
+        self.lock.release()
+        try:
+            waiter.acquire(True, timeout)
+        finally:
+            self.lock.acquire()
+            if waiter in self.waiters:
+                self.waiters.remove(waiter)
+
+    def notify_all(self) -> None:
+        for waiter in self.waiters:
+            waiter.release()
+        self.waiters.clear()

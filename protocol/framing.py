@@ -56,6 +56,8 @@ class LineSplitter:
             self._parts = [rest]
             self._size = len(rest)
         max_line = self.max_line
+        if b"\r" not in data and b"\n\n" not in data and data[:1] != b"\n" and max(map(len, parts), default=0) <= max_line:
+            return parts  # the common chunk, decided in C: no CR, no empty line, none too long
         lines = []
         for part in parts:
             if part[-1:] == b"\r":
@@ -164,6 +166,7 @@ def decode(line: bytes) -> dict[str, object]:
 # reports errors); tests/fastpath_test.py holds the two to the same answers.
 OUTPUT_TEXT = b'{"type":"output","text":"'
 _CONTROL = bytes(range(0x20))  # never raw inside a JSON line (the newlines between lines are not in it)
+_OUTPUT_JOINT = b'"}\n' + OUTPUT_TEXT  # between two such lines joined by a newline (never inside one)
 _SIMPLE_ESCAPES = ((b"\\n", b"\n"), (b"\\t", b"\t"), (b"\\r", b"\r"), (b'\\"', b'"'), (b"\\/", b"/"))
 
 
@@ -183,6 +186,15 @@ def output_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
     """(the bytes of the `output` messages with a plain text from lines[start] on, where the
     run ends); (None, start) when the first line is not one, or the run needs the parser.
     The lines must have passed `plain_text_ok`."""
+    # The common chunk, all of it such lines, checked at once (each newline of the joined lines
+    # is between two of them exactly when the joints are as many as the newlines).
+    rest = lines[start:] if start else lines
+    blob = b"\n".join(rest)
+    if (blob.startswith(OUTPUT_TEXT) and blob.endswith(b'"}') and blob.count(_OUTPUT_JOINT) == len(rest) - 1
+            and b'\\"}' not in blob):
+        text = unescape(blob[len(OUTPUT_TEXT) : -2].replace(_OUTPUT_JOINT, b""))
+        if text is not None:
+            return text, len(lines)
     payloads = []
     end = start
     n = len(lines)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 
-from protocol import context, messages, names, versions
+from protocol import context, names
 from protocol.context import Context
 from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError, ProtocolError
 from protocol.width import columns
@@ -49,6 +49,12 @@ if TYPE_CHECKING:
 __all__ = ["Cancelled", "Context", "Flag", "InteractionUnavailable", "Plugin", "PluginError"]
 EXIT_PROTOCOL = 76  # no version in common, or a first request it does not know (docs/exit-codes.md)
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: run directly, its reader went away (as `cmd | head` shows it)
+
+
+def _features() -> tuple[str, ...]:
+    from protocol.messages import FEATURES
+
+    return tuple(FEATURES)
 
 
 class Flag:
@@ -108,7 +114,7 @@ class Plugin:
         self.flags = list(flags)
         self.subcommands = dict(subcommands or {})
         self.auto_help = auto_help
-        unknown = sorted(set(requires) - set(messages.FEATURES))
+        unknown = sorted(set(requires) - set(_features())) if requires else []
         if unknown:
             raise ValueError(f"unknown protocol features in requires: {', '.join(unknown)}")
         self.requires = list(requires)
@@ -193,6 +199,8 @@ class Plugin:
 
     # -- over the protocol -----------------------------------------------------------
     def _hello(self, version: int | None) -> dict[str, Any]:
+        from protocol import messages, versions
+
         supported = list(versions.SUPPORTED) if version is None or len(versions.SUPPORTED) > 1 else None
         plugin = {"name": self.name, "version": self.version, "summary": self.summary}
         if version is None:  # no version in common: features would mean nothing
@@ -200,6 +208,9 @@ class Plugin:
         return messages.hello(version, supported, plugin, messages.FEATURES, self.requires)
 
     def _main_protocol(self, offer: str) -> int:
+        # The wire's modules only here: a plugin run directly (a person at a terminal) starts
+        # without them (docs/performance.md).
+        from protocol import messages, versions
         from protocol.channel import Channel
 
         # Keep the protocol on private descriptors first thing, then point fd 1
@@ -239,9 +250,9 @@ class Plugin:
         if first.get("type") != "run":
             channel.send(messages.error("unsupported_request", f"{self.name} does not support the {first.get('type')!r} request"))
             return EXIT_PROTOCOL
-        import threading
+        import _thread  # not `threading` (it imports collections, functools ...): every run's start
 
-        threading.Thread(target=channel.listen, name="tool-protocol-reader", daemon=True).start()
+        _thread.start_new_thread(channel.listen, ())  # never joined at exit, as a daemon thread
         return self._invoke(Context(first, channel, self._program()), channel)
 
     def _invoke(self, ctx: Context, channel: Channel | None) -> int:

@@ -57,10 +57,11 @@ def check(inv: Invocation) -> tuple[list[Finding], int, list[str]]:
             )
     findings += _directory_findings(inv.program, sp.dirs)
     findings += _installed_findings(inv)
-    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
+    invalid: list[tuple[str, str]] = []
+    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ, invalid), inv.program, inv.environ)
     for p in found:
         findings += _plugin_findings(inv, p)
-    for path, why in scan.invalid_names(inv.program, sp.dirs, inv.environ):
+    for path, why in invalid:
         findings.append(Finding("warning", "invalid_name", f"{path}: never run: {why}",
                                 f"rename it {inv.prog}-NAME, NAME of letters, digits, '.', '_' and '-' "
                                 "(first a letter or a digit), if it is meant to be a plugin", path))

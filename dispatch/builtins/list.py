@@ -10,9 +10,9 @@ run.
 """
 from __future__ import annotations
 
-from dispatch import commands, lookup
+from dispatch import commands, dirs, lookup
 from dispatch.builtins.common import parse_args
-from dispatch.catalog import metadata, probe, scan
+from dispatch.catalog import metadata, scan
 from dispatch.screen import pager
 from dispatch.screen.style import Style, cells, cut, cut_path, pad, paragraph
 from dispatch.screen.text import visible, write_json
@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from dispatch.resolve import SearchPath
 
 
-def plugins(inv: Invocation, *, refresh: bool = False) -> tuple[list[PluginFile], SearchPath]:
-    """Every plugin file on the search path, with what is known of it (asking again with `refresh`)."""
+def plugins(
+    inv: Invocation, *, refresh: bool = False, invalid: list[tuple[str, str]] | None = None,
+) -> tuple[list[PluginFile], SearchPath]:
+    """Every plugin file on the search path, with what is known of it (asking again with
+    `refresh`); into `invalid`, the files whose names cannot be commands (scan.scan)."""
     sp = lookup.search_path(inv, trace=True)
-    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
+    found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ, invalid), inv.program, inv.environ)
     if refresh:
         refresh_metadata(inv, found)
         found = scan.with_metadata(scan.scan(inv.program, sp.dirs, inv.environ), inv.program, inv.environ)
@@ -38,6 +41,7 @@ def plugins(inv: Invocation, *, refresh: bool = False) -> tuple[list[PluginFile]
 
 def refresh_metadata(inv: Invocation, found: list[PluginFile]) -> None:
     """Ask every plugin that declares the protocol to describe itself (again)."""
+    from dispatch.catalog import probe  # for --refresh only: it brings the protocol's client
     for p in found:
         if p.kind != "protocol" or not p.runs or p.stat is None:
             continue
@@ -68,10 +72,10 @@ def run(inv: Invocation, args: list[str]) -> int:
     if parsed is None:
         return 0
     given, _ = parsed
-    found, sp = plugins(inv, refresh="--refresh" in given)
+    invalid: list[tuple[str, str]] = []
+    found, sp = plugins(inv, refresh="--refresh" in given, invalid=invalid)
     sandboxes = policies(inv, found)
     aliases = alias_rows(inv, found)
-    invalid = scan.invalid_names(inv.program, sp.dirs, inv.environ)
     if "--json" in given:
         write_json(document(found, sp, sandboxes, aliases, invalid))
         return 0
@@ -111,7 +115,10 @@ def policies(inv: Invocation, found: list[PluginFile]) -> dict[str, str]:
     from dispatch.errors import ToolError
 
     found_policies = {}
-    for p in found:
+    # Only the run's or the config's policy, or an installed plugin's own, can apply: the others
+    # are not even looked at (2,000 plugins on PATH cost nothing here).
+    installed = dirs.installed_bin(inv.environ, inv.prog)
+    for p in found if inv.may_sandbox else [p for p in found if p.dir == installed]:
         try:
             if not inv.may_confine(p.path):
                 continue
@@ -183,10 +190,11 @@ def table(
         problems.append([f"never used: the plugin {a.hidden_by} has its name (plugins come before aliases)"]
                         if a.hidden_by else [])
     widths = _widths(rows, style.width)
+    shown = [(i, w) for i, w in enumerate(widths) if w is not None]
     out = []
     warnings = 0
     for row, messages in zip(rows, problems):
-        out.append(_line(row, widths, style, header=row is rows[0]) + "\n")
+        out.append(_line(row, shown, style, header=row is rows[0]) + "\n")
         warnings += len(messages)
         out += [_warning(message, style, "  ") for message in messages]
     warnings += len(invalid)
@@ -228,18 +236,18 @@ def _widths(rows: list[list[str]], width: int | None) -> list[int | None]:
     return shown
 
 
-def _line(row: list[str], widths: list[int | None], style: Style, *, header: bool) -> str:
+def _line(row: list[str], shown: list[tuple[int, int]], style: Style, *, header: bool) -> str:
+    """One row: the `shown` columns (index, width), cut on a terminal, padded but the last."""
     cells_out = []
-    last = max(i for i, w in enumerate(widths) if w is not None)
-    for i, (text, width) in enumerate(zip(row, widths)):
-        if width is None:
-            continue
-        if style.width is not None:
+    fit = style.width is not None
+    for n, (i, width) in enumerate(shown, 1):
+        text = row[i]
+        if fit:
             text = cut_path(text, width) if i == _PATH else cut(text, width)
-        if i == last:
+        if n == len(shown):
             cells_out.append(style.dim(text) if i == _PATH and not header else text)
-        else:
-            cells_out.append(pad(text, width))
+        else:  # the common text (ASCII, printable) padded in C; the rest by its display width
+            cells_out.append(text.ljust(width) if text.isascii() and text.isprintable() else pad(text, width))
     return _GAP.join(cells_out).rstrip()
 
 

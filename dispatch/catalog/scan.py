@@ -174,24 +174,17 @@ def header_summary(path: str, prog: str) -> str | None:
     return None
 
 
-def _command_name(file_name: str, prefix: str, windows: bool, pathext: Sequence[str]) -> str | None:
-    if not file_name.startswith(prefix):
-        return None
-    rest = file_name[len(prefix) :]
-    if windows:
-        root, ext = os.path.splitext(rest)
-        if ext.lower() not in pathext:
-            return None
-        rest = root
-    if resolve.name_problem(rest) is not None:
-        return None
-    return rest
-
-
-def scan(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[PluginFile]:
+def scan(
+    program: Program, dirs: Sequence[str], env: Mapping[str, str], invalid: list[tuple[str, str]] | None = None,
+) -> list[PluginFile]:
     """All `<prog>-*` files (not directories) in `dirs`, in search order, each dir sorted by
-    name, with the problems of each: which one runs for its name, and why the others do not."""
-    found = list(_files(program, dirs, env))
+    name, with the problems of each: which one runs for its name, and why the others do not.
+    Into `invalid` (when given), in the same pass: (path, why) of each `<prog>-*` file whose
+    name can never be typed as a command (`tool-a b`, `tool-.x`, `tool-データ`), never run,
+    which `list` and `doctor` report. Unlike git, which runs `git-データ`, a command word is
+    [A-Za-z0-9][A-Za-z0-9._-]*, so that no word typed can be a path or an option, and every
+    name looks the same in every terminal and shell."""
+    found = list(_files(program, dirs, env, invalid))
     order = {d: i for i, d in enumerate(dirs)}
     first_in: dict[str, int] = {}  # command name -> index of the first directory with a runnable file
     for p in found:
@@ -230,39 +223,26 @@ def _takes_over(prog: str, name: str, at: int, first_in: Mapping[str, int], ndir
     return []
 
 
-def _files(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> Iterator[PluginFile]:
-    """Each `<prog>-*` file of `dirs` with its own problem (not executable, a broken link...)."""
+def _files(program: Program, dirs: Sequence[str], env: Mapping[str, str], invalid: list[tuple[str, str]] | None) -> Iterator[PluginFile]:
+    """Each `<prog>-*` file of `dirs` with its own problem (not executable, a broken link...);
+    into `invalid`, (path, why) of each whose name can never be typed as a command."""
     windows = program.windows
     pathext = resolve.pathext(windows, env)
     prefix = program.prog + "-"
+    cut = len(prefix)
     for d, entry in _entries(dirs, prefix):
-        name = _command_name(entry.name, prefix, windows, pathext)
-        if name is not None:
-            found = _file(entry, name.replace("_", "-"), d, windows)
-            if found is not None:
-                yield found
-
-
-def invalid_names(program: Program, dirs: Sequence[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(path, why) of each `<prog>-*` file in `dirs` whose name can never be typed as a command
-    (`tool-a b`, `tool-.x`, `tool-データ`): never run, reported by `list` and `doctor`. Unlike
-    git, which runs `git-データ`, a command word is [A-Za-z0-9][A-Za-z0-9._-]*, so that no word
-    typed can be a path or an option, and every name looks the same in every terminal and shell."""
-    windows = program.windows
-    pathext = resolve.pathext(windows, env)
-    prefix = program.prog + "-"
-    found = []
-    for d, entry in _entries(dirs, prefix):
-        rest = entry.name[len(prefix) :]
+        rest = entry.name[cut:]
         if windows:
-            root, ext = os.path.splitext(rest)
+            rest, ext = os.path.splitext(rest)
             if ext.lower() not in pathext:
                 continue  # not a program here at all
-            rest = root
         problem = resolve.name_problem(rest)
-        if problem is not None:
-            found.append((os.path.join(d, entry.name), f"{rest!r} cannot be typed as a command: {problem}"))
-    return found
+        if problem is None:
+            found = _file(entry, rest.replace("_", "-"), d, windows)
+            if found is not None:
+                yield found
+        elif invalid is not None:
+            invalid.append((entry.path, f"{rest!r} cannot be typed as a command: {problem}"))
 
 
 def _entries(dirs: Sequence[str], prefix: str) -> Iterator[tuple[str, os.DirEntry[str]]]:

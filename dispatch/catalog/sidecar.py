@@ -13,6 +13,7 @@ import stat
 import time
 
 from dispatch import lookup
+from dispatch.catalog.candidates import Candidates
 from dispatch.process import poller as events
 from dispatch.process import spawn
 from dispatch.process.poller import READ, Poller, read
@@ -47,19 +48,6 @@ def find(inv: Invocation, plugin_path: str) -> str | None:
 def file_name(prog: str, plugin_file: str) -> str | None:
     """The sidecar's file name for a plugin's (`tool-db-migrate` -> `tool_complete-db-migrate`)."""
     return f"{prog}_complete-{plugin_file[len(prog) + 1 :]}" if plugin_file.startswith(prog + "-") else None
-
-
-class Candidates:
-    """What a shell is offered for the word being typed: (value, description) pairs, and
-    cobra's directive bits (2: no space after the value; 4: no file names instead); `late`:
-    a sidecar's answer dropped for coming after TIMEOUT (`plugin check` says so)."""
-
-    __slots__ = ("items", "directive", "late")
-
-    def __init__(self, items: list[tuple[str, str]] | None = None, directive: int = 0, *, late: bool = False) -> None:
-        self.items = items if items is not None else []
-        self.directive = directive
-        self.late = late
 
 
 def complete(inv: Invocation, path: str, command: str, words: Sequence[str], current: str) -> Candidates:
