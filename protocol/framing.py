@@ -186,30 +186,20 @@ def output_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
     """(the bytes of the `output` messages with a plain text from lines[start] on, where the
     run ends); (None, start) when the first line is not one, or the run needs the parser.
     The lines must have passed `plain_text_ok`."""
-    # The common chunk, all of it such lines, checked at once (each newline of the joined lines
-    # is between two of them exactly when the joints are as many as the newlines).
-    rest = lines[start:] if start else lines
-    blob = b"\n".join(rest)
-    if (blob.startswith(OUTPUT_TEXT) and blob.endswith(b'"}') and blob.count(_OUTPUT_JOINT) == len(rest) - 1
-            and b'\\"}' not in blob):
-        text = unescape(blob[len(OUTPUT_TEXT) : -2].replace(_OUTPUT_JOINT, b""))
-        if text is not None:
-            return text, len(lines)
-    payloads = []
+    # Each line is looked at once (a line that ends the run is where the next call starts, and
+    # it fails there at once), then the run's bodies are cut out of the joined lines in one
+    # pass: the joints are the only newlines.
     end = start
     n = len(lines)
+    shortest = len(OUTPUT_TEXT) + 2  # `{"type":"output","text":"}` ends in `"}` too: not one
     while end < n:
         line = lines[end]
-        if not (line.startswith(OUTPUT_TEXT) and line.endswith(b'"}')):
-            break
-        payload = line[len(OUTPUT_TEXT) : -2]
-        if payload.endswith(b"\\"):
-            break  # a lone backslash: let the parser say what is wrong
-        payloads.append(payload)
+        if not (line.startswith(OUTPUT_TEXT) and line.endswith(b'"}')) or line[-3:-2] == b"\\" or len(line) < shortest:
+            break  # not one; or a body ending in a backslash: let the parser say what is wrong
         end += 1
     if end == start:
         return None, start
-    text = unescape(b"".join(payloads))
+    text = unescape(b"\n".join(lines[start:end])[len(OUTPUT_TEXT) : -2].replace(_OUTPUT_JOINT, b""))
     return (None, start) if text is None else (text, end)
 
 
@@ -226,7 +216,8 @@ def record_run(lines: list[bytes], start: int) -> tuple[bytes | None, int]:
     `plain_text_ok`."""
     at = len(RECORD_DATA)
     end = start
-    for line in lines[start:]:
+    for i in range(start, len(lines)):  # by index: a copy of the rest for each call would be quadratic
+        line = lines[i]
         if not line.startswith(RECORD_DATA):
             break
         text = line.decode("utf-8")

@@ -34,6 +34,19 @@ def _find_tool() -> str:
 TOOL = _find_tool()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The packages compiled once, before thousands of `tool` processes start: where Python may
+    not write bytecode itself (PYTHONDONTWRITEBYTECODE, as some CI images set it), every one of
+    them would compile the changed modules again (tens of milliseconds each run)."""
+    import compileall
+
+    for package in ("dispatch", "protocol"):
+        try:
+            compileall.compile_dir(str(REPO / package), quiet=2)
+        except OSError:
+            pass  # a read-only checkout: the interpreter's own caching is all there is
+
+
 class Env:
     """A controlled environment for running the real `tool`: its own plugin dir, PATH, HOME and caches."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import random
 
-from protocol.framing import OUTPUT_TEXT, output_run, plain_text_ok
+from protocol.framing import OUTPUT_TEXT, output_run, plain_text_ok, record_run
 from protocol.framing import unescape as _unescape
 from tests.conftest import Env, raw_plugin
 
@@ -46,6 +46,21 @@ def test_a_run_of_output_lines_is_decoded_at_once_and_stops_where_the_parser_mus
     assert output_run(lines, 0) == (b"a\nb", 2)
     assert output_run(lines, 2) == (None, 2)
     assert not plain_text_ok([b'{"type":"output","text":"\x01"}'])
+    # Not one, though it starts and ends like one: the parser says what is wrong.
+    assert output_run([b'{"type":"output","text":"}'], 0) == (None, 0)
+    assert output_run([b'{"type":"output","text":"a\\"}', lines[0]], 0) == (None, 0)
+    assert output_run([lines[0], b'{"type":"output","text":"a\\"}'], 0) == (b"a\n", 1)
+
+
+def test_a_chunk_of_other_messages_costs_one_look_at_each_line() -> None:
+    # 200,000 requests in one chunk, none an output or a record: every call fails at once.
+    lines = [b'{"type":"request","id":%d,"method":"prompt","params":{"message":"x"}}' % i for i in range(200_000)]
+    import time
+
+    began = time.process_time()
+    for i in range(len(lines)):
+        assert output_run(lines, i) == (None, i) and record_run(lines, i) == (None, i)
+    assert time.process_time() - began < 30  # a bound against a quadratic scan only (that took minutes)
 
 
 def test_record_runs_pass_the_data_on_as_written_or_step_aside() -> None:
