@@ -434,11 +434,14 @@ def _running_in(directory: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_a_signal_during_an_install_stops_pip_and_the_venv(ienv: Env, sig: int) -> None:
-    whl = wheel(ienv.root / "wheels", "tool-w", "1.0", {"w.py": "def main(): pass\n"}, scripts={"tool-w": "w:main"})
+    # Enough files that pip takes a while to unpack them into the new venv.
+    files = {"w.py": "def main(): pass\n", **{f"w_data/f{i}.py": "" for i in range(3000)}}
+    whl = wheel(ienv.root / "wheels", "tool-w", "1.0", files, scripts={"tool-w": "w:main"})
     proc = started([TOOL, "plugin", "install", str(whl)], env={**ienv.vars, "PIP_NO_INDEX": "1"},
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # While ensurepip (a child of `python -m venv`, itself a child of tool) unpacks pip.
-    _wait_for(lambda: list(_data(ienv).glob("plugins/*/v-*/venv/lib/python*/site-packages/pip")), "pip being installed")
+    # While pip (a child of tool, or the venv's Python it runs, or ensurepip under `python -m
+    # venv` where the host has no recent pip) installs into the version's venv.
+    _wait_for(lambda: [c for c in _running_in(_data(ienv) / "plugins") if "pip" in c], "pip installing into the venv")
     proc.send_signal(sig)
     proc.communicate(timeout=HANG_BOUND)
     assert proc.returncode == -sig
@@ -449,8 +452,8 @@ def test_a_signal_during_an_install_stops_pip_and_the_venv(ienv: Env, sig: int) 
     assert _running_in(plugins) == []
     if sig != signal.SIGKILL:
         assert _versions(ienv, "w") == []  # removed on the way out
-    else:  # left for the next writer, but stopped with tool: pip was never installed into the venv
-        assert not list(_data(ienv).glob("plugins/*/v-*/venv/lib/python*/site-packages/pip-*.dist-info"))
+    else:  # left for the next writer, but stopped with tool: the package never finished installing
+        assert not list(_data(ienv).glob("plugins/*/v-*/venv/lib/python*/site-packages/tool_w-*.dist-info/RECORD"))
     _ok(ienv.run("plugin", "install", str(_source(ienv, "tool-hi", "echo hi\n"))))  # the next writer clears the rest
     assert _versions(ienv, "w") == [] and _ok(ienv.run("hi")) == "hi\n"
 

@@ -186,11 +186,15 @@ class Fetcher:
                 raise mismatch(requirement, request.sha256, local_digest)
         self._say("making a private environment (venv)")
         python = os.path.join(target, "bin", "python")
-        self._run([sys.executable, "-I", "-m", "venv", *(["--symlinks"] if os.name != "nt" else []), target],
+        # The host's own pip installs into the venv (`--python`), when it is recent enough: a venv
+        # without a pip of its own is made in milliseconds, where ensurepip takes seconds.
+        pip = host_pip(installed_only=True)
+        self._run([sys.executable, "-I", "-m", "venv", *(["--symlinks"] if os.name != "nt" else []),
+                   *(["--without-pip"] if pip else []), target],
                   f"{sys.executable} -m venv", run.VENV_DEADLINE, clean_env(self.env))
         report = os.path.join(version, "pip-report.json")
-        args = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-warn-script-location",
-                "--report", report]
+        args = [*(pip or [python, "-m", "pip"]), *(["--python", python] if pip else []), "install",
+                "--disable-pip-version-check", "--no-input", "--no-warn-script-location", "--report", report]
         if request.requirements is not None:
             req_file = os.path.join(version, "requirements.txt")
             with open(req_file, "w") as f:
@@ -391,13 +395,23 @@ def clean_env(env: Mapping[str, str], *, locked: bool = False) -> dict[str, str]
     return clean
 
 
-def host_pip() -> list[str] | None:
-    """How to run a pip that belongs to the host's Python, not to a plugin's venv: the wheel
-    bundled with it (ensurepip; a wheel runs as `python WHEEL/pip`), else its own installed pip;
-    isolated (-I: no PYTHONPATH, no user site). None when it has neither."""
+# pip's `--python` (install into another interpreter's environment) is in pip 22.3 and later.
+_PIP_WITH_PYTHON = (22, 3)
+
+
+def host_pip(*, installed_only: bool = False) -> list[str] | None:
+    """How to run a pip that belongs to the host's Python, not to a plugin's venv, isolated (-I:
+    no PYTHONPATH, no user site, not the current directory): its own installed pip when it has
+    `--python` (fast: compiled, no zip), else the wheel bundled with it (ensurepip; a wheel runs
+    as `python WHEEL/pip`). `installed_only`: the installed pip or nothing. None when there is
+    neither."""
     import glob
     import importlib.util
 
+    if importlib.util.find_spec("pip") is not None and _pip_version() >= _PIP_WITH_PYTHON:
+        return [sys.executable, "-I", "-m", "pip"]
+    if installed_only:
+        return None
     spec = importlib.util.find_spec("ensurepip")
     places = [os.path.join(os.path.dirname(spec.origin), "_bundled")] if spec is not None and spec.origin else []
     places.append("/usr/share/python-wheels")  # Debian's ensurepip keeps them there
@@ -408,6 +422,16 @@ def host_pip() -> list[str] | None:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-I", "-m", "pip"]
     return None
+
+
+def _pip_version() -> tuple[int, ...]:
+    """The host's installed pip's version, (0,) when it cannot be told."""
+    from importlib import metadata
+
+    try:
+        return tuple(int(p) for p in metadata.version("pip").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return (0,)
 
 
 def _copy(source: str, dest: str) -> str:
