@@ -67,11 +67,12 @@ class Handover:
 
 def hand_over(pgid: int, fd: int | None = None) -> Handover | None:
     """Make `pgid` the foreground group of the terminal the host owns (fd 0, 1 or 2, or `fd`)."""
+    candidates = [c for c in ((fd,) if fd is not None else (0, 1, 2)) if owned(c)]
+    if not candidates:
+        return None  # no terminal (a script, CI): termios is not even imported
     import termios
 
-    for cand in (fd,) if fd is not None else (0, 1, 2):
-        if not owned(cand):
-            continue
+    for cand in candidates:
         try:
             attrs = termios.tcgetattr(cand)
         except (termios.error, OSError):
