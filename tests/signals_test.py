@@ -286,3 +286,25 @@ def test_sdk_template_in_the_docs_declares(tenv: Env) -> None:
     assert "TOOL_PROTOCOL" in sample.read_text()
     proc = subprocess.run([sys.executable, "-c", "import protocol.plugin as p; print(p.__doc__)"], capture_output=True)
     assert b"# speaks TOOL_PROTOCOL" in proc.stdout
+
+
+def test_sdk_cancel_reaches_the_main_thread_while_another_thread_waits_for_an_answer(tenv: Env) -> None:
+    """A question asked from a worker thread is not the main thread waiting: the cancel must
+    still interrupt the author's function (before, the one `waiting` flag of the channel
+    stopped it, and the run was killed by the escalation instead)."""
+    sdk_plugin(tenv, "tool-bg", """
+        import threading
+        asker = threading.Thread(target=lambda: ctx.prompt("Name?"), daemon=True)
+        asker.start()
+        try:
+            time.sleep(60)
+        finally:
+            ctx.log.info("cleaned up")
+    """)
+    term = in_pty(tenv, "--timeout", "1", "bg")
+    term.read_until(b"Name? ")
+    start = time.monotonic()
+    code, screen = term.finish()
+    assert code == 124, screen
+    assert b"cleaned up" in screen, "cancelled by the SDK, not killed by the escalation"
+    assert time.monotonic() - start < 2.9, "stopped within the cancel grace"
