@@ -20,15 +20,22 @@ if TYPE_CHECKING:
 
 # Files up to this size are read on every run rather than cached.
 SMALL = 256 * 1024
+# Of any file, at most this much is read (a multi-GB or sparse file is decided in bounded time).
+LIMIT = 64 << 20
 _CHUNK = 1 << 20
+# The first bytes of the executable formats whose data sections are read instead of the whole
+# file (dispatch/sections.py): ELF, Mach-O (both byte orders, 32 and 64 bits, universal), PE.
+_COMPILED = (b"\x7fELF", b"\xfe\xed\xfa", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba", b"MZ")
 
 
 def scan(path: str, needle: bytes) -> tuple[bool, os.stat_result | None]:
-    """(whether the file contains `needle`, the stat of what was read).
+    """(whether the file contains `needle` where a declaration counts, the stat of what was read).
 
-    A file that cannot be opened or read (execute-only, gone, not a regular
-    file) is plain. Opened without blocking, so that a FIFO swapped in for
-    the plugin cannot hang the host; memory stays bounded whatever the size.
+    Where it counts: in a compiled executable (ELF, Mach-O, PE), its data sections, where string
+    literals live; in any other file, its first LIMIT bytes (docs/protocol.md). A file that
+    cannot be opened or read (execute-only, gone, not a regular file) is plain. Opened without
+    blocking, so that a FIFO swapped in for the plugin cannot hang the host; memory stays
+    bounded whatever the size.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
@@ -38,19 +45,41 @@ def scan(path: str, needle: bytes) -> tuple[bool, os.stat_result | None]:
         st = os.fstat(fd)
         if (st.st_mode & 0o170000) != 0o100000:  # S_ISREG without importing stat
             return False, None
-        keep = len(needle) - 1
-        tail = b""
-        while True:
-            chunk = os.read(fd, _CHUNK)
-            if not chunk:
-                return False, st
-            if needle in chunk or (tail and needle in tail + chunk[:keep]):
-                return True, st
-            tail = chunk[-keep:]
+        head = os.read(fd, _CHUNK)
+        compiled = head.startswith(_COMPILED)
+        if len(head) < _CHUNK and needle not in head:
+            return False, st  # the whole file, read: no section can hold what the file does not
+        if compiled:
+            from dispatch import sections
+
+            ranges = sections.data_ranges(fd, st.st_size, head)
+            if ranges is not None:
+                return _within(fd, ranges, needle), st
+        return needle in head or _within(fd, [(len(head), LIMIT - len(head))], needle, tail=head), st
     except OSError:
         return False, None
     finally:
         os.close(fd)
+
+
+def _within(fd: int, ranges: list[tuple[int, int]], needle: bytes, tail: bytes = b"") -> bool:
+    """Whether `needle` is in one of the ranges (offset, length) of the file, reading at most
+    LIMIT bytes in all; `tail` is what was read just before the first range."""
+    keep = len(needle) - 1
+    budget = LIMIT
+    for offset, length in ranges:
+        end = offset + min(length, budget)
+        budget -= end - offset
+        while offset < end:
+            chunk = os.pread(fd, min(_CHUNK, end - offset), offset)
+            if not chunk:
+                break
+            if needle in chunk or (tail and needle in tail[-keep:] + chunk[:keep]):
+                return True
+            tail = chunk
+            offset += len(chunk)
+        tail = b""
+    return False
 
 
 def declares(path: str, st: os.stat_result, needle: bytes, env: Mapping[str, str], prog: str) -> bool:
