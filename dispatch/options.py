@@ -24,7 +24,6 @@ def _usage(message: str) -> Exception:
 MAX_SECONDS: Final = 365 * 24 * 3600.0
 MAX_SIZE: Final = 1 << 50
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_DIGITS = frozenset("0123456789")
 _DECIMAL = frozenset("0123456789.")
 _SECOND_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -38,10 +37,12 @@ def parse_size(value: str, option: str) -> int:
         number = number[:-1]
     elif number[-1:] in ("b", "B"):
         number = number[:-1]
-    # Only ASCII digits: str.isdigit and int() also take other scripts' digits ("١٠", "²").
-    if not number or not set(number) <= _DIGITS or int(number) <= 0:
+    from protocol.digits import decimal  # here, not on every command's start-up path
+
+    count = decimal(number, 18)
+    if not count:
         raise _usage(f"{option} needs a positive size in bytes (e.g. 1000, 64K, 10M, 1G), got {value!r}")
-    size = int(number) * scale
+    size = count * scale
     if size > MAX_SIZE:
         raise _usage(f"{option} is at most 1024T ({MAX_SIZE} bytes), got {value!r}")
     return size

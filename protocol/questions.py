@@ -4,13 +4,14 @@ protocol plugin), the SDK run directly (on its own terminal), the SDK's fallback
 host, and the fake host of protocol.testing."""
 from __future__ import annotations
 
+from protocol.digits import decimal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
 METHODS = ("prompt", "confirm", "choose")
-_DIGITS = frozenset("0123456789")
 
 
 def _as_is(text: str) -> str:
@@ -69,9 +70,9 @@ class Question:
             if word in ("n", "no"):
                 return True, False
             return False, None
-        # Only ASCII digits: str.isdigit() and int() also take "²" or "١".
-        if 0 < len(line) < 10 and set(line) <= _DIGITS and 1 <= int(line) <= len(self.choices):
-            return True, self.choices[int(line) - 1]
+        number = decimal(line)
+        if number is not None and 1 <= number <= len(self.choices):
+            return True, self.choices[number - 1]
         if line in self.choices:
             return True, line
         return False, None

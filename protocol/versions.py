@@ -1,6 +1,8 @@
 """Protocol version negotiation: the host offers, the plugin picks the highest common version."""
 from __future__ import annotations
 
+from protocol.digits import decimal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -13,9 +15,9 @@ def parse_offer(value: str | None) -> list[int]:
     """The versions in a TOOL_PROTOCOL value ("1" or "1,2"); unparseable items are skipped."""
     versions = []
     for item in (value or "").split(","):
-        item = item.strip()
-        if item.isdigit():
-            versions.append(int(item))
+        version = decimal(item.strip())
+        if version is not None:
+            versions.append(version)
     return versions
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 
+from protocol.digits import decimal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 DEFAULT = 80
-_DIGITS = frozenset("0123456789")
 ELLIPSIS = "\u2026"
 
 
@@ -29,10 +30,8 @@ def columns(fds: Sequence[int] = (1, 2), env: Mapping[str, str] | None = None) -
             continue
         if width > 0:
             return width
-    value = (os.environ if env is None else env).get("COLUMNS", "")
-    if 0 < len(value) < 6 and set(value) <= _DIGITS and int(value) > 0:
-        return int(value)
-    return DEFAULT
+    given = decimal((os.environ if env is None else env).get("COLUMNS", ""), 5)
+    return given if given else DEFAULT
 
 
 def char_cells(c: str) -> int:

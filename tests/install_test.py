@@ -301,11 +301,13 @@ def test_python_packages_from_wheels_and_the_lock(ienv: Env) -> None:
 
 
 class _Server:
-    """Files served on 127.0.0.1; a path in `slow` sends half its body, then waits for `go`."""
+    """Files served on 127.0.0.1; a path in `slow` sends half its body, then waits for `go`;
+    `length` is sent as the Content-Length header when set."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.slow: set[str] = set()
+        self.length: str | None = None
         self.go = threading.Event()
         server = self
 
@@ -317,7 +319,7 @@ class _Server:
                     return
                 data = path.read_bytes()
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", server.length or str(len(data)))
                 self.end_headers()
                 if self.path.lstrip("/") in server.slow:
                     self.wfile.write(data[: len(data) // 2])
@@ -387,6 +389,10 @@ def test_an_archive_checked_before_it_is_unpacked(ienv: Env, server: _Server) ->
     assert out.startswith(f"installed greet2 {sha[:12]} from {local} (archive)")
     proc = ienv.run("plugin", "install", "git@example.com:me/tool-x.git", "--sha256", sha)
     assert proc.returncode == 2 and b"--sha256 is for a file, an archive or a wheel file" in proc.stderr
+    # A Content-Length that is no number (a superscript two, in latin-1) is ignored, not fatal.
+    server.length = "\u00b2"
+    out = _ok(ienv.run("plugin", "install", url, "--sha256", sha, "--allow-http", "--name", "greet3"))
+    assert out.startswith(f"installed greet3 {sha[:12]} from {url} (archive)")
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink out", "absolute symlink", "device", "fifo",

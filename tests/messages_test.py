@@ -103,6 +103,9 @@ def test_version_negotiation() -> None:
 
     assert versions.parse_offer("1") == [1]
     assert versions.parse_offer("1, 2,x,") == [1, 2]
+    # Only ASCII digits are versions: "²".isdigit() is true, and int("²") raises.
+    assert versions.parse_offer("²") == []
+    assert versions.parse_offer("1,²,١,9999999999") == [1]
     assert versions.choose([1, 2], [1]) == 1
     assert versions.choose([1, 2, 3], [2, 3, 4]) == 3
     assert versions.choose([2], [1]) is None

@@ -63,6 +63,20 @@ def test_a_superscript_digit_at_a_choose_prompt_is_asked_again_run_directly(tenv
     assert code == 0 and b"colour=green" in screen, screen
 
 
+@pytest.mark.parametrize("offer", ["²", "1,²", "١"])
+def test_an_offer_of_versions_that_are_no_numbers_is_answered_not_crashed_on(tenv: Env, offer: str) -> None:
+    """A protocol variable holding a superscript digit: the SDK reads only ASCII digits as
+    versions (once a traceback: int("²") raises although "²".isdigit() is true)."""
+    path = sdk_plugin(tenv, "tool-pick", CHOOSE)
+    proc = subprocess.run([str(path)], input=b"", capture_output=True, env={**tenv.vars, "TOOL_PROTOCOL": offer}, timeout=60)
+    hello = json.loads(proc.stdout.splitlines()[0])
+    assert b"Traceback" not in proc.stderr
+    if offer == "1,²":
+        assert hello["protocol"] == 1
+    else:
+        assert (proc.returncode, hello["protocol"], hello["supported"]) == (76, None, [1])
+
+
 # -- the terminal's width -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("value", "expected"), [("²", 80), ("١٠٠", 80), ("0", 80), ("-5", 80), ("", 80), ("x", 80),

@@ -29,6 +29,7 @@ import sys
 from dispatch import commands, declaration, lookup, options, resolve
 from dispatch.catalog.candidates import Candidates
 from dispatch.screen.text import visible
+from protocol.digits import decimal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,9 +66,9 @@ def _request(args: list[str]) -> tuple[str, list[str], str, str]:
     shell = named.get("--shell", shell)
     if "--line" in named:
         line = named["--line"]
-        point = named.get("--point", "")
-        if point.isdecimal():
-            line = line[: int(point)]
+        point = decimal(named.get("--point", ""))
+        if point is not None:
+            line = line[:point]
         words, current = split_line(line)
         return shell, words[1:], current, named.get("--wordbreaks", _BASH_WORDBREAKS)
     if args[:1] == ["--"]:

@@ -17,6 +17,7 @@ from dispatch.catalog.candidates import Candidates
 from dispatch.process import poller as events
 from dispatch.process import spawn
 from dispatch.process.poller import READ, Poller, read
+from protocol.digits import decimal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def parse(out: bytes) -> Candidates:
     for raw in out.decode("utf-8", "replace").splitlines()[:MAX_CANDIDATES]:
         if raw.startswith(":"):
             bits = raw[1:].strip()
-            found.directive = int(bits) & (2 | 4) if bits.isdecimal() and len(bits) < 4 else 0
+            found.directive = (decimal(bits, 3) or 0) & (2 | 4)
             continue
         if raw:
             value, _, description = raw.partition("\t")

@@ -12,6 +12,7 @@ import time
 
 from dispatch.errors import ToolError
 from dispatch.exitcodes import ExitCode
+from protocol.digits import decimal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,8 +41,7 @@ def download(url: str, dest: str, *, allow_http: bool, progress: Callable[[int, 
     deadline = time.monotonic() + DOWNLOAD_DEADLINE  # a server trickling a byte a minute ends too
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
-            total = response.headers.get("Content-Length")
-            expected = int(total) if total and total.isdigit() else None
+            expected = decimal(response.headers.get("Content-Length") or "", 18)
             with open(dest, "xb") as out:
                 while True:
                     chunk = response.read(1 << 16)

@@ -26,6 +26,7 @@ import sys
 
 from dispatch import dirs
 from dispatch.sandbox import policy as policies
+from protocol.digits import decimal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def make_tmpdir(env: Mapping[str, str], prog: str, path: str) -> str:
 
 def _pid(name: str) -> int | None:
     digits = name[len(PREFIX):].partition("-")[0]
-    return int(digits) if name.startswith(PREFIX) and digits.isascii() and digits.isdigit() else None
+    return decimal(digits, 10) if name.startswith(PREFIX) else None
 
 
 def _alive(pid: int) -> bool:

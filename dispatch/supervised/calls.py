@@ -19,6 +19,7 @@ from dispatch.process import spawn
 from dispatch.supervised.loop import Link
 from protocol import framing, messages
 from protocol.calls import CallOutput
+from protocol.digits import decimal
 from protocol.errors import ProtocolError
 
 TYPE_CHECKING = False
@@ -91,7 +92,7 @@ def start(
     """The running call (for the plugin at `caller`), or the error response when it cannot start."""
     var = inv.program.var("CALL_DEPTH")
     given = env.get(var, "0")
-    depth = int(given) if given.isascii() and given.isdigit() and len(given) < 4 else 0
+    depth = decimal(given, 3) or 0
     if depth >= MAX_DEPTH:
         return messages.error_response(rid, "call_failed", f"calls nest {MAX_DEPTH} deep at most (a plugin calling itself?)")
     if not argv:
