@@ -31,23 +31,24 @@ from dispatch.cli import VERSION as __version__  # noqa: E402 - after the handle
 from dispatch.cli import Dispatcher  # noqa: E402
 from dispatch.context import Builtin, Invocation, Option  # noqa: E402
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dispatch.errors import ToolError
-    from dispatch.exitcodes import ExitCode
-
 __all__ = ["Builtin", "Dispatcher", "ExitCode", "Invocation", "Option", "ToolError", "__version__"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    # What checkers see: the two names below as they are, and no module `__getattr__`, so that
+    # a misspelt `dispatch.Dispatchr` is an error rather than an `object`.
+    from dispatch.errors import ToolError
+    from dispatch.exitcodes import ExitCode
+else:
+    def __getattr__(name: str) -> object:
+        # ToolError and ExitCode are imported when first used: the start-up path of every
+        # command does without them.
+        if name == "ToolError":
+            from dispatch.errors import ToolError
 
-def __getattr__(name: str) -> object:
-    # ToolError and ExitCode are imported when first used: the start-up path of every command
-    # does without them (they are typed for checkers by the imports above).
-    if name == "ToolError":
-        from dispatch.errors import ToolError
+            return ToolError
+        if name == "ExitCode":
+            from dispatch.exitcodes import ExitCode
 
-        return ToolError
-    if name == "ExitCode":
-        from dispatch.exitcodes import ExitCode
-
-        return ExitCode
-    raise AttributeError(f"module 'dispatch' has no attribute {name!r}")
+            return ExitCode
+        raise AttributeError(f"module 'dispatch' has no attribute {name!r}")

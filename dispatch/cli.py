@@ -94,7 +94,9 @@ class Dispatcher:
             code = invoke(self.program, sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
         finally:
             _back_to(here)
-        return 128 - code if code < 0 else code
+        from dispatch.exitcodes import ExitCode
+
+        return ExitCode.SIGNAL_BASE - code if code < 0 else code
 
     def run(self, argv: Sequence[str] | None = None) -> NoReturn:
         """Run the command line and exit the process with its outcome: the plugin's

@@ -70,4 +70,6 @@ def die_by(signum: int) -> NoReturn:
     except (OSError, ValueError):
         pass  # SIGKILL cannot be caught or blocked: it needs neither
     os.kill(os.getpid(), signum)
-    os._exit(128 + signum)  # a signal whose default is not to kill
+    from dispatch.exitcodes import ExitCode  # only here: every command's start-up imports this module
+
+    os._exit(ExitCode.SIGNAL_BASE + signum)  # a signal whose default is not to kill

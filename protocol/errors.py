@@ -65,5 +65,9 @@ class Cancelled(BaseException):
         self.reason = reason
 
 
-# The exit status after a cancel, by its reason (docs/protocol.md).
-CANCEL_STATUS = {"interrupt": 130, "timeout": 124, "terminate": 143, "host_gone": 143}
+# Statuses a plugin written with the SDK ends with (docs/exit-codes.md). The SDK does not import
+# the host's ExitCode (a plugin needs none of the host); these are the same numbers, by name.
+SIGNAL_BASE = 128  # + N: as if killed by signal N, as a shell shows it
+TIMEOUT = 124  # a limit the user set ran out
+# The exit status after a cancel, by its reason (docs/protocol.md): SIGINT 2, SIGTERM 15.
+CANCEL_STATUS = {"interrupt": SIGNAL_BASE + 2, "timeout": TIMEOUT, "terminate": SIGNAL_BASE + 15, "host_gone": SIGNAL_BASE + 15}

@@ -34,7 +34,7 @@ import sys
 
 from protocol import context, names
 from protocol.context import Context
-from protocol.errors import CANCEL_STATUS, Cancelled, InteractionUnavailable, PluginError, ProtocolError
+from protocol.errors import CANCEL_STATUS, SIGNAL_BASE, Cancelled, InteractionUnavailable, PluginError, ProtocolError
 from protocol.width import columns
 
 TYPE_CHECKING = False
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Cancelled", "Context", "Flag", "InteractionUnavailable", "Plugin", "PluginError"]
 EXIT_PROTOCOL = 76  # no version in common, or a first request it does not know (docs/exit-codes.md)
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: run directly, its reader went away (as `cmd | head` shows it)
+EXIT_BROKEN_PIPE = SIGNAL_BASE + 13  # SIGPIPE: run directly, its reader went away (as `cmd | head` shows it)
 
 
 def _features() -> tuple[str, ...]:
@@ -281,7 +281,7 @@ class Plugin:
             reason = channel.cancel_reason if channel is not None and channel.cancel_reason else c.reason
             return CANCEL_STATUS.get(reason, CANCEL_STATUS["interrupt"])
         except KeyboardInterrupt:
-            return 130
+            return CANCEL_STATUS["interrupt"]
         except PluginError as e:
             backend.report(self.name, e)
             return e.exit_code

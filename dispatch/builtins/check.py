@@ -53,7 +53,7 @@ def run(inv: Invocation, args: list[str]) -> int:
         write_json({"plugin": found.path, "ok": not failed, "checks": results})
     else:
         sys.stdout.write(text_report(found.path, results))
-    return 1 if failed else 0
+    return ExitCode.FAILURE if failed else ExitCode.OK
 
 
 def plain(inv: Invocation, path: str, command: str) -> list[dict[str, Any]]:

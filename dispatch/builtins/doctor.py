@@ -13,6 +13,7 @@ from dispatch import commands, config, dirs, lookup, shebang
 from dispatch.builtins.common import parse_args
 from dispatch.catalog import scan
 from dispatch.errors import ToolError
+from dispatch.exitcodes import ExitCode
 from dispatch.install.manage import reinstall_command
 from dispatch.install.store import Store
 from dispatch.screen.text import visible, write_json
@@ -342,7 +343,7 @@ def run(inv: Invocation, args: list[str]) -> int:
     if "--json" in parsed[0]:
         write_json({"ok": not findings, "plugins": count, "search_path": dirs, "findings": [f.to_json() for f in findings],
                     "sandbox": sandbox})
-        return 1 if findings else 0
+        return ExitCode.FAILURE if findings else ExitCode.OK
     out = []
     if sandbox is not None:
         out.append(f"sandbox policies in use: {', '.join(sandbox['policies'])}; enforced by {sandbox['enforced_by']}\n")  # type: ignore[arg-type]
@@ -354,4 +355,4 @@ def run(inv: Invocation, args: list[str]) -> int:
     else:
         out.append(f"no problems found; {summary}\n")
     sys.stdout.write("".join(out))
-    return 1 if findings else 0
+    return ExitCode.FAILURE if findings else ExitCode.OK

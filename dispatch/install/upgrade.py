@@ -52,7 +52,7 @@ def upgrade(inv: Invocation, names: list[str], *, all_: bool, dry_run: bool, as_
                        + (f" {visible(str(r['from']))} -> {visible(str(r['to']))}" if r["status"] in ("upgraded", "would_upgrade") else "")
                        + "\n" for r in results)
         written(inv, "upgrade", lambda: sys.stdout.write(text))
-    return 1 if failed else 0
+    return ExitCode.FAILURE if failed else ExitCode.OK
 
 
 def _upgrade_one(inv: Invocation, store: Store, manifest: Manifest, dry_run: bool) -> dict[str, Any]:
