@@ -65,6 +65,17 @@ def usage(name: str, program: Program) -> str:
     return BUILTINS[name][0]
 
 
+def flags(usage: str) -> list[str]:
+    """The long flags a usage names, in order (`[--sandbox[=POLICY]|--no-sandbox]` names two):
+    completion offers what help shows, from the same text."""
+    found: list[str] = []
+    for token in usage.replace("|", " ").replace("[", " ").replace("]", " ").split():
+        name = token.partition("=")[0]
+        if name.startswith("--") and len(name) > 2 and name not in found:
+            found.append(name)
+    return found
+
+
 def plugin_usage(prog: str, subcommand: str | None = None) -> str:
     """`plugin`'s usage (of one subcommand, or of all), continued lines indented under the first."""
     lines = [line for name, (usages, _) in PLUGIN_COMMANDS.items() if subcommand in (None, name) for line in usages]

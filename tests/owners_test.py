@@ -183,6 +183,21 @@ def test_every_builtin_is_listed_helped_and_completed(tenv: Env) -> None:
     assert complete.__name__ == "dispatch.builtins.complete"
 
 
+def test_completion_offers_the_flags_help_shows_for_each_builtin_and_plugin_subcommand(tenv: Env) -> None:
+    """One usage text per command: help prints it, completion reads its flags from it."""
+    for name in BUILTINS:
+        usage = tenv.call("help", name).stdout.decode()
+        flags = sorted({w.split("=")[0].strip("[]|.") for w in usage.replace("|", " ").split() if w.lstrip("[").startswith("--")} - {"--"})
+        assert sorted(offered(tenv.call("__complete", "--", name, "--").stdout)) == ([] if name == "plugin" else flags), name
+    assert offered(tenv.call("__complete", "--", "list", "--").stdout) == ["--json", "--refresh"]
+    for sub in PLUGIN_COMMANDS:
+        usage = tenv.call("help", "plugin").stdout.decode()
+        lines = [line for line in usage.splitlines() if f"plugin {sub} " in line or line.endswith(f"plugin {sub}")]
+        shown = {w.split("=")[0].strip("[]|.") for line in lines for w in line.replace("|", " ").split() if w.lstrip("[").startswith("--")} - {"--"}
+        assert sorted(offered(tenv.call("__complete", "--", "plugin", sub, "--").stdout)) == sorted(shown), sub
+    assert "--locked" in offered(tenv.call("__complete", "--", "plugin", "install", "--").stdout)
+
+
 # -- problems doctor reads by code ----------------------------------------------------------------
 
 def test_doctor_reads_a_failed_run_by_its_code_not_its_words(tenv: Env) -> None:

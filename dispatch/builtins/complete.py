@@ -266,15 +266,16 @@ def _builtin_args(inv: Invocation, command: list[str], current: str, described: 
     if name == "plugin":
         if len(command) == 1:
             return [(sub, text) for sub, (_, text) in commands.PLUGIN_COMMANDS.items()]
-        if command[1] == "check" and not current.startswith("-"):
+        if current.startswith("-"):
+            return [(f, "") for f in commands.flags(commands.plugin_usage(inv.prog, command[1]))]
+        if command[1] == "check":
             return _command_names(inv, command[2:], current, described)
-        if command[1] in ("upgrade", "remove") and not current.startswith("-"):
+        if command[1] in ("upgrade", "remove"):
             from dispatch.install.store import Store  # the installed plugins' names: for these two only
 
             return [(name, "") for name in Store.of(inv.environ, inv.prog).names()]
         return []
-    flags = {"list": ["--json", "--refresh"], "doctor": ["--json"], "version": ["--json"]}.get(name, [])
-    return [(f, "") for f in flags]
+    return [(f, "") for f in commands.flags(commands.usage(name, inv.program))]
 
 
 def _plugin_args(inv: Invocation, command: list[str], current: str, described: bool, *, run_plugin: bool = True) -> Candidates:
